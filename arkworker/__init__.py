@@ -1,0 +1,37 @@
+"""arkworker: write Arkindex workers as plain decorated functions.
+
+::
+
+    from arkworker import Worker
+
+    app = Worker("demo")
+
+    @app.element
+    def process(element, ctx):
+        ctx.request("CreateTranscription", id=element.id, body={...})
+
+Run it with ``arkworker run demo.py --element <uuid>``, or ``--sandbox`` to try it on a
+local Arkindex sandbox.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from arkworker.app import Worker
+from arkworker.context import Context
+from arkworker.enums import ActivityState
+from arkworker.errors import BadInput, ConfigurationError, RegistrationError
+
+try:
+    __version__ = version("arkworker")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"
+
+__all__ = [
+    "ActivityState",
+    "BadInput",
+    "ConfigurationError",
+    "Context",
+    "RegistrationError",
+    "Worker",
+    "__version__",
+]

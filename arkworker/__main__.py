@@ -1,0 +1,5 @@
+"""``python -m arkworker``: the same as the ``arkworker`` command."""
+
+from arkworker.cli import main
+
+main()

@@ -1,0 +1,143 @@
+"""The run context, ``ctx``: what a handler can read and call during a run.
+
+One context exists per run. It holds what is fixed for the whole run (configuration,
+API access, directories); nothing that belongs to a single element is stored on it, so
+handlers stay free to process several elements at once.
+
+Attribute names follow arkindex-base-worker's ``self.<name>`` so that porting a worker is
+mostly replacing ``self.`` with ``ctx.``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from arkworker.api import Api, Paginator
+from arkworker.config import Configuration, Environment
+from arkworker.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from arkindex import ArkindexClient
+
+    from arkworker.app import Worker
+
+
+class Context:
+    """Everything a handler can use during a run.
+
+    :ivar args: the parsed command line, built-in and custom options (``ctx.args.threshold``).
+    :ivar config: the merged configuration (see the README for the precedence rules).
+    :ivar secrets: the worker's secrets by name, parsed according to their extension.
+    :ivar logger: a logger that follows ``--verbose``.
+    """
+
+    def __init__(
+        self,
+        app: Worker,
+        args: SimpleNamespace,
+        configuration: Configuration,
+        api: Api,
+        environment: Environment,
+    ) -> None:
+        self.app = app
+        self.args = args
+        self.configuration = configuration
+        self.api = api
+        self.environment = environment
+        self.logger = logging.getLogger("arkworker.worker")
+
+    def __repr__(self) -> str:
+        mode = "read-only" if self.is_read_only else f"worker run {self.worker_run_id}"
+        return f"<Context {self.app.name!r} {mode}>"
+
+    # -- Configuration -----------------------------------------------------------------
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.configuration.config
+
+    @property
+    def user_configuration(self) -> dict[str, Any]:
+        return self.configuration.user_configuration
+
+    @property
+    def model_configuration(self) -> dict[str, Any]:
+        return self.configuration.model_configuration
+
+    @property
+    def model_version_id(self) -> str | None:
+        return self.configuration.model_version_id
+
+    @property
+    def model_details(self) -> dict[str, Any]:
+        return self.configuration.model_details
+
+    @property
+    def worker_details(self) -> dict[str, Any]:
+        return self.configuration.worker_details
+
+    @property
+    def secrets(self) -> Mapping[str, Any]:
+        return self.configuration.secrets
+
+    @property
+    def process_information(self) -> dict[str, Any] | None:
+        return self.configuration.process_information
+
+    @property
+    def worker_run_id(self) -> str | None:
+        return self.configuration.worker_run_id
+
+    @property
+    def is_read_only(self) -> bool:
+        """True with ``--dev`` or without ``ARKINDEX_WORKER_RUN_ID``: nothing is written."""
+        return self.configuration.read_only
+
+    @property
+    def store_activity(self) -> bool:
+        """Whether element activities are reported to Arkindex for this process."""
+        return self.configuration.store_activity
+
+    @property
+    def corpus_id(self) -> str:
+        """The corpus of the process (production) or of ``ARKINDEX_CORPUS_ID`` (read-only)."""
+        if not self.configuration.corpus_id:
+            raise ConfigurationError(
+                "Missing ARKINDEX_CORPUS_ID environment variable: set it to the corpus UUID to use "
+                "corpus-level helpers in read-only mode."
+            )
+        return self.configuration.corpus_id
+
+    # -- Directories -------------------------------------------------------------------
+
+    @property
+    def work_dir(self) -> Path:
+        """A directory for the worker's files: ``$PONOS_DATA/current`` or ``$XDG_DATA_HOME/arkindex``."""
+        return self.environment.work_dir
+
+    @property
+    def task_data_dir(self) -> Path:
+        """Where the process's tasks keep their outputs (``$PONOS_DATA``, else ``/data``)."""
+        return self.environment.task_data_dir
+
+    # -- API ---------------------------------------------------------------------------
+
+    @property
+    def api_client(self) -> ArkindexClient:
+        """The underlying :class:`arkindex.ArkindexClient` (no retry policy of its own)."""
+        return self.api.client
+
+    def request(self, operation_id: str, **parameters: Any) -> Any:
+        """Call any API operation by its operationId, with the framework's retry policy.
+
+        ``ctx.request("RetrieveElement", id=element_id)``; a JSON body goes in ``body=``.
+        """
+        return self.api.request(operation_id, **parameters)
+
+    def paginate(self, operation_id: str, **parameters: Any) -> Paginator:
+        """Iterate lazily over all results of a listing operation, page after page."""
+        return self.api.paginate(operation_id, **parameters)

@@ -1,0 +1,28 @@
+"""Exceptions with a promise about how they are shown.
+
+Everything a user can get wrong (a CLI value, a file, an environment variable, an answer
+of the API that makes no sense) is reported as one line that says what is wrong and what
+to do, without a traceback unless ``--verbose`` is given. Those errors subclass
+:class:`click.ClickException` so the CLI prints them uniformly and picks the exit code:
+2 for usage errors (the command line or a file it names), 1 for a run that could not go on.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+class RegistrationError(Exception):
+    """A worker was declared in a way that cannot run (raised at import time)."""
+
+
+class BadInput(click.ClickException):
+    """Something given on the command line, or a file it names, is unusable (exit 2)."""
+
+    exit_code = 2
+
+
+class ConfigurationError(click.ClickException):
+    """The run cannot start: environment, configuration or API answers are unusable (exit 1)."""
+
+    exit_code = 1

@@ -1,0 +1,98 @@
+"""Which elements a run processes: ``--element``, ``--elements-list`` or ``TASK_ELEMENTS``.
+
+Everything is checked before the first API call, so a typo in an ID or a broken JSON file
+stops the run at once with one line (exit code 2) instead of failing element by element.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from arkworker.errors import BadInput
+
+logger = logging.getLogger("arkworker")
+
+EXAMPLE = '[{"id": "<element uuid>", "type": "page"}]'
+
+
+def normalise_uuid(value: Any) -> str | None:
+    """The canonical text of a UUID (lowercase, dashed), or None if ``value`` is not one."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        return None
+
+
+def list_elements(
+    element_ids: Sequence[str], elements_list: Path | None, task_elements: Path | None
+) -> list[str]:
+    """The element IDs to process, from the command line or a JSON list, duplicates removed.
+
+    ``task_elements`` is the ``TASK_ELEMENTS`` variable, the default of ``--elements-list``.
+    """
+    source = elements_list or task_elements
+    if element_ids and source is not None:
+        origin = "--elements-list" if elements_list else f"TASK_ELEMENTS ({task_elements})"
+        raise BadInput(f"--element and {origin} cannot be used together: give the elements one way only.")
+    if source is None:
+        return _unique(element_ids)
+    name = "--elements-list" if elements_list else "TASK_ELEMENTS"
+    return _unique(read_elements_list(source, name))
+
+
+def read_elements_list(path: Path, option: str = "--elements-list") -> list[str]:
+    """Read a JSON list of ``{"id": ...}`` objects, as Arkindex writes for a task."""
+    label = f"{option} file {path}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"The {label} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"Cannot read the {label}: {exc}.") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            f"The {label} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            f"expected a list like {EXAMPLE}."
+        ) from None
+    if not isinstance(data, list):
+        raise BadInput(f"The {label} must hold a JSON list like {EXAMPLE}, not a {_json_type(data)}.")
+    if not data:
+        raise BadInput(f"The {label} is an empty list: there is no element to process.")
+    ids = []
+    for index, entry in enumerate(data):
+        if not isinstance(entry, dict) or not entry.get("id"):
+            raise BadInput(
+                f"In the {label}, entry {index} has no 'id': each entry must be an object like "
+                f'{{"id": "<element uuid>"}}.'
+            )
+        element_id = normalise_uuid(entry["id"])
+        if element_id is None:
+            raise BadInput(
+                f"In the {label}, entry {index} has an invalid id {entry['id']!r}: expected a UUID."
+            )
+        ids.append(element_id)
+    return ids
+
+
+def _unique(ids: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for element_id in ids:
+        if element_id in seen:
+            logger.warning("Element %s is listed more than once; it is processed once", element_id)
+        seen.setdefault(element_id)
+    return list(seen)
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "object", str: "string", bool: "boolean", type(None): "null"}.get(type(value), "number")

@@ -1,0 +1,106 @@
+"""API payloads as dictionaries with attribute access.
+
+Arkindex answers are JSON objects; workers written for the reference library read them as
+``element.zone.image.url`` as well as ``element["zone"]["image"]["url"]``, and build models
+from plain dicts in their tests. These classes keep both working: a model *is* a ``dict``
+(serialisable, comparable to a dict) whose nested objects are models too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+def _wrap(value: Any) -> Any:
+    if isinstance(value, ApiModel):
+        return value
+    if isinstance(value, Mapping):
+        return ApiModel(value)
+    if isinstance(value, list):
+        return [_wrap(item) for item in value]
+    return value
+
+
+class ApiModel(dict):
+    """A dict whose keys are also attributes; nested mappings are wrapped on the way in."""
+
+    def __init__(self, data: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), **kwargs: Any) -> None:
+        super().__init__()
+        self.update(data, **kwargs)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, _wrap(value))
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f"{type(self).__name__} has no attribute {name!r}") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self[name] = value
+
+    def __delattr__(self, name: str) -> None:
+        try:
+            del self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {key for key in self if isinstance(key, str)})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict.__repr__(self)})"
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} ({self.get('id')})"
+
+
+class Element(ApiModel):
+    """An element as returned by RetrieveElement or a listing."""
+
+    def __str__(self) -> str:
+        kind = self.get("type")
+        if isinstance(kind, Mapping):
+            kind = kind.get("display_name") or kind.get("slug")
+        return f"{kind} {self.get('name')} ({self.get('id')})"
+
+    @property
+    def polygon(self) -> list[list[float]]:
+        """The element's polygon; a ValueError when the element has no zone."""
+        zone = self.get("zone")
+        if not zone:
+            raise ValueError(f"Element {self.get('id')} has no zone")
+        return zone["polygon"]
+
+
+class Transcription(ApiModel):
+    """A transcription payload."""
+
+
+class Artifact(ApiModel):
+    """A task artifact payload."""
+
+
+class Dataset(ApiModel):
+    """A dataset payload."""
+
+
+class Set(ApiModel):
+    """A dataset set: its ``name`` and its ``dataset``."""
+
+    def __str__(self) -> str:
+        dataset = self.get("dataset")
+        return f"Set ({self.get('name')}) from {Dataset(dataset) if dataset else 'no dataset'}"

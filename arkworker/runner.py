@@ -1,0 +1,214 @@
+"""The loops around handlers: configuration, activities, error accounting, exit codes.
+
+A run behaves like an arkindex-base-worker run inside an Arkindex process: same API calls
+in the same order, same log lines, same summary (``Ran on N elements: A completed, F
+failed``) and exit codes (1 when there was nothing to process or everything failed).
+A handler exception is counted and logged, never allowed to stop the other elements.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from arkindex.exceptions import ErrorResponse
+
+from arkworker import logs
+from arkworker.api import connect
+from arkworker.app import Worker
+from arkworker.config import Environment, is_read_only, load_configuration, read_config_file
+from arkworker.context import Context
+from arkworker.enums import ActivityState
+from arkworker.errors import BadInput
+from arkworker.listing import list_elements
+from arkworker.models import Element
+
+logger = logging.getLogger("arkworker")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The built-in options of a worker command, and the worker's own under ``custom``."""
+
+    config: Path | None = None
+    database: Path | None = None
+    verbose: bool = False
+    dev: bool = False
+    extras_dir: Path | None = None
+    element: Sequence[str] = ()
+    elements_list: Path | None = None
+    sandbox: str | None = None
+    custom: Mapping[str, Any] = field(default_factory=dict)
+
+    def namespace(self) -> SimpleNamespace:
+        """What handlers see as ``ctx.args``."""
+        builtins = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "custom"}
+        return SimpleNamespace(**builtins, **self.custom)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One item that failed, and why."""
+
+    item: str
+    message: str
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class RunResult:
+    """The accounting of a run, as summarised in its last log line."""
+
+    noun: str = "element"
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    exit_code: int = 0
+
+    @property
+    def summary(self) -> str:
+        plural = "s" if self.total > 1 else ""
+        return f"Ran on {self.total} {self.noun}{plural}: {self.completed} completed, {self.failed} failed"
+
+    def finish(self) -> RunResult:
+        """Log the summary line and set the exit code the way the reference does."""
+        if self.failed:
+            logger.error(self.summary)
+        else:
+            logger.info(self.summary)
+        self.exit_code = 1 if self.total == 0 or self.failed >= self.total else 0
+        return self
+
+
+def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
+    """Configure a run of ``app`` and process its elements; return the accounting.
+
+    Raises :class:`~arkworker.errors.BadInput` for unusable inputs (before any API call)
+    and :class:`~arkworker.errors.ConfigurationError` when the run cannot be configured.
+    """
+    if app.handler is None:
+        raise BadInput(
+            f"Worker {app.name!r} has no handler: decorate the function that processes an element "
+            "with @app.element."
+        )
+    app.freeze()
+    environment = Environment.from_env(env)
+    element_ids = list_elements(options.element, options.elements_list, environment.task_elements)
+    local_config = None
+    if options.config is not None and is_read_only(environment, options.dev):
+        local_config = (options.config, read_config_file(options.config))
+    api = connect(env)
+    configuration = load_configuration(environment, api, dev=options.dev, local_config=local_config)
+    if options.verbose or configuration.debug:
+        logs.enable_debug()
+    if environment.ponos_data is None:
+        environment.work_dir.mkdir(parents=True, exist_ok=True)
+    logger.info("Worker will use %s as working directory", environment.work_dir)
+
+    ctx = Context(app, options.namespace(), configuration, api, environment)
+    return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, element_ids))
+
+
+def with_lifecycle(app: Worker, ctx: Context, loop: Callable[[], RunResult]) -> RunResult:
+    """Run the setup functions, then ``loop``, then the teardown functions whatever happened."""
+    result = RunResult(exit_code=1)
+    try:
+        for spec in app.setup_handlers:
+            try:
+                spec(ctx=ctx)
+            except Exception as exc:
+                logger.error("Setup function %s failed: %r", spec.name, exc, exc_info=_verbose())
+                return result
+        result = loop()
+    finally:
+        for spec in reversed(app.teardown_handlers):
+            try:
+                spec(ctx=ctx)
+            except Exception as exc:
+                logger.error("Teardown function %s failed: %r", spec.name, exc, exc_info=_verbose())
+                result.exit_code = 1
+    return result
+
+
+def element_loop(app: Worker, ctx: Context, element_ids: Sequence[str]) -> RunResult:
+    """Process each element in turn, reporting its activity and counting failures."""
+    result = RunResult(noun="element", total=len(element_ids))
+    if not element_ids:
+        logger.warning("No elements to process, stopping.")
+        result.exit_code = 1
+        return result
+    if not ctx.store_activity:
+        logger.info("No worker activity will be stored as it is disabled for this process")
+
+    handler = app.handler
+    assert handler is not None
+    for index, element_id in enumerate(element_ids, start=1):
+        element: Element | None = None
+        try:
+            element = Element(ctx.request("RetrieveElement", id=element_id))
+            logger.info("Processing %s (%d/%d)", element, index, result.total)
+            if not update_activity(ctx, element_id, ActivityState.Started):
+                logger.info("Skipping element %s as it was already processed", element_id)
+                result.skipped += 1
+                result.completed += 1
+                continue
+            handler(element, ctx=ctx)
+            update_activity(ctx, element_id, ActivityState.Processed)
+            result.completed += 1
+        except Exception as exc:
+            result.failed += 1
+            message = describe_failure("element", element_id, exc)
+            result.failures.append(Failure(element_id, message, exc))
+            logger.warning(message, exc_info=_verbose())
+            if element is not None:
+                try:
+                    update_activity(ctx, element_id, ActivityState.Error)
+                except Exception:
+                    logger.debug("Could not mark element %s as errored", element_id, exc_info=True)
+    return result.finish()
+
+
+def update_activity(ctx: Context, element_id: str, state: ActivityState) -> bool:
+    """Report an element's activity; False when another process already started it (409)."""
+    if not ctx.store_activity:
+        logger.debug("Activity of element %s not updated to %s: disabled", element_id, state.value)
+        return True
+    assert ctx.process_information is not None
+    try:
+        ctx.request(
+            "UpdateWorkerActivity",
+            id=ctx.worker_run_id,
+            body={
+                "element_id": str(element_id),
+                "process_id": ctx.process_information["id"],
+                "state": state.value,
+            },
+        )
+    except ErrorResponse as exc:
+        if exc.status_code == 409 and state is ActivityState.Started:
+            return False
+        logger.warning(
+            "Failed to update activity of element %s to %s due to an API error: %s",
+            element_id,
+            state.value,
+            exc.content,
+        )
+        raise
+    return True
+
+
+def describe_failure(noun: str, item: Any, exc: BaseException) -> str:
+    """The reference's per-item failure line."""
+    if isinstance(exc, ErrorResponse):
+        return f"An API error occurred while processing {noun} {item}: {exc.title} - {exc.content}"
+    return f"Failed running worker on {noun} {item}: {exc!r}"
+
+
+def _verbose() -> bool:
+    return logger.isEnabledFor(logging.DEBUG)

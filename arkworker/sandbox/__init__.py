@@ -1,0 +1,208 @@
+"""A local Arkindex-compatible server, to run and test workers without an Arkindex instance.
+
+The sandbox answers the real ``arkindex-client`` over real HTTP with the API operations a
+worker uses (the coverage list is :func:`implemented_operations`; other operations answer
+a loud 501), backed by a SQLite state seeded from a corpus file. :class:`Sandbox` is the
+control plane: start and stop the server, point a worker at it, inspect what the worker
+created, inject failures, reset the state::
+
+    from arkindex import ArkindexClient
+    from arkworker.sandbox import Sandbox
+
+    with Sandbox("tests/corpus.yml") as sb:
+        client = ArkindexClient(base_url=sb.url, token=sb.token)
+        page = client.request("RetrieveElement", id=sb.process_element_ids()[0])
+        sb.fail("RetrieveElement", status=502, times=2)   # the next two calls fail
+        ...
+        assert sb.created() == {"transcriptions": [...]}
+        assert [r.operation_id for r in sb.requests][-1] == "RetrieveElement"
+
+``sb.env()`` gives the variables a worker process needs (``ARKINDEX_API_URL`` and co).
+"""
+
+from __future__ import annotations
+
+import secrets as _secrets
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from arkworker.sandbox.corpus import CorpusError, CorpusSpec, load_corpus
+from arkworker.sandbox.handlers import implemented_operations
+from arkworker.sandbox.server import RecordedRequest, SandboxApp, ServerThread
+from arkworker.sandbox.store import StateFileError, Store
+
+__all__ = [
+    "CorpusError",
+    "RecordedRequest",
+    "Sandbox",
+    "StateFileError",
+    "implemented_operations",
+]
+
+
+class Sandbox:
+    """One sandbox Arkindex: a state file, a corpus to (re)seed it from, and a server.
+
+    ``corpus`` is a YAML/JSON file path, a mapping in the same format, or None for the demo
+    corpus; it is validated at construction (:class:`CorpusError`). ``db_path`` is the
+    SQLite state file: if it already holds a sandbox state, that state is reused as is (not
+    re-seeded), otherwise it is created and seeded; without it the state lives in a
+    temporary directory removed with the object. ``port`` 0 picks a free port at
+    :meth:`start`. ``page_size`` is the default page size of paginated answers (1 to 500).
+    ``token`` is the API token clients must send (random by default).
+
+    The state can be inspected (:meth:`objects`, :meth:`created`) whether or not the server
+    runs; :attr:`url` and :meth:`env` need a started server.
+    """
+
+    def __init__(
+        self,
+        corpus: str | Path | Mapping[str, Any] | None = None,
+        *,
+        db_path: str | Path | None = None,
+        port: int = 0,
+        page_size: int = 20,
+        token: str | None = None,
+    ) -> None:
+        self._spec: CorpusSpec = load_corpus(corpus)
+        self.store = Store(db_path)
+        self.token: str = token or _secrets.token_hex(20)
+        self.port = port
+        self.app = SandboxApp(self.store, token=self.token, page_size=page_size)
+        self._server: ServerThread | None = None
+        if not self.store.holds_state():
+            self._seed()
+
+    def __repr__(self) -> str:
+        where = self.url if self._server else "stopped"
+        return f"<Sandbox {self.corpus_name!r} {where} state={str(self.db_path)!r}>"
+
+    def _seed(self) -> None:
+        with self.store.session():  # one transaction: a failed seeding leaves no half state
+            self.store.initialise()
+            self._spec.seed(self.store)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Serve the API on 127.0.0.1 from a background thread; returns the sandbox."""
+        if self._server is not None:
+            raise RuntimeError(f"The sandbox is already serving at {self.url}")
+        self._server = ServerThread(self.app, self.port)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving (the state stays readable); stopping a stopped sandbox does nothing."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Back to the seeded state: the corpus is re-seeded, requests and faults are cleared."""
+        self._seed()
+        self.app.clear_requests()
+        self.app.clear_faults()
+
+    # -- addresses and ids ----------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>``, the base URL to give ``ArkindexClient``."""
+        if self._server is None:
+            raise RuntimeError("The sandbox is not serving: call start() or use 'with Sandbox(...) as sb:'")
+        return f"http://127.0.0.1:{self._server.port}"
+
+    @property
+    def db_path(self) -> Path:
+        return self.store.path
+
+    @property
+    def corpus_id(self) -> str:
+        return self.store.fact("corpus_id")
+
+    @property
+    def corpus_name(self) -> str:
+        return self.store.fact("corpus_name")
+
+    @property
+    def worker_run_id(self) -> str:
+        return self.store.fact("worker_run_id")
+
+    @property
+    def process_id(self) -> str:
+        return self.store.fact("process_id")
+
+    def env(self) -> dict[str, str]:
+        """The variables that point a worker at this sandbox, in production mode on its worker run.
+
+        ``ARKINDEX_TASK_TOKEN`` wins over ``ARKINDEX_API_TOKEN`` in arkindex-client: leave it
+        out of the worker's environment.
+        """
+        return {
+            "ARKINDEX_API_URL": self.url,
+            "ARKINDEX_API_TOKEN": self.token,
+            "ARKINDEX_WORKER_RUN_ID": self.worker_run_id,
+            "ARKINDEX_CORPUS_ID": self.corpus_id,
+        }
+
+    def process_element_ids(self) -> list[str]:
+        """The elements the sandbox's process runs on, in order (``worker_run.process.elements``)."""
+        (process,) = self.store.objects("processes", id=self.process_id)
+        return list(process["element_ids"])
+
+    # -- inspection ------------------------------------------------------------------------------
+
+    def objects(self, kind: str, /, **filters: Any) -> list[dict[str, Any]]:
+        """Rows of one table (``"elements"``, ``"transcriptions"``, ``"activities"``...) as dicts.
+
+        Filters are equalities on columns (``element_id=...``, ``worker_run_id=None``); rows
+        come in creation order with ids as dashed strings and JSON columns decoded.
+        """
+        return self.store.objects(kind, **filters)
+
+    def created(self, worker_run_id: str | None = None) -> dict[str, list[dict[str, Any]]]:
+        """What a worker run created, per kind (``{"transcriptions": [...]}``), empty kinds omitted.
+
+        Defaults to the sandbox's worker run.
+        """
+        return self.store.created(worker_run_id or self.worker_run_id)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request answered since the start (or the last clear), oldest first."""
+        return self.app.requests
+
+    def clear_requests(self) -> None:
+        self.app.clear_requests()
+
+    # -- fault injection -------------------------------------------------------------------------
+
+    def fail(
+        self,
+        operation_id: str,
+        status: int = 500,
+        times: int | None = 1,
+        body: Any = None,
+        delay: float = 0.0,
+    ) -> None:
+        """Make the next ``times`` calls of ``operation_id`` answer ``status`` after ``delay`` seconds.
+
+        ``times=None`` keeps failing until :meth:`clear_faults`. The default body is an
+        Arkindex ``server_error`` (``client_error`` for a 4xx); a ``str`` body is sent as
+        plain text (what a load balancer answers), anything else as JSON. Faults for one
+        operation apply in the order they were added; they are recorded in :attr:`requests`.
+        """
+        self.app.fail(operation_id, status=status, times=times, body=body, delay=delay)
+
+    def clear_faults(self) -> None:
+        self.app.clear_faults()

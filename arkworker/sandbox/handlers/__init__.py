@@ -1,0 +1,24 @@
+"""The sandbox's handlers, one module per family of operations.
+
+Importing this package registers every handler (and every family's models) so that the
+server, the schema and the store see them all. To add a family, write its module (models
+with ``@register``, handlers with ``@handles("OperationId")``) and import it below.
+"""
+
+from arkworker.sandbox.handlers import elements, process, secrets, transcriptions
+from arkworker.sandbox.handlers.base import HANDLERS, handles
+
+__all__ = [
+    "HANDLERS",
+    "elements",
+    "handles",
+    "implemented_operations",
+    "process",
+    "secrets",
+    "transcriptions",
+]
+
+
+def implemented_operations() -> list[str]:
+    """The coverage list: operationIds that have a handler, sorted."""
+    return sorted(HANDLERS)

@@ -1,0 +1,274 @@
+"""Corpora and elements: RetrieveCorpus, RetrieveElement, ListElementChildren, ListElementParents.
+
+Payloads follow Arkindex (facts §10.1). The zone builder and the tree walks are shared with
+the other families (transcriptions list those of descendants, later families too).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+from peewee import SQL
+
+from arkworker.sandbox.handlers.base import Call, Listing, handles, not_found
+from arkworker.sandbox.store import Corpus, Element, ElementPath, ElementType, Image, Transcription
+
+_CHUNK = 500  # ids per IN (...) query, well below SQLite's variable limit
+
+
+def get_element(element_id: str) -> Element:
+    """The element with this id, or the 404 Arkindex gives."""
+    element = Element.get_or_none(Element.id == element_id)
+    if element is None:
+        raise not_found("Element")
+    return element
+
+
+def fetch_elements(ids: Iterable[str]) -> list[Element]:
+    """Elements by id, in the order of ``ids`` (ids that do not exist are skipped)."""
+    ids = list(ids)
+    found: dict[str, Element] = {}
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        found.update((element.id, element) for element in Element.select().where(Element.id.in_(chunk)))
+    return [found[element_id] for element_id in ids if element_id in found]
+
+
+# -- tree walks ------------------------------------------------------------------------------
+
+
+def _links(reverse: bool) -> dict[str, list[str]]:
+    """Every parent → children list (ordered), or child → parents (in link creation order)."""
+    links: dict[str, list[str]] = {}
+    query = ElementPath.select().order_by(ElementPath.ordering, ElementPath.id)
+    if reverse:
+        query = ElementPath.select().order_by(ElementPath.id)
+    for path in query:
+        source, target = (path.child_id, path.parent_id) if reverse else (path.parent_id, path.child_id)
+        links.setdefault(source, []).append(target)
+    return links
+
+
+def _walk(start: str, links: Mapping[str, list[str]], recursive: bool) -> list[str]:
+    """Ids reachable from ``start`` (excluded) depth first, each once; direct ones only if not recursive."""
+    if not recursive:
+        return list(links.get(start, []))
+    result: list[str] = []
+    seen = {start}
+    stack = [iter(links.get(start, []))]
+    while stack:
+        following = next(stack[-1], None)
+        if following is None:
+            stack.pop()
+        elif following not in seen:
+            seen.add(following)
+            result.append(following)
+            stack.append(iter(links.get(following, [])))
+    return result
+
+
+def child_ids(element_id: str, recursive: bool = False) -> list[str]:
+    """Children by ordering, or all descendants depth first."""
+    return _walk(element_id, _links(reverse=False), recursive)
+
+
+def parent_ids(element_id: str, recursive: bool = False) -> list[str]:
+    """Parents in link order, or all ancestors depth first."""
+    return _walk(element_id, _links(reverse=True), recursive)
+
+
+# -- serialisation ---------------------------------------------------------------------------
+
+
+def image_url(image: Image, base_url: str) -> str:
+    """The IIIF base URL of an image; images without one are served by the sandbox itself."""
+    return (image.url or f"{base_url}iiif/{image.id}").rstrip("/")
+
+
+def serialize_image(image: Image, base_url: str) -> dict[str, Any]:
+    url = image_url(image, base_url)
+    server_url, _, path = url.rpartition("/")
+    display_name = "arkworker sandbox" if image.url is None else urlsplit(url).netloc
+    return {
+        "id": image.id,
+        "path": path,
+        "width": image.width,
+        "height": image.height,
+        "url": url,
+        "s3_url": image.s3_url,
+        "status": "checked",
+        "server": {
+            "display_name": display_name,
+            "url": server_url,
+            "max_width": image.max_width,
+            "max_height": image.max_height,
+        },
+    }
+
+
+def bounding_box(polygon: list[list[float]]) -> tuple[int, int, int, int]:
+    """``(x, y, width, height)`` of the smallest integer box holding the polygon."""
+    xs = [point[0] for point in polygon]
+    ys = [point[1] for point in polygon]
+    x, y = math.floor(min(xs)), math.floor(min(ys))
+    return x, y, math.ceil(max(xs)) - x, math.ceil(max(ys)) - y
+
+
+def serialize_zone(element: Element, base_url: str) -> dict[str, Any] | None:
+    """The ``zone`` of an element: polygon, image and the IIIF URL of the polygon's bounding box."""
+    if element.image_id is None or element.polygon is None:
+        return None
+    image = element.image
+    x, y, width, height = bounding_box(element.polygon)
+    return {
+        "id": element.id,
+        "polygon": element.polygon,
+        "url": f"{image_url(image, base_url)}/{x},{y},{width},{height}/full/0/default.jpg",
+        "image": serialize_image(image, base_url),
+    }
+
+
+def element_brief(element: Element) -> dict[str, Any]:
+    """The short form nested in other payloads (a transcription's element)."""
+    return {"id": element.id, "name": element.name, "type": element.type}
+
+
+def _corpus_brief(corpus: Corpus) -> dict[str, Any]:
+    return {"id": corpus.id, "name": corpus.name, "public": corpus.public}
+
+
+def serialize_element(element: Element, base_url: str) -> dict[str, Any]:
+    """The RetrieveElement payload."""
+    has_children = ElementPath.select().where(ElementPath.parent == element.id).exists()
+    return {
+        "id": element.id,
+        "name": element.name,
+        "type": element.type,
+        "corpus": _corpus_brief(element.corpus),
+        "zone": serialize_zone(element, base_url),
+        "rotation_angle": element.rotation_angle,
+        "mirrored": element.mirrored,
+        "confidence": element.confidence,
+        "worker_version_id": element.worker_version_id,
+        "worker_run_id": element.worker_run_id,
+        "thumbnail_url": None,
+        "created": element.created,
+        "has_children": has_children,
+    }
+
+
+def _list_item(
+    element: Element,
+    *,
+    query: Mapping[str, Any],
+    base_url: str,
+    parents: set[str],
+    corpora: dict[str, Corpus],
+) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": element.id, "type": element.type, "name": element.name}
+    if query.get("with_corpus", True):
+        item["corpus"] = _corpus_brief(corpora[element.corpus_id])
+    item["thumbnail_url"] = None
+    if query.get("with_zone", True):
+        item["zone"] = serialize_zone(element, base_url)
+    item.update(
+        rotation_angle=element.rotation_angle,
+        mirrored=element.mirrored,
+        created=element.created,
+        worker_version_id=element.worker_version_id,
+        worker_run_id=element.worker_run_id,
+        confidence=element.confidence,
+    )
+    # The sandbox stores no classification nor metadata yet, so the true answers are empty.
+    if query.get("with_classes"):
+        item["classes"] = []
+    if query.get("with_metadata"):
+        item["metadata"] = []
+    if query.get("with_has_children"):
+        item["has_children"] = element.id in parents
+    return item
+
+
+def _matches_worker(value: str | None, wanted: str | bool) -> bool:
+    """A worker filter: a UUID, or False for manual (NULL) data."""
+    return value is None if wanted is False else value == wanted
+
+
+def _transcribed_by(field: str, wanted: str | bool) -> set[str]:
+    column = getattr(Transcription, field)
+    condition = column.is_null() if wanted is False else column == wanted
+    return {row.element_id for row in Transcription.select(Transcription.element).where(condition)}
+
+
+def filter_elements(elements: list[Element], query: Mapping[str, Any]) -> list[Element]:
+    """Apply the filters of ListElementChildren/ListElementParents, keeping the order."""
+    if "folder" in query:
+        folders = {(t.corpus_id, t.slug) for t in ElementType.select().where(ElementType.folder == True)}  # noqa: E712
+        elements = [e for e in elements if ((e.corpus_id, e.type) in folders) == query["folder"]]
+    if query.get("name"):
+        needle = query["name"].casefold()
+        elements = [e for e in elements if needle in e.name.casefold()]
+    if query.get("type"):
+        elements = [e for e in elements if e.type == query["type"]]
+    for field in ("worker_version", "worker_run"):
+        if field in query:
+            elements = [e for e in elements if _matches_worker(getattr(e, f"{field}_id"), query[field])]
+    for field in ("worker_version", "worker_run"):
+        if f"transcription_{field}" in query:
+            ids = _transcribed_by(f"{field}_id", query[f"transcription_{field}"])
+            elements = [e for e in elements if e.id in ids]
+    return elements
+
+
+def _element_listing(call: Call, ids: list[str]) -> Listing:
+    elements = filter_elements(fetch_elements(ids), call.query)
+    parents = {path.parent_id for path in ElementPath.select(ElementPath.parent)}
+    corpora = {corpus.id: corpus for corpus in Corpus.select()}
+    serialize = partial(
+        _list_item, query=call.query, base_url=call.base_url, parents=parents, corpora=corpora
+    )
+    return Listing(elements, serialize)
+
+
+# -- handlers -----------------------------------------------------------------------------------
+
+
+@handles("RetrieveCorpus")
+def retrieve_corpus(call: Call) -> dict[str, Any]:
+    corpus = Corpus.get_or_none(Corpus.id == call.path["id"])
+    if corpus is None:
+        raise not_found("Corpus")
+    types = ElementType.select().where(ElementType.corpus == corpus.id).order_by(SQL("rowid"))
+    return {
+        "id": corpus.id,
+        "name": corpus.name,
+        "description": corpus.description,
+        "public": corpus.public,
+        "created": corpus.created,
+        "rights": ["read", "write", "admin"],
+        "types": [
+            {"id": t.id, "slug": t.slug, "display_name": t.display_name, "folder": t.folder, "color": t.color}
+            for t in types
+        ],
+    }
+
+
+@handles("RetrieveElement")
+def retrieve_element(call: Call) -> dict[str, Any]:
+    return serialize_element(get_element(call.path["id"]), call.base_url)
+
+
+@handles("ListElementChildren")
+def list_element_children(call: Call) -> Listing:
+    element = get_element(call.path["id"])
+    return _element_listing(call, child_ids(element.id, call.query.get("recursive", False)))
+
+
+@handles("ListElementParents")
+def list_element_parents(call: Call) -> Listing:
+    element = get_element(call.path["id"])
+    return _element_listing(call, parent_ids(element.id, call.query.get("recursive", False)))

@@ -1,0 +1,137 @@
+"""Processes and worker runs: RetrieveWorkerRun and UpdateWorkerActivity.
+
+The activity state machine is the one a worker meets in Arkindex: an element is *started*
+once (a second start, from any state but queued, is the 409 that tells a worker another
+process owns the element), and only a started element may become *processed* or *error*.
+Activities are refused on a process whose ``activity_state`` is not ``ready``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arkworker.sandbox.handlers.base import (
+    ApiError,
+    Call,
+    Rule,
+    error_entry,
+    handles,
+    invalid,
+    not_found,
+    validate,
+)
+from arkworker.sandbox.store import Activity, Element, Process, WorkerRun, new_id, now
+
+ACTIVITY_STATES = ("queued", "started", "processed", "error")
+
+#: state asked for → states it may come from (None: no activity yet).
+_ALLOWED_FROM: dict[str, tuple[str | None, ...]] = {
+    "queued": (None,),
+    "started": (None, "queued"),
+    "processed": ("started",),
+    "error": ("started",),
+}
+
+
+def get_worker_run(worker_run_id: str) -> WorkerRun:
+    run = WorkerRun.get_or_none(WorkerRun.id == worker_run_id)
+    if run is None:
+        raise not_found("WorkerRun")
+    return run
+
+
+def worker_run_brief(worker_run_id: str | None) -> dict[str, Any] | None:
+    """``{id, summary}`` of a worker run, as nested in annotations; None for manual data."""
+    if worker_run_id is None:
+        return None
+    run = WorkerRun.get_or_none(WorkerRun.id == worker_run_id)
+    return {"id": worker_run_id, "summary": run.summary if run else None}
+
+
+def _serialize_process(process: Process) -> dict[str, Any]:
+    return {
+        "id": process.id,
+        "name": process.name,
+        "state": "running",
+        "mode": process.mode,
+        "corpus": process.corpus_id,
+        "activity_state": process.activity_state,
+        "use_cache": False,
+        "use_gpu": False,
+        "model_id": None,
+        "train_folder_id": None,
+        "validation_folder_id": None,
+        "test_folder_id": None,
+    }
+
+
+@handles("RetrieveWorkerRun")
+def retrieve_worker_run(call: Call) -> dict[str, Any]:
+    run = get_worker_run(call.path["id"])
+    version = run.version
+    worker = version.worker
+    return {
+        "id": run.id,
+        "summary": run.summary,
+        "parents": [],
+        "process": _serialize_process(run.process),
+        "worker_version": {
+            "id": version.id,
+            "version": 1,
+            "revision": None,
+            "state": "available",
+            "gpu_usage": "disabled",
+            "model_usage": "disabled" if run.model_version is None else "required",
+            "docker_image_iid": None,
+            "configuration": version.configuration,
+            "worker": {"id": worker.id, "name": worker.name, "slug": worker.slug, "type": worker.type},
+        },
+        "model_version": run.model_version,
+        "configuration": run.configuration,
+    }
+
+
+@handles("UpdateWorkerActivity")
+def update_worker_activity(call: Call) -> dict[str, Any]:
+    run = get_worker_run(call.path["id"])
+    data = validate(
+        call.body,
+        {
+            "element_id": Rule("uuid"),
+            "process_id": Rule("uuid"),
+            "state": Rule("str", choices=ACTIVITY_STATES),
+        },
+    )
+    if Element.get_or_none(Element.id == data["element_id"]) is None:
+        raise invalid(
+            f'Invalid pk "{data["element_id"]}" - object does not exist.', ["element_id"], "does_not_exist"
+        )
+    process = run.process
+    if data["process_id"] != process.id:
+        raise invalid(
+            f"Worker run {run.id} belongs to process {process.id}, not {data['process_id']}.", ["process_id"]
+        )
+    if process.activity_state != "ready":
+        raise invalid(
+            f"Worker activities are not enabled on process {process.id} "
+            f"(its activity_state is {process.activity_state!r}, not 'ready').",
+            ["process_id"],
+        )
+    activity = Activity.get_or_none(
+        (Activity.worker_run == run.id) & (Activity.element == data["element_id"])
+    )
+    current = activity.state if activity else None
+    wanted = data["state"]
+    if current not in _ALLOWED_FROM[wanted]:
+        if wanted == "started":
+            detail = f"Element {data['element_id']} is already {current} for worker run {run.id}."
+            raise ApiError(409, "client_error", [error_entry(detail, "conflict")])
+        origin = "no activity" if current is None else current
+        raise invalid(f"An activity cannot go from {origin} to {wanted}.", ["state"], "invalid_transition")
+    if activity is None:
+        Activity.create(
+            id=new_id(), worker_run=run.id, element=data["element_id"], process=process.id, state=wanted
+        )
+    else:
+        Activity.update(state=wanted, updated=now()).where(Activity.id == activity.id).execute()
+    return {"element_id": data["element_id"], "process_id": process.id, "state": wanted}

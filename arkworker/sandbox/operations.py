@@ -1,0 +1,312 @@
+"""The API description the sandbox is built from: one declaration per Arkindex operation.
+
+Everything the sandbox exposes over HTTP is derived from this table, the way moto derives
+its routes from botocore: the OpenAPI document (:mod:`arkworker.sandbox.schema`), the URL
+routing and the parsing of query parameters (:mod:`arkworker.sandbox.server`). Keeping the
+description apart from the handlers means the schema always lists every operation a worker
+may call, while only some of them have a handler; the others answer a loud 501 instead of
+disappearing from the schema (``arkindex-client`` would then raise a confusing
+``ClientError`` before any request is made).
+
+The table holds the 42 operations that arkindex-base-worker 0.3.7 calls, with the paths of
+that release. Paths are relative to ``/api/v1/``; placeholders use OpenAPI's ``{name}``
+syntax. Paginated operations declare ``page`` and ``page_size``: that is how the client's
+``paginate()`` detects page-number pagination.
+
+Example::
+
+    >>> from arkworker.sandbox.operations import get_operation
+    >>> op = get_operation("RetrieveElement")
+    >>> op.method, op.path, op.path_params[0].kind
+    ('GET', 'element/{id}/', 'uuid')
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+API_PREFIX = "/api/v1/"
+
+#: Kinds of parameter values, with the JSON schema advertised for each in the OpenAPI document.
+#: ``uuid_or_false`` is Arkindex's "filter on this worker, or ``False`` for manual data": the client
+#: sends Python's ``False`` through ``requests`` unchanged, so it arrives as the text ``False``.
+#: ``text`` path parameters may contain ``/`` (secret names, artifact paths).
+PARAM_SCHEMAS: dict[str, dict] = {
+    "string": {"type": "string"},
+    "text": {"type": "string"},
+    "uuid": {"type": "string", "format": "uuid"},
+    "uuid_or_false": {"type": "string"},
+    "boolean": {"type": "boolean"},
+    "integer": {"type": "integer"},
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One path or query parameter of an operation."""
+
+    name: str
+    kind: str = "string"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in PARAM_SCHEMAS:
+            raise ValueError(
+                f"Parameter {self.name!r}: unknown kind {self.kind!r} (valid: {', '.join(PARAM_SCHEMAS)})"
+            )
+
+
+@dataclass(frozen=True)
+class Operation:
+    """The declaration of one API operation.
+
+    ``path_kinds`` gives the kind of path placeholders that are not UUIDs (every other
+    placeholder is a UUID, as in Arkindex). ``family`` groups operations in the schema
+    (OpenAPI tags) and tells which handler module is expected to implement them.
+    """
+
+    operation_id: str
+    method: str
+    path: str
+    family: str
+    query: tuple[Param, ...] = ()
+    body: bool = False
+    paginated: bool = False
+    path_kinds: Mapping[str, str] = field(default_factory=dict)
+    summary: str = ""
+
+    @property
+    def path_params(self) -> tuple[Param, ...]:
+        """The placeholders of :attr:`path`, in order, with their kinds."""
+        names = re.findall(r"{([^}]+)}", self.path)
+        return tuple(Param(name, self.path_kinds.get(name, "uuid")) for name in names)
+
+    @property
+    def query_params(self) -> tuple[Param, ...]:
+        """The declared query parameters, including ``page`` and ``page_size`` when paginated."""
+        if not self.paginated:
+            return self.query
+        return (*self.query, *PAGINATION_PARAMS)
+
+    @property
+    def full_path(self) -> str:
+        return API_PREFIX + self.path
+
+
+PAGINATION_PARAMS = (
+    Param("page", "integer", "A page number within the paginated result set."),
+    Param("page_size", "integer", "Number of results to return per page (1 to 500)."),
+)
+
+_ELEMENT_LIST_FILTERS = (
+    Param("folder", "boolean", "Restrict to elements whose type is (or is not) a folder type."),
+    Param("name", "string", "Only elements whose name contains this text (case-insensitive)."),
+    Param("recursive", "boolean", "List all descendants (or ancestors) instead of the direct ones."),
+    Param("type", "string", "Only elements of the type with this slug."),
+    Param("with_classes", "boolean", "Include the best classes of each element."),
+    Param("with_corpus", "boolean", "Include the corpus of each element."),
+    Param("with_has_children", "boolean", "Include whether each element has children."),
+    Param("with_metadata", "boolean", "Include the metadata of each element."),
+    Param("with_zone", "boolean", "Include the zone of each element."),
+    Param("worker_version", "uuid_or_false", "Only elements created by this worker version, False: manual."),
+    Param("worker_run", "uuid_or_false", "Only elements created by this worker run, False: manual."),
+    Param(
+        "transcription_worker_version",
+        "uuid_or_false",
+        "Only elements with a transcription by this worker version, False: a manual one.",
+    ),
+    Param(
+        "transcription_worker_run",
+        "uuid_or_false",
+        "Only elements with a transcription by this worker run, False: a manual one.",
+    ),
+)
+_WORKER_FILTERS = (
+    Param("worker_version", "uuid_or_false", "Only results of this worker version, False: manual ones."),
+    Param("worker_run", "uuid_or_false", "Only results of this worker run, False: manual ones."),
+)
+_TEXT = {"name": "text"}
+
+
+def _op(
+    operation_id: str,
+    method: str,
+    path: str,
+    family: str,
+    *query: Param,
+    body: bool = False,
+    paginated: bool = False,
+    path_kinds: Mapping[str, str] | None = None,
+    summary: str = "",
+) -> Operation:
+    return Operation(
+        operation_id,
+        method,
+        path,
+        family,
+        query=query,
+        body=body,
+        paginated=paginated,
+        path_kinds=dict(path_kinds or {}),
+        summary=summary,
+    )
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    # Process and worker runs
+    _op("RetrieveWorkerRun", "GET", "process/workers/{id}/", "process", summary="Retrieve a worker run."),
+    _op(
+        "UpdateWorkerActivity",
+        "PUT",
+        "workers/versions/{id}/activity/",
+        "process",
+        body=True,
+        summary="Update the activity of a worker run on an element (the id is the worker run's).",
+    ),
+    _op("ListProcessSets", "GET", "process/{id}/sets/", "process", paginated=True),
+    _op("RetrieveWorkerVersion", "GET", "workers/versions/{id}/", "process"),
+    # Tasks and artifacts
+    _op("RetrieveTaskFromAgent", "GET", "task/{id}/from-agent/", "tasks"),
+    _op("ListArtifacts", "GET", "task/{id}/artifacts/", "tasks"),
+    _op("DownloadArtifact", "GET", "task/{id}/artifact/{path}", "tasks", path_kinds={"path": "text"}),
+    # Secrets
+    _op("RetrieveSecret", "GET", "secret/{name}", "secrets", path_kinds=_TEXT, summary="Retrieve a secret."),
+    # Corpora and elements
+    _op("RetrieveCorpus", "GET", "corpus/{id}/", "elements", summary="Retrieve a corpus and its types."),
+    _op("CreateElementType", "POST", "elements/type/", "elements", body=True),
+    _op("RetrieveElement", "GET", "element/{id}/", "elements", summary="Retrieve an element."),
+    _op("PartialUpdateElement", "PATCH", "element/{id}/", "elements", body=True),
+    _op("CreateElement", "POST", "elements/create/", "elements", body=True),
+    _op("CreateElements", "POST", "element/{id}/children/bulk/", "elements", body=True),
+    _op("CreateElementParent", "POST", "element/{child}/parent/{parent}/", "elements"),
+    _op(
+        "ListElementChildren",
+        "GET",
+        "elements/{id}/children/",
+        "elements",
+        *_ELEMENT_LIST_FILTERS,
+        paginated=True,
+        summary="List the children (or all descendants) of an element.",
+    ),
+    _op(
+        "ListElementParents",
+        "GET",
+        "elements/{id}/parents/",
+        "elements",
+        *_ELEMENT_LIST_FILTERS,
+        paginated=True,
+        summary="List the parents (or all ancestors) of an element.",
+    ),
+    # Classifications
+    _op("ListCorpusMLClasses", "GET", "corpus/{id}/classes/", "classifications", paginated=True),
+    _op("CreateMLClass", "POST", "corpus/{id}/classes/", "classifications", body=True),
+    _op("CreateClassification", "POST", "classifications/", "classifications", body=True),
+    _op("CreateClassifications", "POST", "classification/bulk/", "classifications", body=True),
+    # Transcriptions
+    _op(
+        "CreateTranscription",
+        "POST",
+        "element/{id}/transcription/",
+        "transcriptions",
+        body=True,
+        summary="Create a transcription on an element.",
+    ),
+    _op("CreateTranscriptions", "POST", "transcription/bulk/", "transcriptions", body=True),
+    _op(
+        "CreateElementTranscriptions",
+        "POST",
+        "element/{id}/transcriptions/bulk/",
+        "transcriptions",
+        body=True,
+    ),
+    _op(
+        "ListTranscriptions",
+        "GET",
+        "element/{id}/transcriptions/",
+        "transcriptions",
+        Param("element_type", "string", "Only transcriptions of elements of the type with this slug."),
+        Param("recursive", "boolean", "Include the transcriptions of all descendants."),
+        *_WORKER_FILTERS,
+        paginated=True,
+        summary="List the transcriptions of an element (and of its descendants).",
+    ),
+    # Entities
+    _op("ListCorpusEntityTypes", "GET", "corpus/{id}/entity-types/", "entities", paginated=True),
+    _op("CreateEntityType", "POST", "entity/types/", "entities", body=True),
+    _op("CreateEntity", "POST", "entity/", "entities", body=True),
+    _op("CreateTranscriptionEntity", "POST", "transcription/{id}/entity/", "entities", body=True),
+    _op("CreateTranscriptionEntities", "POST", "transcription/{id}/entities/bulk/", "entities", body=True),
+    _op(
+        "ListTranscriptionEntities",
+        "GET",
+        "transcription/{id}/entities/",
+        "entities",
+        *_WORKER_FILTERS,
+        paginated=True,
+    ),
+    _op(
+        "ListCorpusEntities",
+        "GET",
+        "corpus/{id}/entities/",
+        "entities",
+        Param("name", "string", "Only entities whose name contains this text."),
+        Param("parent", "uuid", "Only entities linked to this element."),
+        paginated=True,
+    ),
+    # Metadata
+    _op("CreateMetaData", "POST", "element/{id}/metadata/", "metadata", body=True),
+    _op("CreateMetaDataBulk", "POST", "element/{id}/metadata/bulk/", "metadata", body=True),
+    _op(
+        "ListElementMetaData",
+        "GET",
+        "element/{id}/metadata/",
+        "metadata",
+        Param("load_parents", "boolean", "Also list the metadata of the element's ancestors."),
+        summary="List the metadata of an element (a plain list, not paginated).",
+    ),
+    # Datasets
+    _op("RetrieveDataset", "GET", "datasets/{id}/", "datasets"),
+    _op("PartialUpdateDataset", "PATCH", "datasets/{id}/", "datasets", body=True),
+    _op(
+        "ListDatasetElements",
+        "GET",
+        "datasets/{id}/elements/",
+        "datasets",
+        Param("set", "string", "Only elements of the set with this name."),
+        paginated=True,
+    ),
+    # Models
+    _op("CreateModelVersion", "POST", "model/{id}/versions/", "models", body=True),
+    _op("UpdateModelVersion", "PUT", "modelversion/{id}/", "models", body=True),
+    _op("ValidateModelVersion", "POST", "modelversion/{id}/validate/", "models", body=True),
+    _op("DestroyModelVersion", "DELETE", "modelversion/{id}/", "models"),
+)
+
+_BY_ID: dict[str, Operation] = {op.operation_id: op for op in OPERATIONS}
+if len(_BY_ID) != len(OPERATIONS):  # pragma: no cover - guards edits of the table above
+    raise RuntimeError("Duplicate operationId in the sandbox operation table")
+
+
+class UnknownOperationError(LookupError):
+    """An operationId that is not in the table (a typo, or an operation the sandbox does not know)."""
+
+
+def get_operation(operation_id: str) -> Operation:
+    """The declaration of ``operation_id``; an unknown id raises :class:`UnknownOperationError`."""
+    try:
+        return _BY_ID[operation_id]
+    except KeyError:
+        close = difflib.get_close_matches(operation_id, _BY_ID, n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ""
+        raise UnknownOperationError(
+            f"Unknown Arkindex operation {operation_id!r} (not among the {len(_BY_ID)} operations "
+            f"the sandbox declares{hint})"
+        ) from None
+
+
+def operation_ids() -> list[str]:
+    """Every declared operationId, in declaration order."""
+    return list(_BY_ID)

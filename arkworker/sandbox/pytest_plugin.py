@@ -1,0 +1,113 @@
+"""pytest fixtures to test workers against a sandbox Arkindex, over real HTTP.
+
+Installed with arkworker (entry point ``pytest11``), so a worker's test suite can use them
+without any import::
+
+    def test_one_transcription_per_page(arkworker_run):
+        run = arkworker_run(app)
+        assert run.exit_code == 0
+        assert len(run.created["transcriptions"]) == 3
+
+Override ``arkworker_corpus`` in a ``conftest.py`` to seed the sandbox from your corpus file.
+A run goes through exactly the loop of ``arkworker run`` (no shortcut mode), in production
+mode on the corpus's worker run, with retry waits turned off and private data directories.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from arkworker.app import Worker
+from arkworker.cli import invoke_app
+from arkworker.runner import RunResult
+from arkworker.sandbox import Sandbox
+from arkworker.sandbox.session import sandbox_environment
+
+
+@dataclass
+class SandboxRun:
+    """The outcome of one run on the sandbox."""
+
+    exit_code: int
+    #: The run's accounting; None when the run stopped before processing (bad input...).
+    result: RunResult | None
+    #: Everything the run logged, and its error line if it stopped.
+    output: str
+    sandbox: Sandbox = field(repr=False)
+
+    @property
+    def created(self) -> dict[str, list[dict[str, Any]]]:
+        """What the sandbox's worker run created, by kind (``run.created["transcriptions"]``)."""
+        return self.sandbox.created()
+
+    @property
+    def summary(self) -> str | None:
+        return self.result.summary if self.result else None
+
+
+@pytest.fixture
+def arkworker_corpus() -> str | Path | dict[str, Any] | None:
+    """The corpus the sandbox is seeded from (a path or a dict); None is the demo corpus.
+
+    Override it in your ``conftest.py``::
+
+        @pytest.fixture
+        def arkworker_corpus():
+            return Path(__file__).parent / "corpus.yml"
+    """
+    return None
+
+
+@pytest.fixture
+def arkworker_sandbox(arkworker_corpus: Any, tmp_path: Path) -> Iterator[Sandbox]:
+    """A running sandbox seeded from ``arkworker_corpus``, fresh for each test."""
+    with Sandbox(corpus=arkworker_corpus, db_path=tmp_path / "arkworker-sandbox.sqlite") as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def arkworker_env(arkworker_sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
+    """The environment a test run gets: the sandbox's variables, no retry waits, private dirs."""
+    env = sandbox_environment(os.environ, arkworker_sandbox)
+    env.update(
+        ARKWORKER_RETRY_BACKOFF="0",
+        XDG_DATA_HOME=str(tmp_path / "xdg-data"),
+        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
+    )
+    return env
+
+
+@pytest.fixture
+def arkworker_run(arkworker_sandbox: Sandbox, arkworker_env: dict[str, str]) -> Callable[..., SandboxRun]:
+    """A function running a Worker on the sandbox: ``arkworker_run(app, *args, env=None, elements=None)``.
+
+    ``args`` are command-line arguments (``"--dev"``, ``"--threshold", "0.8"``...).
+    Unless the arguments name elements, the run processes ``elements`` (IDs), by default
+    the sandbox process's elements. ``env`` adds or overrides environment variables.
+    """
+
+    def run(
+        app: Worker,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        elements: Sequence[str] | None = None,
+    ) -> SandboxRun:
+        argv = list(args)
+        if not any(arg.startswith(("--element", "--elements-list")) for arg in argv):
+            ids = arkworker_sandbox.process_element_ids() if elements is None else list(elements)
+            if ids:
+                argv += ["--element", *ids]
+        stream = io.StringIO()
+        code, result = invoke_app(
+            app, argv, env={**arkworker_env, **(env or {})}, stream=stream, prog_name=app.name
+        )
+        return SandboxRun(code, result, stream.getvalue(), arkworker_sandbox)
+
+    return run

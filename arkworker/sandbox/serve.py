@@ -1,0 +1,50 @@
+"""``arkworker sandbox serve``: a sandbox in the foreground, for trying a worker by hand.
+
+It prints what a user needs to point a worker at the sandbox (``export`` lines to paste in
+another shell), then serves until Ctrl+C and stops cleanly. With ``db_path`` the state
+survives restarts, so a worker's output can be inspected (or built upon) later.
+"""
+
+from __future__ import annotations
+
+import shlex
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from arkworker.sandbox import Sandbox
+
+
+def serve_forever(
+    corpus_path: str | Path | None,
+    *,
+    port: int = 0,
+    db_path: str | Path | None = None,
+    echo: Callable[[str], object] = print,
+    stop: threading.Event | None = None,
+) -> None:
+    """Serve ``corpus_path`` (None: the demo corpus) until Ctrl+C, or until ``stop`` is set.
+
+    ``stop`` lets a caller outside the main thread (a test, an embedding program) end the
+    loop, since Ctrl+C only reaches the main thread. Raises ``CorpusError`` for a bad corpus
+    and ``OSError`` when the port cannot be bound, before anything is printed.
+    """
+    sandbox = Sandbox(corpus_path, db_path=db_path, port=port)
+    stop = stop or threading.Event()
+    with sandbox:
+        elements = len(sandbox.objects("elements"))
+        echo(
+            f"Arkindex sandbox serving corpus {sandbox.corpus_name!r} ({elements} elements) at {sandbox.url}"
+        )
+        echo("Point a worker at it with:")
+        for name, value in sandbox.env().items():
+            echo(f"  export {name}={shlex.quote(value)}")
+        echo(f"State: {sandbox.db_path}{'' if db_path else ' (temporary)'}")
+        echo("Press Ctrl+C to stop.")
+        try:
+            # A timed wait so that Ctrl+C is handled promptly on every platform.
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    echo("Sandbox stopped.")

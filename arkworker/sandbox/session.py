@@ -1,0 +1,60 @@
+"""Running a worker against a sandbox: ``arkworker run APP --sandbox [CORPUS]`` and the fixtures.
+
+The run is a production run (a worker run, activities, the same API calls) pointed at a
+sandbox started in this process on a free port; the caller's own Arkindex variables are
+left out so that a run on the sandbox can never write to a real instance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from arkworker import runner
+from arkworker.app import Worker
+from arkworker.errors import BadInput
+from arkworker.runner import RunOptions, RunResult
+from arkworker.sandbox import Sandbox
+from arkworker.sandbox.corpus import CorpusError
+from arkworker.sandbox.report import format_report
+
+#: Variables of a real Arkindex task that must not leak into a sandbox run.
+_TASK_PREFIXES = ("ARKINDEX_", "PONOS_")
+_TASK_VARIABLES = {"TASK_ELEMENTS"}
+
+
+def sandbox_environment(env: Mapping[str, str], sandbox: Sandbox) -> dict[str, str]:
+    """``env`` without any Arkindex task variable, plus those pointing at ``sandbox``."""
+    kept = {
+        name: value
+        for name, value in env.items()
+        if not name.startswith(_TASK_PREFIXES) and name not in _TASK_VARIABLES
+    }
+    return {**kept, **sandbox.env()}
+
+
+def open_sandbox(corpus: str | Path | None) -> Sandbox:
+    """A sandbox seeded from ``corpus`` (the demo corpus when empty), bad files as one line."""
+    if corpus and not Path(corpus).is_file():
+        raise BadInput(f"The sandbox corpus file {corpus} does not exist: give a YAML or JSON corpus file.")
+    try:
+        return Sandbox(corpus=Path(corpus) if corpus else None)
+    except CorpusError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def run_on_sandbox(
+    app: Worker, options: RunOptions, env: Mapping[str, str], *, out: TextIO | None = None
+) -> RunResult:
+    """Run ``app`` on a fresh sandbox, then print what the run created."""
+    with open_sandbox(options.sandbox) as sandbox:
+        elements = tuple(options.element)
+        if not elements and options.elements_list is None:
+            elements = tuple(sandbox.process_element_ids())
+        result = runner.run(app, replace(options, element=elements), sandbox_environment(env, sandbox))
+        click.echo(format_report(sandbox), file=out)
+    return result

@@ -1,0 +1,140 @@
+"""The OpenAPI document: loaded by the real client, complete, shaped the way the client needs."""
+
+import pytest
+import requests
+from arkindex import ArkindexClient
+
+from arkworker.sandbox import implemented_operations
+from arkworker.sandbox.operations import OPERATIONS, get_operation, operation_ids
+
+FACTS_OPERATIONS = {
+    "RetrieveWorkerRun",
+    "RetrieveTaskFromAgent",
+    "RetrieveSecret",
+    "RetrieveElement",
+    "UpdateWorkerActivity",
+    "ListCorpusMLClasses",
+    "CreateMLClass",
+    "CreateClassification",
+    "CreateClassifications",
+    "RetrieveCorpus",
+    "CreateElementType",
+    "CreateElement",
+    "CreateElements",
+    "CreateElementParent",
+    "PartialUpdateElement",
+    "ListElementChildren",
+    "ListElementParents",
+    "CreateTranscription",
+    "CreateTranscriptions",
+    "CreateElementTranscriptions",
+    "ListTranscriptions",
+    "ListCorpusEntityTypes",
+    "CreateEntityType",
+    "CreateEntity",
+    "CreateTranscriptionEntity",
+    "CreateTranscriptionEntities",
+    "ListTranscriptionEntities",
+    "ListCorpusEntities",
+    "CreateMetaData",
+    "CreateMetaDataBulk",
+    "ListElementMetaData",
+    "ListProcessSets",
+    "RetrieveDataset",
+    "ListDatasetElements",
+    "PartialUpdateDataset",
+    "ListArtifacts",
+    "DownloadArtifact",
+    "RetrieveWorkerVersion",
+    "CreateModelVersion",
+    "UpdateModelVersion",
+    "ValidateModelVersion",
+    "DestroyModelVersion",
+}
+
+
+def test_client_finds_all_42_operations(client):
+    assert len(FACTS_OPERATIONS) == 42
+    assert set(client.document.links) == FACTS_OPERATIONS
+    assert set(operation_ids()) == FACTS_OPERATIONS
+
+
+def test_client_urls_and_methods_follow_the_declarations(client):
+    for operation in OPERATIONS:
+        link = client.lookup_operation(operation.operation_id)
+        assert link.method == operation.method
+        assert link.url == "/api/v1/" + operation.path
+
+
+def test_bodies_are_named_body_and_required(client):
+    for operation in OPERATIONS:
+        field = client.lookup_operation(operation.operation_id).get_body_field()
+        if operation.body:
+            assert field.name == "body" and field.required, operation.operation_id
+        else:
+            assert field is None, operation.operation_id
+
+
+def test_paginated_operations_use_page_numbers(client):
+    link = client.lookup_operation("ListElementChildren")
+    assert link.paginated is True
+    query = {field.name for field in link.get_query_fields()}
+    assert {"page", "page_size", "worker_run", "transcription_worker_version", "with_zone"} <= query
+    assert client.lookup_operation("ListElementMetaData").paginated is False
+    assert client.lookup_operation("RetrieveElement").paginated is False
+
+
+def test_path_parameters(client):
+    secret = client.lookup_operation("RetrieveSecret")
+    assert secret.url == "/api/v1/secret/{name}"
+    assert [field.name for field in secret.get_path_fields()] == ["name"]
+    parent = client.lookup_operation("CreateElementParent")
+    assert sorted(field.name for field in parent.get_path_fields()) == ["child", "parent"]
+
+
+def test_schema_is_public_and_json(module_sandbox):
+    for url in (module_sandbox.url + "/api/v1/openapi/", module_sandbox.url + "/api/v1/openapi/?format=json"):
+        response = requests.get(url, timeout=5)
+        assert response.status_code == 200
+        assert response.headers["Content-Type"] == "application/json"
+        document = response.json()
+        assert document["servers"] == [{"url": module_sandbox.url}]
+    body = requests.get(module_sandbox.url + "/api/v1/openapi/?format=yaml", timeout=5).json()
+    assert body["errors"][0]["attr"] == ["format"]
+
+
+def test_schema_flags_what_is_implemented(module_sandbox):
+    document = requests.get(module_sandbox.url + "/api/v1/openapi/", timeout=5).json()
+    element = document["paths"]["/api/v1/element/{id}/"]
+    assert element["get"]["x-sandbox-implemented"] is True
+    assert element["patch"]["x-sandbox-implemented"] is False
+    assert "answers 501" in element["patch"]["description"]
+    assert element["patch"]["requestBody"]["content"]["application/json"]["schema"] == {"type": "object"}
+
+
+def test_coverage_list():
+    implemented = implemented_operations()
+    assert implemented == sorted(
+        [
+            "CreateTranscription",
+            "ListElementChildren",
+            "ListElementParents",
+            "ListTranscriptions",
+            "RetrieveCorpus",
+            "RetrieveElement",
+            "RetrieveSecret",
+            "RetrieveWorkerRun",
+            "UpdateWorkerActivity",
+        ]
+    )
+    assert all(get_operation(operation_id) for operation_id in implemented)
+
+
+def test_unknown_operation_names_close_ones():
+    with pytest.raises(LookupError, match="did you mean RetrieveElement"):
+        get_operation("RetrieveElemnt")
+
+
+def test_client_with_ponos_scheme(module_sandbox):
+    client = ArkindexClient(base_url=module_sandbox.url, token=module_sandbox.token, auth_scheme="Ponos")
+    assert client.request("RetrieveCorpus", id=module_sandbox.corpus_id)["name"] == "Demo corpus"

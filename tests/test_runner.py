@@ -1,0 +1,226 @@
+"""The element loop, over real HTTP against the sandbox: activities, failures, exit codes."""
+
+import pytest
+
+from arkworker import Worker
+from tests.conftest import requests_of, with_worker_run
+
+
+def page_ids(sandbox):
+    return sandbox.process_element_ids()
+
+
+def test_every_element_is_processed_with_its_activity(arkworker_run, arkworker_sandbox, make_app):
+    seen = []
+
+    def process(element, ctx):
+        seen.append((element.name, element.type, ctx.worker_run_id))
+
+    run = arkworker_run(make_app(process))
+    assert run.exit_code == 0
+    assert run.summary == "Ran on 3 elements: 3 completed, 0 failed"
+    assert run.summary in run.output
+    assert [name for name, _, _ in seen] == ["Page 1", "Page 2", "Page 3"]
+    assert {kind for _, kind, _ in seen} == {"page"}
+    assert {run_id for _, _, run_id in seen} == {arkworker_sandbox.worker_run_id}
+    activities = arkworker_sandbox.objects("activities")
+    assert sorted(activity["state"] for activity in activities) == ["processed"] * 3
+    states = [record.body["state"] for record in requests_of(arkworker_sandbox, "UpdateWorkerActivity")]
+    assert states == ["started", "processed"] * 3
+    assert "Processing page Page 1 (" in run.output and "(1/3)" in run.output
+
+
+def test_a_failing_element_does_not_stop_the_others(arkworker_run, arkworker_sandbox, make_app):
+    def process(element):
+        if element.name == "Page 2":
+            raise ValueError("boom")
+
+    run = arkworker_run(make_app(process))
+    failing = page_ids(arkworker_sandbox)[1]
+    assert run.exit_code == 0
+    assert run.summary == "Ran on 3 elements: 2 completed, 1 failed"
+    assert f"Failed running worker on element {failing}: ValueError('boom')" in run.output
+    assert "ERROR/arkworker: Ran on 3 elements" in run.output
+    assert "Traceback" not in run.output
+    states = {row["element_id"]: row["state"] for row in arkworker_sandbox.objects("activities")}
+    assert states[failing] == "error"
+    assert sorted(states.values()) == ["error", "processed", "processed"]
+    assert run.result.failures[0].item == failing
+    assert isinstance(run.result.failures[0].exception, ValueError)
+
+
+def test_verbose_adds_the_traceback(arkworker_run, make_app):
+    def process(element):
+        raise ValueError("boom")
+
+    run = arkworker_run(make_app(process), "--verbose")
+    assert "Traceback (most recent call last)" in run.output
+    assert 'raise ValueError("boom")' in run.output
+
+
+def test_everything_failing_exits_with_1(arkworker_run, make_app):
+    def process(element):
+        raise RuntimeError("model missing")
+
+    run = arkworker_run(make_app(process))
+    assert run.exit_code == 1
+    assert run.summary == "Ran on 3 elements: 0 completed, 3 failed"
+
+
+def test_api_errors_are_described_with_status_and_content(arkworker_run, arkworker_sandbox, make_app):
+    def process(element, ctx):
+        ctx.request("RetrieveElement", id="00000000-0000-0000-0000-000000000000")
+
+    run = arkworker_run(make_app(process), elements=page_ids(arkworker_sandbox)[:1])
+    assert run.exit_code == 1
+    assert "An API error occurred while processing element" in run.output
+    assert ": 404 Not Found - " in run.output
+
+
+def test_an_element_that_cannot_be_retrieved_fails_without_activity(
+    arkworker_run, arkworker_sandbox, make_app
+):
+    missing = "11111111-1111-1111-1111-111111111111"
+    run = arkworker_run(make_app(), elements=[missing, page_ids(arkworker_sandbox)[0]])
+    assert run.summary == "Ran on 2 elements: 1 completed, 1 failed"
+    assert f"while processing element {missing}: 404" in run.output
+    assert all(
+        record.body["element_id"] != missing
+        for record in requests_of(arkworker_sandbox, "UpdateWorkerActivity")
+    )
+
+
+def test_an_element_started_elsewhere_is_skipped_not_failed(arkworker_run, arkworker_sandbox, make_app):
+    assert arkworker_run(make_app()).exit_code == 0
+    calls = []
+    run = arkworker_run(make_app(lambda element: calls.append(element.id), name="second"))
+    assert run.exit_code == 0
+    assert run.summary == "Ran on 3 elements: 3 completed, 0 failed"
+    assert run.result.skipped == 3
+    assert calls == []
+    assert "as it was already processed" in run.output
+
+
+@pytest.mark.parametrize("arkworker_corpus", [with_worker_run(process={"activity_state": "disabled"})])
+def test_activities_only_when_the_process_tracks_them(arkworker_run, arkworker_sandbox, make_app):
+    run = arkworker_run(make_app())
+    assert run.exit_code == 0
+    assert "No worker activity will be stored as it is disabled for this process" in run.output
+    assert requests_of(arkworker_sandbox, "UpdateWorkerActivity") == []
+
+
+def test_read_only_mode_reads_but_reports_nothing(arkworker_run, arkworker_sandbox, make_app):
+    seen = []
+    run = arkworker_run(make_app(lambda element, ctx: seen.append(ctx.is_read_only)), "--dev")
+    assert run.exit_code == 0
+    assert seen == [True, True, True]
+    assert requests_of(arkworker_sandbox, "UpdateWorkerActivity") == []
+    assert requests_of(arkworker_sandbox, "RetrieveWorkerRun") == []
+    assert all(record.method == "GET" for record in arkworker_sandbox.requests)
+
+
+def test_a_burst_of_server_errors_is_survived(arkworker_run, arkworker_sandbox, make_app):
+    arkworker_sandbox.fail("RetrieveElement", status=502, times=3)
+    arkworker_sandbox.fail("UpdateWorkerActivity", status=503, times=2)
+    run = arkworker_run(make_app())
+    assert run.exit_code == 0
+    assert run.summary == "Ran on 3 elements: 3 completed, 0 failed"
+    statuses = [record.status for record in requests_of(arkworker_sandbox, "RetrieveElement")]
+    assert statuses == [502, 502, 502, 200, 200, 200]
+    assert "RetrieveElement failed (HTTP 502 Bad Gateway); attempt 2 of 5 in 0.0 s" in run.output
+
+
+def test_a_persistent_server_error_is_tried_exactly_five_times(arkworker_run, arkworker_sandbox, make_app):
+    arkworker_sandbox.fail("RetrieveElement", status=500, times=None)
+    run = arkworker_run(make_app(), elements=page_ids(arkworker_sandbox)[:1])
+    assert run.exit_code == 1
+    assert len(requests_of(arkworker_sandbox, "RetrieveElement")) == 5
+
+
+def test_not_implemented_and_client_errors_are_not_retried(arkworker_run, arkworker_sandbox, make_app):
+    def process(element, ctx):
+        ctx.request("RetrieveDataset", id=element.id)
+
+    arkworker_sandbox.fail("RetrieveElement", status=404, times=1)
+    run = arkworker_run(make_app(process), elements=page_ids(arkworker_sandbox)[:2])
+    assert run.summary == "Ran on 2 elements: 0 completed, 2 failed"
+    assert len(requests_of(arkworker_sandbox, "RetrieveElement")) == 2
+    assert [record.status for record in requests_of(arkworker_sandbox, "RetrieveDataset")] == [501]
+
+
+def test_setup_and_teardown_wrap_the_run(arkworker_run, make_app):
+    calls = []
+    app = Worker("lifecycle")
+    app.setup(lambda ctx: calls.append(("setup", type(ctx).__name__)))
+    app.setup(lambda: calls.append(("setup2",)))
+    app.element(lambda element: calls.append(("element", element.name)))
+    app.teardown(lambda: calls.append(("teardown1",)))
+    app.teardown(lambda ctx: calls.append(("teardown2",)))
+    assert arkworker_run(app).exit_code == 0
+    assert calls == [
+        ("setup", "Context"),
+        ("setup2",),
+        ("element", "Page 1"),
+        ("element", "Page 2"),
+        ("element", "Page 3"),
+        ("teardown2",),
+        ("teardown1",),
+    ]
+
+
+def test_a_failing_setup_stops_the_run_but_teardown_runs(arkworker_run, make_app):
+    calls = []
+    app = Worker("setup-fails")
+    app.setup(lambda: 1 / 0)
+    app.element(lambda element: calls.append("element"))
+    app.teardown(lambda: calls.append("teardown"))
+    run = arkworker_run(app)
+    assert run.exit_code == 1
+    assert calls == ["teardown"]
+    assert "<lambda> failed: ZeroDivisionError('division by zero')" in run.output
+    assert "ERROR/arkworker: Setup function " in run.output
+
+
+def test_a_failing_teardown_makes_the_run_fail(arkworker_run):
+    app = Worker("teardown-fails")
+    app.element(lambda element: None)
+    app.teardown(lambda: {}["missing"])
+    run = arkworker_run(app)
+    assert run.exit_code == 1
+    assert run.summary == "Ran on 3 elements: 3 completed, 0 failed"
+    assert "<lambda> failed: KeyError('missing')" in run.output
+    assert "ERROR/arkworker: Teardown function " in run.output
+
+
+def test_custom_options_reach_the_handler(arkworker_run, arkworker_sandbox):
+    seen = []
+    app = Worker("options")
+
+    @app.option("--threshold", type=float, default=0.5)
+    @app.option("--label", default="x")
+    @app.element
+    def process(element, ctx):
+        seen.append((ctx.args.threshold, ctx.args.label, ctx.args.dev))
+
+    run = arkworker_run(app, "--threshold", "0.8", elements=page_ids(arkworker_sandbox)[:1])
+    assert run.exit_code == 0
+    assert seen == [(0.8, "x", False)]
+
+
+def test_nothing_to_process_exits_with_1(arkworker_run, make_app):
+    run = arkworker_run(make_app(), elements=[])
+    assert run.exit_code == 1
+    assert "No elements to process, stopping." in run.output
+
+
+def test_a_worker_without_handler_is_a_usage_error(arkworker_run):
+    run = arkworker_run(Worker("empty"))
+    assert run.exit_code == 2
+    assert "has no handler: decorate the function that processes an element with @app.element" in run.output
+
+
+def test_app_run_from_python(arkworker_sandbox, arkworker_env, make_app, capsys):
+    app = make_app(name="from-python")
+    code = app.run(["--element", *page_ids(arkworker_sandbox)], env=arkworker_env)
+    assert code == 0
+    assert "Ran on 3 elements: 3 completed, 0 failed" in capsys.readouterr().err
