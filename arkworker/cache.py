@@ -1,0 +1,257 @@
+"""The SQLite cache of an Arkindex process, in arkindex-base-worker's format version 3.
+
+Tasks of one process hand results to each other through ``db.sqlite`` files, and the
+tasks around an arkworker worker may be built on arkindex-base-worker: this file format
+is a contract. Tables, columns, types, nullability, defaults, constraints and index names
+below produce exactly the reference's schema; UUIDs are stored as 32 lowercase hex digits
+(dashed and dashless forms are both read), JSON columns as ``json.dumps`` text, booleans as
+0/1.
+
+The models are bound to one module-level database proxy: a run opens its cache with
+:func:`open_cache` and closes it at the end. peewee keeps one connection per thread, so
+handlers running in several threads can all use the cache.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+from peewee import (
+    SQL,
+    BooleanField,
+    CharField,
+    Check,
+    CompositeKey,
+    DatabaseProxy,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+)
+from peewee import Field as _Field
+from peewee import UUIDField as _UUIDField
+
+#: The version of the cache format; any schema change must bump it.
+SQL_VERSION = 3
+
+#: Pragmas of a cache connection: foreign keys and CHECK constraints enforced.
+PRAGMAS = {"foreign_keys": 1, "ignore_check_constraints": 0}
+
+database = DatabaseProxy()
+
+
+class UUIDField(_UUIDField):
+    """A UUID stored as 32 hex digits; text that is not a UUID is kept as it is."""
+
+    def python_value(self, value: Any) -> Any:
+        if value is None or isinstance(value, uuid.UUID):
+            return value
+        try:
+            return uuid.UUID(value)
+        except (TypeError, ValueError):
+            return value
+
+
+class JSONField(_Field):
+    """A JSON document in a ``text`` column (the reference's column type, lowercase)."""
+
+    field_type = "text"
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value)
+
+    def python_value(self, value: str | None) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class CacheModel(Model):
+    class Meta:
+        database = database
+
+
+class Version(CacheModel):
+    version = IntegerField(primary_key=True)
+
+    class Meta:
+        table_name = "version"
+
+
+class CachedImage(CacheModel):
+    id = UUIDField(primary_key=True)
+    width = IntegerField()
+    height = IntegerField()
+    url = TextField()
+
+    class Meta:
+        table_name = "images"
+
+
+class CachedElement(CacheModel):
+    id = UUIDField(primary_key=True)
+    parent_id = UUIDField(null=True)
+    type = CharField(max_length=50)
+    image = ForeignKeyField(CachedImage, backref="elements", null=True)
+    polygon = JSONField(null=True)
+    rotation_angle = IntegerField(default=0)
+    mirrored = BooleanField(default=False)
+    initial = BooleanField(default=False)
+    worker_version_id = UUIDField(null=True)
+    worker_run_id = UUIDField(null=True)
+    confidence = FloatField(null=True)
+
+    class Meta:
+        table_name = "elements"
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class CachedTranscription(CacheModel):
+    id = UUIDField(primary_key=True)
+    element = ForeignKeyField(CachedElement, backref="transcriptions")
+    text = TextField()
+    confidence = FloatField(null=True)
+    orientation = CharField(max_length=50)
+    worker_version_id = UUIDField(null=True)
+    worker_run_id = UUIDField(null=True)
+
+    class Meta:
+        table_name = "transcriptions"
+
+
+class CachedClassification(CacheModel):
+    id = UUIDField(primary_key=True)
+    element = ForeignKeyField(CachedElement, backref="classifications")
+    class_name = TextField()
+    confidence = FloatField()
+    state = CharField(max_length=10)
+    worker_run_id = UUIDField(null=True)
+
+    class Meta:
+        table_name = "classifications"
+
+
+class CachedEntity(CacheModel):
+    id = UUIDField(primary_key=True)
+    type = CharField(max_length=50)
+    name = TextField()
+    validated = BooleanField(default=False)
+    metas = JSONField(null=True)
+    worker_run_id = UUIDField(null=True)
+
+    class Meta:
+        table_name = "entities"
+
+
+class CachedTranscriptionEntity(CacheModel):
+    transcription = ForeignKeyField(CachedTranscription, backref="transcription_entities")
+    entity = ForeignKeyField(CachedEntity, backref="transcription_entities")
+    offset = IntegerField(constraints=[Check("offset >= 0")])
+    length = IntegerField(constraints=[Check("length > 0")])
+    worker_run_id = UUIDField(null=True)
+    confidence = FloatField(null=True)
+
+    class Meta:
+        table_name = "transcription_entities"
+        primary_key = CompositeKey("transcription", "entity")
+
+
+class CachedDataset(CacheModel):
+    id = UUIDField(primary_key=True)
+    name = CharField(max_length=255)
+    state = CharField(max_length=255, default="open", constraints=[SQL("DEFAULT 'open'")])
+    sets = TextField()
+
+    class Meta:
+        table_name = "datasets"
+
+
+class CachedDatasetElement(CacheModel):
+    id = UUIDField(primary_key=True)
+    element = ForeignKeyField(CachedElement, backref="dataset_elements")
+    dataset = ForeignKeyField(CachedDataset, backref="dataset_elements")
+    set_name = CharField(max_length=255)
+
+    class Meta:
+        table_name = "dataset_elements"
+
+
+#: The data tables, in the order a merge copies them (parents before children).
+MODELS: tuple[type[CacheModel], ...] = (
+    CachedImage,
+    CachedElement,
+    CachedTranscription,
+    CachedClassification,
+    CachedEntity,
+    CachedTranscriptionEntity,
+    CachedDataset,
+    CachedDatasetElement,
+)
+
+
+class CacheVersionError(ValueError):
+    """A file that is not a cache of the expected version."""
+
+
+def read_version(path: Path) -> int | None:
+    """The cache version stored in ``path``; None when it has no version table.
+
+    Opened read-only, so that inspecting a parent task's file never alters it.
+    """
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise CacheVersionError(f"{path} cannot be opened ({exc})") from None
+    try:
+        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "version" not in tables:
+            return None
+        rows = connection.execute("SELECT version FROM version").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise CacheVersionError(f"{path} is not a SQLite database ({exc})") from None
+    finally:
+        connection.close()
+    if len(rows) != 1:
+        raise CacheVersionError(f"{path} has {len(rows)} rows in its version table, expected 1")
+    return rows[0][0]
+
+
+def check_version(path: Path) -> None:
+    """Refuse a file that is not a cache of version :data:`SQL_VERSION`."""
+    version = read_version(path)
+    if version != SQL_VERSION:
+        found = "no version table" if version is None else f"version {version}"
+        raise CacheVersionError(
+            f"The SQLite database {path} does not have the correct cache version ({found}), it should be {SQL_VERSION}"
+        )
+
+
+def open_cache(path: Path) -> SqliteDatabase:
+    """Open ``path`` as the cache of this run (creating missing tables) and return it."""
+    db = SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False, timeout=30)
+    database.initialize(db)
+    db.connect(reuse_if_open=True)
+    create_tables()
+    return db
+
+
+def create_tables() -> None:
+    """Create the version table (with its row) and the data tables, idempotently."""
+    db = database.obj
+    with db.atomic():
+        db.create_tables([Version, *MODELS], safe=True)
+        Version.insert(version=SQL_VERSION).on_conflict_ignore().execute()
+
+
+def close_cache() -> None:
+    """Close this thread's connection to the cache and unbind the models."""
+    if database.obj is not None:
+        database.obj.close()
+        database.initialize(None)
