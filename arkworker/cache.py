@@ -233,13 +233,27 @@ def check_version(path: Path) -> None:
         )
 
 
-def open_cache(path: Path) -> SqliteDatabase:
-    """Open ``path`` as the cache of this run (creating missing tables) and return it."""
-    db = SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False, timeout=30)
+def open_cache(path: Path, *, read_only: bool = False) -> SqliteDatabase:
+    """Open ``path`` as the cache of this run and return it.
+
+    Missing tables are created, unless ``read_only``: a read-only run opens the file in
+    SQLite's read-only mode, so that it cannot change it in any way.
+    """
+    if read_only:
+        uri = f"{Path(path).resolve().as_uri()}?mode=ro"
+        db = SqliteDatabase(uri, uri=True, pragmas=PRAGMAS, check_same_thread=False, timeout=30)
+    else:
+        db = SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False, timeout=30)
     database.initialize(db)
     db.connect(reuse_if_open=True)
-    create_tables()
+    if not read_only:
+        create_tables()
     return db
+
+
+def initial_elements() -> list[CachedElement]:
+    """The elements an initialisation task marked as the process's input, in insertion order."""
+    return list(CachedElement.select().where(CachedElement.initial == True).order_by(SQL("rowid")))  # noqa: E712
 
 
 def create_tables() -> None:

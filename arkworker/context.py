@@ -22,6 +22,7 @@ from arkworker.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from arkindex import ArkindexClient
+    from peewee import SqliteDatabase
 
     from arkworker.app import Worker
 
@@ -49,6 +50,8 @@ class Context:
         self.api = api
         self.environment = environment
         self.logger = logging.getLogger("arkworker.worker")
+        #: The SQLite cache of the process (a peewee database), None when the run has none.
+        self.cache: SqliteDatabase | None = None
 
     def __repr__(self) -> str:
         mode = "read-only" if self.is_read_only else f"worker run {self.worker_run_id}"
@@ -101,6 +104,11 @@ class Context:
     def store_activity(self) -> bool:
         """Whether element activities are reported to Arkindex for this process."""
         return self.configuration.store_activity
+
+    @property
+    def use_cache(self) -> bool:
+        """Whether this run reads and writes the process's SQLite cache."""
+        return self.cache is not None
 
     @property
     def corpus_id(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,9 +18,10 @@ from typing import Any
 
 from arkindex.exceptions import ErrorResponse
 
-from arkworker import logs
+from arkworker import cache, logs
 from arkworker.api import connect
 from arkworker.app import Worker
+from arkworker.cache import CachedElement
 from arkworker.config import Environment, is_read_only, load_configuration, read_config_file
 from arkworker.context import Context
 from arkworker.enums import ActivityState
@@ -103,6 +105,7 @@ def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
     local_config = None
     if options.config is not None and is_read_only(environment, options.dev):
         local_config = (options.config, read_config_file(options.config))
+    cache_path = cache_file(app, options.database)
     api = connect(env)
     configuration = load_configuration(environment, api, dev=options.dev, local_config=local_config)
     if options.verbose or configuration.debug:
@@ -112,7 +115,45 @@ def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
     logger.info("Worker will use %s as working directory", environment.work_dir)
 
     ctx = Context(app, options.namespace(), configuration, api, environment)
-    return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, element_ids))
+    with ExitStack() as resources:
+        if cache_path is not None:
+            ctx.cache = cache.open_cache(cache_path, read_only=configuration.read_only)
+            resources.callback(cache.close_cache)
+            logger.info("Connected to cache on %s", cache_path)
+        items = elements_to_process(ctx, element_ids)
+        return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, items))
+
+
+def cache_file(app: Worker, database: Path | None) -> Path | None:
+    """The ``--database`` file, checked before the run starts (exists, cache version 3)."""
+    if database is None:
+        return None
+    if not app.cache:
+        raise BadInput(
+            f"--database was given but worker {app.name!r} does not use a cache: declare "
+            f"Worker({app.name!r}, cache=True) or drop --database."
+        )
+    if not database.is_file():
+        raise BadInput(f"The cache database {database} does not exist: give the path of a db.sqlite file.")
+    try:
+        cache.check_version(database)
+    except cache.CacheVersionError as exc:
+        raise BadInput(str(exc)) from None
+    return database
+
+
+def elements_to_process(ctx: Context, element_ids: Sequence[str]) -> list[str | CachedElement]:
+    """The cache's initial elements when it has some, else the listed element IDs."""
+    if ctx.cache is None:
+        return list(element_ids)
+    initial = cache.initial_elements()
+    if not initial:
+        return list(element_ids)
+    if element_ids:
+        logger.info(
+            "Using the %d initial elements of the cache; the listed elements are ignored", len(initial)
+        )
+    return list(initial)
 
 
 def with_lifecycle(app: Worker, ctx: Context, loop: Callable[[], RunResult]) -> RunResult:
@@ -136,10 +177,14 @@ def with_lifecycle(app: Worker, ctx: Context, loop: Callable[[], RunResult]) -> 
     return result
 
 
-def element_loop(app: Worker, ctx: Context, element_ids: Sequence[str]) -> RunResult:
-    """Process each element in turn, reporting its activity and counting failures."""
-    result = RunResult(noun="element", total=len(element_ids))
-    if not element_ids:
+def element_loop(app: Worker, ctx: Context, items: Sequence[str | CachedElement]) -> RunResult:
+    """Process each element in turn, reporting its activity and counting failures.
+
+    ``items`` are element IDs, fetched with RetrieveElement, or elements of the cache,
+    handed over as they are.
+    """
+    result = RunResult(noun="element", total=len(items))
+    if not items:
         logger.warning("No elements to process, stopping.")
         result.exit_code = 1
         return result
@@ -148,10 +193,14 @@ def element_loop(app: Worker, ctx: Context, element_ids: Sequence[str]) -> RunRe
 
     handler = app.handler
     assert handler is not None
-    for index, element_id in enumerate(element_ids, start=1):
-        element: Element | None = None
+    for index, item in enumerate(items, start=1):
+        element: Element | CachedElement | None = None
+        element_id = str(item.id) if isinstance(item, CachedElement) else item
         try:
-            element = Element(ctx.request("RetrieveElement", id=element_id))
+            if isinstance(item, CachedElement):
+                element = item
+            else:
+                element = Element(ctx.request("RetrieveElement", id=element_id))
             logger.info("Processing %s (%d/%d)", element, index, result.total)
             if not update_activity(ctx, element_id, ActivityState.Started):
                 logger.info("Skipping element %s as it was already processed", element_id)
