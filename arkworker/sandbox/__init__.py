@@ -98,6 +98,7 @@ class Sandbox:
         if self._server is not None:
             self._server.stop()
             self._server = None
+            self.store.close()
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -320,7 +320,16 @@ class Store:
             path = Path(self._tempdir.name) / "sandbox.sqlite"
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.database = SqliteDatabase(str(self.path), pragmas={"foreign_keys": 1})
+        # One connection shared by the server's threads: every use holds the process-wide
+        # lock (see session()), so connecting once beats reconnecting per request. WAL with
+        # synchronous=NORMAL spares an fsync per request; a crash of the machine (not of the
+        # process) may lose the last answers of a throwaway test server, never corrupt it.
+        self.database = SqliteDatabase(
+            str(self.path),
+            pragmas={"foreign_keys": 1, "journal_mode": "wal", "synchronous": "normal"},
+            thread_safe=False,
+            check_same_thread=False,
+        )
 
     def __repr__(self) -> str:
         return f"<Store {str(self.path)!r}>"
@@ -330,11 +339,16 @@ class Store:
         """Bind every model to this store for the duration of the block, in one transaction."""
         with (
             _LOCK,
-            self.database.bind_ctx([SandboxMeta, *MODELS]),
-            self.database.connection_context(),
+            self.database.bind_ctx([SandboxMeta, *MODELS], bind_refs=False, bind_backrefs=False),
             self.database.atomic(),
         ):
             yield
+
+    def close(self) -> None:
+        """Close the shared connection (the next use of the store reopens it)."""
+        with _LOCK:
+            if not self.database.is_closed():
+                self.database.close()
 
     # -- lifecycle -------------------------------------------------------------------------
 
