@@ -1,0 +1,120 @@
+"""The ``arkworker new`` command: ask for what is missing, render, write, say what to do next.
+
+Values not given as options are asked for when standard input is a terminal (or with
+``--input``); with ``--no-input`` or without a terminal (CI, scripts) their defaults are
+used, so the command never waits for an answer nobody will type.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from arkworker.errors import BadInput
+from arkworker.scaffold.project import DEFAULT_DESCRIPTIONS, DEFAULT_TYPES, KINDS, Project, check_slug
+from arkworker.scaffold.project import default_name as name_from_slug
+
+
+def git_identity(key: str) -> str:
+    """``git config user.<key>``, the usual default author; empty without git or a value."""
+    if shutil.which("git") is None:
+        return ""
+    completed = subprocess.run(
+        ["git", "config", "--get", f"user.{key}"], capture_output=True, text=True, check=False
+    )
+    return completed.stdout.strip() if completed.returncode == 0 else ""
+
+
+def ask_slug(value: str) -> str:
+    try:
+        return check_slug(value.strip())
+    except BadInput as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+@click.command("new")
+@click.argument("slug", required=False)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to create the project (default: ./worker-SLUG).",
+)
+@click.option("--name", help="Display name of the worker in Arkindex (default: from the slug).")
+@click.option("--description", help="One sentence saying what the worker does.")
+@click.option("--type", "worker_type", help="Arkindex worker type: recognizer, classifier, ner, dla...")
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    help="element: a function called on each element; dataset: on each dataset set.",
+)
+@click.option("--author", help="Author name in pyproject.toml (default: git config user.name).")
+@click.option("--email", help="Author email in pyproject.toml (default: git config user.email).")
+@click.option(
+    "--input/--no-input",
+    "interactive",
+    default=None,
+    help="Ask for missing values (default: only when standard input is a terminal).",
+)
+@click.option("--force", is_flag=True, help="Write into a non-empty directory, overwriting files.")
+def new_command(
+    slug: str | None,
+    directory: Path | None,
+    name: str | None,
+    description: str | None,
+    worker_type: str | None,
+    kind: str | None,
+    author: str | None,
+    email: str | None,
+    interactive: bool | None,
+    force: bool,
+) -> None:
+    """Create a worker project: module, tests, sample corpus, Arkindex declaration, Dockerfile, CI.
+
+    SLUG is the worker's Arkindex slug (lowercase letters, digits and dashes, e.g. ocr-lines).
+    """
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    if slug is None:
+        if not interactive:
+            raise BadInput("Give the worker's slug, e.g. 'arkworker new ocr-lines'.")
+        slug = click.prompt("Slug (lowercase letters, digits, dashes)", value_proc=ask_slug)
+    check_slug(slug)
+
+    def value(given: str | None, label: str, default: str, **prompt: object) -> str:
+        if given is not None:
+            return given
+        if interactive:
+            return click.prompt(label, default=default, show_default=True, **prompt)
+        return default
+
+    kind = value(kind, "Kind", "element", type=click.Choice(KINDS))
+    project = Project(
+        slug,
+        kind=kind,
+        name=value(name, "Display name", name_from_slug(slug)),
+        description=value(description, "Description", DEFAULT_DESCRIPTIONS[kind]),
+        type=value(worker_type, "Arkindex worker type", DEFAULT_TYPES[kind]),
+        author=value(author, "Author", git_identity("name")),
+        email=value(email, "Author email", git_identity("email")),
+    )
+    from arkworker.scaffold.render import render_project, write_project  # Jinja2 only when used
+
+    target = directory or Path(project.distribution)
+    files = render_project(project)
+    overwritten = write_project(files, target, force=force)
+
+    click.echo(f"Created the {project.kind} worker {project.slug!r} in {target}/ ({len(files)} files).")
+    if overwritten:
+        click.echo(f"Overwritten: {', '.join(overwritten)}")
+    click.echo(
+        "\nNext steps:\n"
+        f"  cd {target}\n"
+        "  pip install -e '.[test]'\n"
+        "  pytest                                   # the worker's tests, on a sandbox\n"
+        f"  arkworker run {project.app_reference} --sandbox tests/corpus.yml\n"
+    )

@@ -1,0 +1,135 @@
+"""What a new worker project is: its slug, what is derived from it, and the values it asks for.
+
+Names derived from the slug are prefixed with ``worker``: a worker slugged ``yaml`` or
+``click`` must not get a module that shadows the library of the same name once installed.
+Slug ``ocr-lines`` gives:
+
+=====================  ==========================
+directory, package     ``worker-ocr-lines``
+console script         ``worker-ocr-lines``
+module                 ``worker_ocr_lines`` (``worker_ocr_lines.py``)
+app reference          ``worker_ocr_lines:app``
+=====================  ==========================
+
+A slug that already starts with ``worker-`` is not prefixed twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from arkworker.errors import BadInput
+
+#: The kinds of worker a project can hold: which main handler its module registers.
+KINDS = ("element", "dataset")
+
+#: Lowercase letters and digits, in words joined by single dashes.
+SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+#: Arkindex's worker type: the category shown in its interface, free-form.
+DEFAULT_TYPES = {"element": "recognizer", "dataset": "dataset-worker"}
+
+DEFAULT_DESCRIPTIONS = {
+    "element": "Writes a transcription on every element it is given.",
+    "dataset": "Counts the elements of every dataset set it is given, by type.",
+}
+
+
+def check_slug(slug: str) -> str:
+    """Return ``slug`` if it is valid, else raise :class:`BadInput` with a valid example."""
+    if SLUG_PATTERN.fullmatch(slug):
+        return slug
+    raise BadInput(
+        f"Invalid worker slug {slug!r}: use lowercase letters, digits and single dashes "
+        f"between words, e.g. {suggest_slug(slug)!r}."
+    )
+
+
+def suggest_slug(text: str) -> str:
+    """The closest valid slug to ``text`` (``'OCR_Lines'`` → ``'ocr-lines'``), for messages."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return "-".join(words) or "my-worker"
+
+
+def check_line(label: str, value: str) -> str:
+    """Refuse control characters (a newline would break the generated YAML and TOML lines)."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise BadInput(
+            f"The {label} {value!r} holds a line break or a control character: give one line of text."
+        )
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class Project:
+    """The values a project is rendered from; empty ones get their defaults."""
+
+    slug: str
+    kind: str = "element"
+    name: str = ""
+    description: str = ""
+    type: str = ""
+    author: str = ""
+    email: str = ""
+
+    def __post_init__(self) -> None:
+        check_slug(self.slug)
+        if self.kind not in KINDS:
+            raise BadInput(f"Unknown worker kind {self.kind!r}: use one of {', '.join(KINDS)}.")
+        defaults = {
+            "name": default_name(self.slug),
+            "description": DEFAULT_DESCRIPTIONS[self.kind],
+            "type": DEFAULT_TYPES[self.kind],
+        }
+        for label in ("name", "description", "type", "author", "email"):
+            value = check_line(label, getattr(self, label)) or defaults.get(label, "")
+            object.__setattr__(self, label, value)
+
+    @property
+    def distribution(self) -> str:
+        """The package name in pyproject.toml, also the console script and default directory."""
+        return self.slug if self.slug.startswith("worker-") else f"worker-{self.slug}"
+
+    @property
+    def module(self) -> str:
+        """The importable name of the worker's single module."""
+        return self.distribution.replace("-", "_")
+
+    @property
+    def app_reference(self) -> str:
+        """What to give ``arkworker run``."""
+        return f"{self.module}:app"
+
+    def variables(self) -> dict[str, str]:
+        """Everything the templates can use."""
+        from arkworker import __version__
+
+        return {
+            "slug": self.slug,
+            "kind": self.kind,
+            "name": self.name,
+            "description": self.description,
+            "type": self.type,
+            "author": self.author,
+            "email": self.email,
+            "distribution": self.distribution,
+            "module": self.module,
+            "app_reference": self.app_reference,
+            "arkworker_requirement": arkworker_requirement(__version__),
+        }
+
+
+def default_name(slug: str) -> str:
+    """A display name from the slug: ``ocr-lines`` → ``Ocr lines``."""
+    return slug.replace("-", " ").capitalize()
+
+
+def arkworker_requirement(version: str) -> str:
+    """``arkworker`` pinned to the running release's compatible range (``>=0.1.0,<0.2``)."""
+    parts = re.match(r"(\d+)\.(\d+)", version)
+    if parts is None:
+        return "arkworker"
+    major, minor = int(parts[1]), int(parts[2])
+    upper = f"{major}.{minor + 1}" if major == 0 else f"{major + 1}"
+    return f"arkworker>={version},<{upper}"

@@ -1,0 +1,291 @@
+"""``arkworker new``: naming, validation, prompts, rendering and the refusal to overwrite."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from arkworker.cli import cli
+from arkworker.errors import BadInput
+from arkworker.scaffold.project import Project, arkworker_requirement, check_slug, suggest_slug
+from arkworker.scaffold.render import render_project, templates_root, write_project
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    tomllib = pytest.importorskip("tomli")
+
+COMMON_FILES = {
+    ".gitignore",
+    ".gitlab-ci.yml",
+    "Dockerfile",
+    "README.md",
+    "pyproject.toml",
+    "tests/conftest.py",
+    "tests/corpus.yml",
+    "tests/test_worker.py",
+}
+
+
+def new(*args, input=None):
+    return CliRunner().invoke(cli, ["new", *args], input=input)
+
+
+# -- Naming and validation -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("slug", "distribution", "module"),
+    [
+        ("ocr-lines", "worker-ocr-lines", "worker_ocr_lines"),
+        ("yaml", "worker-yaml", "worker_yaml"),  # never shadows an installed library
+        ("worker-ocr", "worker-ocr", "worker_ocr"),  # no doubled prefix
+        ("3d-pages", "worker-3d-pages", "worker_3d_pages"),
+    ],
+)
+def test_names_derive_from_the_slug(slug, distribution, module):
+    project = Project(slug)
+    assert (project.distribution, project.module, project.app_reference) == (
+        distribution,
+        module,
+        f"{module}:app",
+    )
+
+
+@pytest.mark.parametrize(
+    ("slug", "example"),
+    [
+        ("OCR_Lines", "ocr-lines"),
+        ("ocr lines", "ocr-lines"),
+        ("-ocr-", "ocr"),
+        ("ocr--lines", "ocr-lines"),
+        ("été", "t"),
+        ("", "my-worker"),
+        ("___", "my-worker"),
+    ],
+)
+def test_an_invalid_slug_is_refused_with_a_valid_example(slug, example):
+    with pytest.raises(BadInput) as raised:
+        check_slug(slug)
+    assert raised.value.message == (
+        f"Invalid worker slug {slug!r}: use lowercase letters, digits and single dashes between "
+        f"words, e.g. {example!r}."
+    )
+    assert check_slug(suggest_slug(slug)) == example
+
+
+def test_an_invalid_slug_on_the_command_line_exits_2_and_writes_nothing(tmp_path):
+    result = new("My_Worker", "--dir", str(tmp_path / "out"), "--no-input")
+    assert result.exit_code == 2
+    assert "Error: Invalid worker slug 'My_Worker'" in result.output
+    assert "e.g. 'my-worker'" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_line_break_in_a_value_is_refused(tmp_path):
+    result = new("ocr", "--dir", str(tmp_path), "--no-input", "--description", "one\ntwo")
+    assert result.exit_code == 2
+    assert "line break" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unknown_kind_is_a_usage_error(tmp_path):
+    result = new("ocr", "--dir", str(tmp_path / "out"), "--kind", "page")
+    assert result.exit_code == 2
+    assert "'page' is not one of 'element', 'dataset'" in result.output
+
+
+def test_without_a_slug_and_without_input_the_command_asks_for_one(tmp_path):
+    result = new("--dir", str(tmp_path / "out"), "--no-input")
+    assert result.exit_code == 2
+    assert "Error: Give the worker's slug, e.g. 'arkworker new ocr-lines'." in result.output
+
+
+@pytest.mark.parametrize(
+    ("version", "requirement"),
+    [("0.1.0", "arkworker>=0.1.0,<0.2"), ("1.4.2", "arkworker>=1.4.2,<2"), ("dev", "arkworker")],
+)
+def test_the_arkworker_requirement_follows_the_running_release(version, requirement):
+    assert arkworker_requirement(version) == requirement
+
+
+# -- Rendering -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["element", "dataset"])
+def test_every_kind_renders_the_whole_project(kind):
+    project = Project("ocr-lines", kind=kind, author="Ada", email="ada@example.com")
+    files = render_project(project)
+
+    assert set(files) == COMMON_FILES | {"worker_ocr_lines.py", "arkindex/ocr-lines.yml"}
+    assert "{{" not in "".join(files.values())
+    handler = "@app.element" if kind == "element" else "@app.dataset_set"
+    assert handler in files["worker_ocr_lines.py"]
+    assert 'Worker(\n    "ocr-lines",' in files["worker_ocr_lines.py"]
+    assert "from worker_ocr_lines import app" in files["tests/test_worker.py"]
+
+    pyproject = tomllib.loads(files["pyproject.toml"])
+    assert pyproject["project"]["name"] == "worker-ocr-lines"
+    assert pyproject["project"]["authors"] == [{"name": "Ada", "email": "ada@example.com"}]
+    assert pyproject["project"]["dependencies"][0].startswith("arkworker")
+    assert pyproject["project"]["scripts"] == {"worker-ocr-lines": "worker_ocr_lines:app.run"}
+
+    declaration = yaml.safe_load(files["arkindex/ocr-lines.yml"])
+    assert declaration["slug"] == "ocr-lines"
+    assert declaration["display_name"] == "Ocr lines"
+    assert declaration["docker"] == {"command": "worker-ocr-lines"}
+    assert set(declaration) >= {"type", "description", "user_configuration"}
+
+    corpus = yaml.safe_load(files["tests/corpus.yml"])
+    declared = corpus["worker_run"]["version"]["configuration"]["user_configuration"]
+    assert declared == declaration["user_configuration"]
+    assert corpus["worker_run"]["worker"]["slug"] == "ocr-lines"
+
+    assert 'CMD ["worker-ocr-lines"]' in files["Dockerfile"]
+    assert "arkworker run worker_ocr_lines:app --sandbox tests/corpus.yml" in files["README.md"]
+    assert "pytest" in yaml.safe_load(files[".gitlab-ci.yml"])["test"]["script"]
+
+
+def test_values_with_quotes_and_backslashes_stay_valid_toml_yaml_and_python():
+    text = 'Reads "old" scripts \\ and œuvres'
+    project = Project("ocr", name=text, description=text, type="recognizer", author=text)
+    files = render_project(project)
+    assert tomllib.loads(files["pyproject.toml"])["project"]["description"] == text
+    assert yaml.safe_load(files["arkindex/ocr.yml"])["display_name"] == text
+    namespace = {}
+    exec(compile(files["worker_ocr.py"], "worker_ocr.py", "exec"), namespace)
+    assert namespace["app"].description == text
+
+
+def test_without_an_author_pyproject_has_no_authors():
+    pyproject = tomllib.loads(render_project(Project("ocr"))["pyproject.toml"])
+    assert "authors" not in pyproject["project"]
+
+
+def test_templates_are_found_from_the_source_tree():
+    root = templates_root()
+    assert {path.name for path in root.iterdir()} >= {"common", "element", "dataset"}
+
+
+def test_a_misspelt_template_variable_is_an_error(tmp_path):
+    (tmp_path / "common").mkdir()
+    (tmp_path / "element").mkdir()
+    (tmp_path / "common" / "README.md.jinja").write_text("{{ slgu }}")
+    with pytest.raises(Exception, match="'slgu' is undefined"):
+        render_project(Project("ocr"), root=tmp_path)
+
+
+# -- The command -----------------------------------------------------------------------------
+
+
+def test_no_input_uses_the_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = new("ocr-lines", "--no-input", "--author", "", "--email", "")
+    assert result.exit_code == 0, result.output
+    target = tmp_path / "worker-ocr-lines"
+    assert "Created the element worker 'ocr-lines' in worker-ocr-lines/ (10 files)." in result.output
+    assert "arkworker run worker_ocr_lines:app --sandbox tests/corpus.yml" in result.output
+    declaration = yaml.safe_load((target / "arkindex" / "ocr-lines.yml").read_text())
+    assert declaration["display_name"] == "Ocr lines"
+    assert declaration["type"] == "recognizer"
+    assert declaration["description"] == "Writes a transcription on every element it is given."
+    assert "@app.element" in (target / "worker_ocr_lines.py").read_text()
+
+
+def test_without_a_terminal_no_question_is_asked(tmp_path):
+    result = new("ocr", "--dir", str(tmp_path / "out"), "--author", "A", "--email", "a@b.c")
+    assert result.exit_code == 0, result.output
+    assert "Kind" not in result.output
+
+
+def test_missing_values_are_asked_for(tmp_path):
+    answers = "OCR_Lines\nocr-lines\ndataset\nOCR lines\nCounts sets.\ntrainer\nAda\nada@example.com\n"
+    result = new("--dir", str(tmp_path / "out"), "--input", input=answers)
+    assert result.exit_code == 0, result.output
+    assert "Invalid worker slug 'OCR_Lines'" in result.output  # asked again
+    declaration = yaml.safe_load((tmp_path / "out" / "arkindex" / "ocr-lines.yml").read_text())
+    assert (declaration["display_name"], declaration["type"]) == ("OCR lines", "trainer")
+    assert declaration["description"] == "Counts sets."
+    assert "@app.dataset_set" in (tmp_path / "out" / "worker_ocr_lines.py").read_text()
+    pyproject = tomllib.loads((tmp_path / "out" / "pyproject.toml").read_text())
+    assert pyproject["project"]["authors"] == [{"name": "Ada", "email": "ada@example.com"}]
+
+
+def test_given_values_are_not_asked_for(tmp_path):
+    args = ["ocr", "--dir", str(tmp_path / "out"), "--input", "--kind", "element", "--name", "OCR"]
+    result = new(*args, "--description", "D.", "--type", "ner", input="Ada\n\n")
+    assert result.exit_code == 0, result.output
+    assert "Kind" not in result.output and "Display name" not in result.output
+    assert "Author email" in result.output
+    assert yaml.safe_load((tmp_path / "out" / "arkindex" / "ocr.yml").read_text())["type"] == "ner"
+
+
+def test_a_non_empty_directory_is_refused_listing_what_would_be_overwritten(tmp_path):
+    (tmp_path / "README.md").write_text("mine")
+    (tmp_path / "notes.txt").write_text("mine")
+    result = new("ocr", "--dir", str(tmp_path), "--no-input")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: The directory {tmp_path} is not empty: 1 of its files would be overwritten "
+        "(README.md). Give another --dir, or --force to write the project into it anyway.\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["README.md", "notes.txt"]
+    assert (tmp_path / "README.md").read_text() == "mine"
+
+
+def test_a_non_empty_directory_without_conflicts_is_refused_too(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = new("ocr", "--dir", str(tmp_path), "--no-input")
+    assert result.exit_code == 2
+    assert "is not empty: it holds notes.txt." in result.output
+
+
+def test_force_writes_into_a_non_empty_directory_and_says_what_it_replaced(tmp_path):
+    (tmp_path / "README.md").write_text("mine")
+    (tmp_path / "notes.txt").write_text("mine")
+    result = new("ocr", "--dir", str(tmp_path), "--no-input", "--force")
+    assert result.exit_code == 0, result.output
+    assert "Overwritten: README.md" in result.output
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "README.md").read_text().startswith("# Ocr")
+
+
+def test_an_empty_existing_directory_is_used(tmp_path):
+    assert write_project({"a.txt": "x"}, tmp_path) == []
+    assert (tmp_path / "a.txt").read_text() == "x"
+
+
+def test_a_file_as_target_is_refused(tmp_path):
+    (tmp_path / "file").write_text("")
+    result = new("ocr", "--dir", str(tmp_path / "file"), "--no-input")
+    assert result.exit_code == 2
+    assert "is a file." in result.output
+    with pytest.raises(BadInput, match="is a file, not a directory: give another --dir"):
+        write_project({"a.txt": "x"}, tmp_path / "file")
+
+
+# -- The generated project passes ruff -------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["element", "dataset"])
+@pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])
+def test_the_generated_project_passes_ruff(tmp_path, kind, command):
+    text = 'A "quoted" description that is long enough to go past the line length of the project.'
+    project = Project("ocr-lines", kind=kind, description=text, author="Ada")
+    write_project(render_project(project), tmp_path)
+    completed = subprocess.run(
+        [sys.executable, "-m", "ruff", *command, "."],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_every_template_file_has_the_jinja_suffix():
+    """Template files carry a .jinja suffix: no tool of this repository lints them as code."""
+    root = templates_root()
+    assert all(path.suffix == ".jinja" for path in root.rglob("*") if path.is_file())
