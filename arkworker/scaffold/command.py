@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -85,22 +86,23 @@ def new_command(
         slug = click.prompt("Slug (lowercase letters, digits, dashes)", value_proc=ask_slug)
     check_slug(slug)
 
-    def value(given: str | None, label: str, default: str, **prompt: object) -> str:
+    def value(given: str | None, label: str, default: Callable[[], str], **prompt: object) -> str:
+        """The option's value, else the answer to a prompt, else the default (computed only then)."""
         if given is not None:
             return given
         if interactive:
-            return click.prompt(label, default=default, show_default=True, **prompt)
-        return default
+            return click.prompt(label, default=default(), show_default=True, **prompt)
+        return default()
 
-    kind = value(kind, "Kind", "element", type=click.Choice(KINDS))
+    kind = value(kind, "Kind", lambda: "element", type=click.Choice(KINDS))
     project = Project(
         slug,
         kind=kind,
-        name=value(name, "Display name", name_from_slug(slug)),
-        description=value(description, "Description", DEFAULT_DESCRIPTIONS[kind]),
-        type=value(worker_type, "Arkindex worker type", DEFAULT_TYPES[kind]),
-        author=value(author, "Author", git_identity("name")),
-        email=value(email, "Author email", git_identity("email")),
+        name=value(name, "Display name", lambda: name_from_slug(slug)),
+        description=value(description, "Description", lambda: DEFAULT_DESCRIPTIONS[kind]),
+        type=value(worker_type, "Arkindex worker type", lambda: DEFAULT_TYPES[kind]),
+        author=value(author, "Author", lambda: git_identity("name")),
+        email=value(email, "Author email", lambda: git_identity("email")),
     )
     from arkworker.scaffold.render import render_project, write_project  # Jinja2 only when used
 
