@@ -119,8 +119,9 @@ def test_every_kind_renders_the_whole_project(kind):
     project = Project("ocr-lines", kind=kind, author="Ada", email="ada@example.com")
     files = render_project(project)
 
-    assert set(files) == COMMON_FILES | {"worker_ocr_lines.py", "arkindex/ocr-lines.yml"}
-    assert "{{" not in "".join(files.values())
+    extra = {"tests/sample-dataset.tar.zst"} if kind == "dataset" else set()
+    assert set(files) == COMMON_FILES | extra | {"worker_ocr_lines.py", "arkindex/ocr-lines.yml"}
+    assert not any("{{" in content for content in files.values() if isinstance(content, str))
     handler = "@app.element" if kind == "element" else "@app.dataset_set"
     assert handler in files["worker_ocr_lines.py"]
     assert 'Worker(\n    "ocr-lines",' in files["worker_ocr_lines.py"]
@@ -285,7 +286,12 @@ def test_the_generated_project_passes_ruff(tmp_path, kind, command):
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
-def test_every_template_file_has_the_jinja_suffix():
-    """Template files carry a .jinja suffix: no tool of this repository lints them as code."""
+def test_text_templates_have_the_jinja_suffix_and_other_files_are_copied_as_they_are():
+    """A .jinja suffix keeps the templates away from this repository's own ruff and pytest."""
     root = templates_root()
-    assert all(path.suffix == ".jinja" for path in root.rglob("*") if path.is_file())
+    files = [path for path in root.rglob("*") if path.is_file() and "__pycache__" not in path.parts]
+    copied = {path.relative_to(root).as_posix() for path in files if path.suffix != ".jinja"}
+    assert copied == {"dataset/tests/sample-dataset.tar.zst"}
+    files = render_project(Project("ocr", kind="dataset"))
+    archive = root / "dataset" / "tests" / "sample-dataset.tar.zst"
+    assert files["tests/sample-dataset.tar.zst"] == archive.read_bytes()

@@ -1,8 +1,8 @@
 """Rendering the project templates, and writing them without replacing anything by surprise.
 
 Templates are Jinja2: the file names and the contents under ``templates/common/`` and
-``templates/<kind>/`` are rendered with the :meth:`Project.variables`; a ``.jinja`` suffix is
-dropped. Jinja2 rather than ``string.Template`` or f-strings because the templates need
+``templates/<kind>/`` are rendered with the :meth:`Project.variables`, and their ``.jinja``
+suffix dropped; a file without that suffix (the sample dataset archive) is copied as is. Jinja2 rather than ``string.Template`` or f-strings because the templates need
 conditionals (optional author, kind-specific lines) and escaping filters, and
 ``StrictUndefined`` turns a misspelt variable into an error instead of an empty string.
 
@@ -24,7 +24,8 @@ import jinja2
 from arkworker.errors import BadInput
 from arkworker.scaffold.project import Project
 
-#: Template files whose name ends with this have it removed (so no tool treats them as code).
+#: Template files whose name ends with this are rendered, and the suffix removed (so that
+#: no tool treats them as code); other files are copied byte for byte.
 SUFFIX = ".jinja"
 
 
@@ -66,29 +67,32 @@ def environment(root: Path) -> jinja2.Environment:
     return env
 
 
-def render_project(project: Project, root: Path | None = None) -> dict[str, str]:
-    """Every file of ``project`` as ``{relative path: content}``, in path order."""
+def render_project(project: Project, root: Path | None = None) -> dict[str, str | bytes]:
+    """Every file of ``project`` as ``{relative path: text or bytes}``, in path order."""
     root = root or templates_root()
     env = environment(root)
     variables = project.variables()
-    files: dict[str, str] = {}
+    files: dict[str, str | bytes] = {}
     for layer in ("common", project.kind):
         for source in sorted((root / layer).rglob("*")):
             if not source.is_file() or "__pycache__" in source.parts:
                 continue
             template_name = source.relative_to(root).as_posix()
             relative = source.relative_to(root / layer).as_posix()
-            target = env.from_string(relative).render(variables).removesuffix(SUFFIX)
-            files[target] = env.get_template(template_name).render(variables)
+            target = env.from_string(relative).render(variables)
+            if target.endswith(SUFFIX):
+                files[target.removesuffix(SUFFIX)] = env.get_template(template_name).render(variables)
+            else:
+                files[target] = source.read_bytes()
     return dict(sorted(files.items()))
 
 
-def conflicts(files: Mapping[str, str], target: Path) -> list[str]:
+def conflicts(files: Mapping[str, str | bytes], target: Path) -> list[str]:
     """The files of ``files`` that already exist under ``target``."""
     return [name for name in files if (target / name).exists()]
 
 
-def write_project(files: Mapping[str, str], target: Path, *, force: bool = False) -> list[str]:
+def write_project(files: Mapping[str, str | bytes], target: Path, *, force: bool = False) -> list[str]:
     """Write ``files`` under ``target``; return the paths that were overwritten.
 
     A non-empty ``target`` is refused unless ``force``, naming what would be overwritten;
@@ -112,7 +116,10 @@ def write_project(files: Mapping[str, str], target: Path, *, force: bool = False
         path = target / name
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content, encoding="utf-8")
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
         except OSError as exc:
             raise BadInput(f"Cannot write {path} ({exc.strerror or exc}): give another --dir.") from None
     return overwritten
