@@ -27,7 +27,7 @@ def info_command(database: Path) -> None:
     try:
         info = cache_info(database)
     except CacheFileError as exc:
-        raise BadInput(str(exc)) from None
+        raise BadInput(f"{exc}.") from None
     if info.version == SQL_VERSION:
         version = f"version {info.version}"
     else:
@@ -54,8 +54,8 @@ def merge_command(output: Path, databases: tuple[Path, ...], force: bool) -> Non
     if output.resolve() in {database.resolve() for database in databases}:
         raise BadInput(f"{output} is also an input: write the merge to another file.")
     try:
-        copied = merge_caches(output, databases, keep_existing=False)
+        merge_caches(output, databases, keep_existing=False)
     except CacheFileError as exc:
-        raise BadInput(f"{exc} Nothing was written.") from None
-    rows = ", ".join(f"{table} {count}" for table, count in copied.items() if count)
-    click.echo(f"Merged {len(databases)} cache(s) into {output}: {rows or 'no rows'}")
+        raise BadInput(f"{exc}. Nothing was written.") from None
+    rows = ", ".join(f"{table} {count}" for table, count in cache_info(output).counts.items() if count)
+    click.echo(f"Merged {len(databases)} cache(s) into {output}, which now holds: {rows or 'no rows'}")

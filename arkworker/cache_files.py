@@ -67,7 +67,7 @@ def read_only_uri(path: Path) -> str:
 def check_cache_file(path: Path) -> None:
     """Refuse, by name, a file that is missing, not SQLite, or not a cache of the current version."""
     if not Path(path).is_file():
-        raise CacheFileError(f"The cache file {path} does not exist.")
+        raise CacheFileError(f"The cache file {path} does not exist")
     try:
         cache.check_version(Path(path))
     except cache.CacheVersionError as exc:
@@ -115,7 +115,7 @@ def merge_caches(target: Path, parents: Sequence[Path], *, keep_existing: bool =
                 with _transaction(connection):
                     _create_schema(connection)
             except sqlite3.DatabaseError as exc:
-                raise CacheFileError(f"The cache file {target} cannot be merged into ({exc}).") from None
+                raise CacheFileError(f"The cache file {target} cannot be merged into ({exc})") from None
             for parent in parents:
                 logger.info("Merging parent db %s into %s", parent, target)
                 for table, rows in _merge_one(connection, Path(parent)).items():
@@ -133,7 +133,7 @@ def merge_caches(target: Path, parents: Sequence[Path], *, keep_existing: bool =
 def cache_info(path: Path) -> CacheInfo:
     """Describe a cache file without changing it (opened read-only)."""
     if not Path(path).is_file():
-        raise CacheFileError(f"The cache file {path} does not exist.")
+        raise CacheFileError(f"The cache file {path} does not exist")
     try:
         version = cache.read_version(Path(path))
     except cache.CacheVersionError as exc:
@@ -151,7 +151,7 @@ def cache_info(path: Path) -> CacheInfo:
         if "elements" in present:
             initial = connection.execute("SELECT COUNT(*) FROM elements WHERE initial = 1").fetchone()[0]
     except sqlite3.DatabaseError as exc:
-        raise CacheFileError(f"The cache file {path} cannot be read ({exc}).") from None
+        raise CacheFileError(f"The cache file {path} cannot be read ({exc})") from None
     finally:
         connection.close()
     return CacheInfo(Path(path), version, counts, initial)
@@ -162,7 +162,7 @@ def _merge_one(connection: sqlite3.Connection, parent: Path) -> dict[str, int]:
     try:
         connection.execute("ATTACH DATABASE ? AS parent", (read_only_uri(parent),))
     except sqlite3.DatabaseError as exc:
-        raise CacheFileError(f"The parent cache {parent} cannot be opened ({exc}).") from None
+        raise CacheFileError(f"The parent cache {parent} cannot be opened ({exc})") from None
     copied: dict[str, int] = {}
     try:
         with _transaction(connection):
@@ -174,7 +174,7 @@ def _merge_one(connection: sqlite3.Connection, parent: Path) -> dict[str, int]:
                 if missing:
                     raise CacheFileError(
                         f"The parent cache {parent} is not compatible: its table {table} lacks the "
-                        f"column(s) {', '.join(sorted(missing))}."
+                        f"column(s) {', '.join(sorted(missing))}"
                     )
                 names = ", ".join(f'"{column}"' for column in columns)
                 cursor = connection.execute(
@@ -182,7 +182,7 @@ def _merge_one(connection: sqlite3.Connection, parent: Path) -> dict[str, int]:
                 )
                 copied[table] = cursor.rowcount
     except sqlite3.DatabaseError as exc:
-        raise CacheFileError(f"The parent cache {parent} cannot be merged ({exc}).") from None
+        raise CacheFileError(f"The parent cache {parent} cannot be merged ({exc})") from None
     finally:
         connection.execute("DETACH DATABASE parent")
     return copied

@@ -18,7 +18,7 @@ from typing import Any
 
 from arkindex.exceptions import ErrorResponse
 
-from arkworker import cache, logs
+from arkworker import cache, logs, tasks
 from arkworker.api import connect
 from arkworker.app import Worker
 from arkworker.cache import CachedElement
@@ -116,6 +116,7 @@ def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
 
     ctx = Context(app, options.namespace(), configuration, api, environment)
     with ExitStack() as resources:
+        cache_path = cache_path or task_cache_file(app, ctx)
         if cache_path is not None:
             ctx.cache = cache.open_cache(cache_path, read_only=configuration.read_only)
             resources.callback(cache.close_cache)
@@ -140,6 +141,14 @@ def cache_file(app: Worker, database: Path | None) -> Path | None:
     except cache.CacheVersionError as exc:
         raise BadInput(str(exc)) from None
     return database
+
+
+def task_cache_file(app: Worker, ctx: Context) -> Path | None:
+    """In a Ponos task, in production: the task's cache, with its parents' caches merged in."""
+    if not app.cache or ctx.is_read_only or ctx.environment.ponos_task is None:
+        logger.debug("Cache is disabled")
+        return None
+    return tasks.prepare_task_cache(ctx.environment, ctx.task_parents)
 
 
 def elements_to_process(ctx: Context, element_ids: Sequence[str]) -> list[str | CachedElement]:
