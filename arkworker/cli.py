@@ -267,7 +267,7 @@ class Invocation:
             except Exception as exc:
                 logs.logger.debug("The run stopped", exc_info=True)
                 raise ConfigurationError(
-                    f"The run stopped: {exc!r}"
+                    logs.redact(f"The run stopped: {exc!r}")
                     + ("" if options.verbose else " (run with --verbose to see the traceback)")
                 ) from exc
         return self.result.exit_code

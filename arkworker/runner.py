@@ -108,6 +108,7 @@ def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
     cache_path = cache_file(app, options.database)
     api = connect(env)
     configuration = load_configuration(environment, api, dev=options.dev, local_config=local_config)
+    logs.redact_secrets(configuration.secrets)
     if options.verbose or configuration.debug:
         logs.enable_debug()
     if environment.ponos_data is None:
