@@ -140,7 +140,9 @@ def cache_file(app: Worker, database: Path | None) -> Path | None:
     try:
         cache.check_version(database)
     except cache.CacheVersionError as exc:
-        raise BadInput(str(exc)) from None
+        raise BadInput(
+            f"{exc}: give a version {cache.SQL_VERSION} cache ('arkworker cache info' shows one)."
+        ) from None
     return database
 
 
