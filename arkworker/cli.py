@@ -23,6 +23,7 @@ import click
 
 from arkworker import __version__, logs, runner
 from arkworker.app import Worker
+from arkworker.cache_cli import cache_group
 from arkworker.errors import BadInput, ConfigurationError
 from arkworker.runner import RunOptions, RunResult
 from arkworker.scaffold.command import new_command
@@ -267,7 +268,7 @@ class Invocation:
             except Exception as exc:
                 logs.logger.debug("The run stopped", exc_info=True)
                 raise ConfigurationError(
-                    f"The run stopped: {exc!r}"
+                    logs.redact(f"The run stopped: {exc!r}")
                     + ("" if options.verbose else " (run with --verbose to see the traceback)")
                 ) from exc
         return self.result.exit_code
@@ -381,6 +382,7 @@ def serve_command(corpus: Path | None, port: int, db_path: Path | None) -> None:
         raise BadInput(f"Cannot listen on 127.0.0.1:{port} ({reason}): pick another --port.") from None
 
 
+cli.add_command(cache_group)
 cli.add_command(new_command)
 
 

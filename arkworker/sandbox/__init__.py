@@ -23,13 +23,13 @@ created, inject failures, reset the state::
 from __future__ import annotations
 
 import secrets as _secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from arkworker.sandbox.corpus import CorpusError, CorpusSpec, load_corpus
-from arkworker.sandbox.handlers import implemented_operations
+from arkworker.sandbox.handlers import implemented_operations, tasks
 from arkworker.sandbox.server import RecordedRequest, SandboxApp, ServerThread
 from arkworker.sandbox.store import StateFileError, Store
 
@@ -160,6 +160,14 @@ class Sandbox:
         """The elements the sandbox's process runs on, in order (``worker_run.process.elements``)."""
         (process,) = self.store.objects("processes", id=self.process_id)
         return list(process["element_ids"])
+
+    def add_task(self, slug: str, parents: Sequence[str] = (), *, task_id: str | None = None) -> str:
+        """Add a Ponos task to the sandbox's process (``parents``: task ids); return its id."""
+        return tasks.add_task(self.store, self.process_id, slug, parents, task_id)
+
+    def set_task_parents(self, task_id: str, parents: Sequence[str]) -> None:
+        """Replace the parents a task gets from ``RetrieveTaskFromAgent``."""
+        tasks.set_task_parents(self.store, task_id, parents)
 
     # -- inspection ------------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ same file always gives the same ids (tests and ``--element`` arguments can rely 
       worker: {slug: demo, name: Demo}
       version: {configuration: {configuration: {threshold: 0.5}}}
     secrets: {path/to/key.json: '{"api": "xyz"}'}
+    tasks: [{slug: init}, {slug: worker, parents: [init]}]   # see corpus_tasks.py
 
 Every problem raises :class:`CorpusError` whose message is one line naming the file and
 the location, e.g. ``demo.yml: elements[0].children[2].type: unknown type 'paeg'
@@ -46,6 +47,8 @@ from typing import Any, NoReturn
 import yaml
 from peewee import chunked
 
+from arkworker.sandbox.corpus_tasks import parse_tasks
+from arkworker.sandbox.handlers.tasks import Task
 from arkworker.sandbox.store import (
     Corpus,
     Element,
@@ -70,7 +73,7 @@ ACTIVITY_STATES = ("ready", "disabled", "pending", "error")
 PROCESS_MODES = ("workers", "files", "template", "s3", "local", "dataset", "export")
 ORIENTATIONS = ("horizontal-lr", "horizontal-rl", "vertical-rl", "vertical-lr")
 
-_TOP_KEYS = ("corpus", "types", "images", "elements", "worker_run", "secrets")
+_TOP_KEYS = ("corpus", "types", "images", "elements", "worker_run", "secrets", "tasks")
 _ELEMENT_KEYS = (
     "id",
     "name",
@@ -106,6 +109,7 @@ class CorpusSpec:
     process: dict[str, Any] = field(default_factory=dict)
     worker_run: dict[str, Any] = field(default_factory=dict)
     secrets: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -129,6 +133,8 @@ class CorpusSpec:
             WorkerVersion.insert(**self.version).execute()
             Process.insert(**self.process).execute()
             WorkerRun.insert(**self.worker_run).execute()
+            for batch in chunked(self.tasks, 100):
+                Task.insert_many(batch).execute()
             store.set_meta("corpus_id", self.corpus["id"])
             store.set_meta("corpus_name", self.name)
             store.set_meta("worker_run_id", self.worker_run["id"])
@@ -341,6 +347,7 @@ class _Parser:
                 self.fail(loc, f"expected the secret's content as a string, got {_show(content)}")
             secret_id = self.identifier({}, loc, "secrets", derive_from=f"secrets\n{name}")
             self.spec.secrets.append({"id": secret_id, "name": name, "content": content})
+        self.spec.tasks = parse_tasks(self, top.get("tasks") or [], "tasks", self.spec.process["id"])
         return self.spec
 
     def type_row(self, entry: Mapping[str, Any], loc: str) -> dict[str, Any]:
