@@ -205,5 +205,15 @@ class Sandbox:
         """
         self.app.fail(operation_id, status=status, times=times, body=body, delay=delay)
 
+    def fail_iiif(
+        self, status: int = 500, times: int | None = 1, body: str | None = None, delay: float = 0.0
+    ) -> None:
+        """Make the next ``times`` requests to the sandbox's IIIF server answer ``status``.
+
+        Applies to every ``/iiif/`` request (``info.json`` and images) in order; ``times=None``
+        keeps failing until :meth:`clear_faults`. ``body`` is plain text.
+        """
+        self.app.iiif.fail(status=status, times=times, body=body, delay=delay)
+
     def clear_faults(self) -> None:
         self.app.clear_faults()
