@@ -219,6 +219,8 @@ def _describe_failure(exc: BaseException | None) -> str:
         return f"HTTP {exc.title}"
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return f"HTTP {exc.response.status_code} {exc.response.reason}"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS error: check the server's certificate, or the http/https scheme of the URL"
     if isinstance(exc, requests.ConnectionError):
         return "connection failed"
     if isinstance(exc, requests.Timeout):

@@ -206,12 +206,13 @@ class Sandbox:
         self.app.fail(operation_id, status=status, times=times, body=body, delay=delay)
 
     def fail_iiif(
-        self, status: int = 500, times: int | None = 1, body: str | None = None, delay: float = 0.0
+        self, status: int = 500, times: int | None = 1, body: str | bytes | None = None, delay: float = 0.0
     ) -> None:
         """Make the next ``times`` requests to the sandbox's IIIF server answer ``status``.
 
         Applies to every ``/iiif/`` request (``info.json`` and images) in order; ``times=None``
-        keeps failing until :meth:`clear_faults`. ``body`` is plain text.
+        keeps failing until :meth:`clear_faults`. ``status=200`` with a ``body`` serves that
+        body as the image, to test how a worker handles corrupt image data.
         """
         self.app.iiif.fail(status=status, times=times, body=body, delay=delay)
 

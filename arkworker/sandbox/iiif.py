@@ -59,7 +59,7 @@ class IiifError(Exception):
 class _Fault:
     status: int
     remaining: int | None
-    body: str
+    body: str | bytes
     delay: float
 
 
@@ -193,11 +193,22 @@ class IiifServer:
         self._images: OrderedDict[tuple[str, int], Image.Image] = OrderedDict()
 
     def fail(
-        self, status: int = 500, times: int | None = 1, body: str | None = None, delay: float = 0.0
+        self, status: int = 500, times: int | None = 1, body: str | bytes | None = None, delay: float = 0.0
     ) -> None:
-        """Make the next ``times`` IIIF requests (``None``: all until cleared) answer ``status``."""
-        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-            raise ValueError(f"A fault status must be an HTTP error status (400 to 599), got {status!r}")
+        """Make the next ``times`` IIIF requests (``None``: all until cleared) answer ``status``.
+
+        A 200 status with a ``body`` serves that body as the image: corrupt or truncated data.
+        """
+        if (
+            isinstance(status, bool)
+            or not isinstance(status, int)
+            or not (status == 200 or 400 <= status <= 599)
+        ):
+            raise ValueError(
+                f"A fault status must be 200 or an HTTP error status (400 to 599), got {status!r}"
+            )
+        if status == 200 and body is None:
+            raise ValueError("A 200 fault serves its body as the image: give the body (corrupt bytes)")
         if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
             raise ValueError(
                 f"times must be a positive integer or None (until clear_faults()), got {times!r}"
@@ -228,7 +239,8 @@ class IiifServer:
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
-            return Response(fault.body, status=fault.status, mimetype="text/plain")
+            mimetype = "text/plain" if fault.status >= 400 else "image/jpeg"
+            return Response(fault.body, status=fault.status, mimetype=mimetype)
         try:
             return self._answer(request)
         except IiifError as error:
