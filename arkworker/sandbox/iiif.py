@@ -96,14 +96,20 @@ def parse_size(
         scale = float(match[1]) / 100
         size = round(width * scale), round(height * scale)
     elif match := re.fullmatch(r"(!?)(\d*),(\d*)", value):
-        bang, w, h = match[1], int(match[2] or 0), int(match[3] or 0)
-        if bang and w and h:
+        bang = match[1]
+        w = int(match[2]) if match[2] else None
+        h = int(match[3]) if match[3] else None
+        if bang and w is not None and h is not None:
             scale = min(w / width, h / height)
             size = round(width * scale), round(height * scale)
-        elif bang or not (w or h):
+        elif bang or (w is None and h is None):
             raise IiifError(400, f"Invalid size {value!r}: !w,h needs both a width and a height")
+        elif w is None:
+            size = round(width * h / height), h
+        elif h is None:
+            size = w, round(height * w / width)
         else:
-            size = w or round(width * h / height), h or round(height * w / width)
+            size = w, h
     else:
         raise IiifError(400, f"Invalid size {value!r}: use full, max, w,, ,h, pct:n, w,h or !w,h")
     if size[0] < 1 or size[1] < 1:
