@@ -305,3 +305,18 @@ def test_trim_polygon_refuses_polygons_outside_the_image():
         trim_polygon([[200, 200], [300, 200], [300, 300]], 100, 100)
     with pytest.raises(ValueError, match="fewer than 3 distinct points"):
         trim_polygon([[1, 1], [1, 1], [2, 2]], 100, 100)
+
+
+def test_the_demo_corpus_opens_offline():
+    from arkworker.sandbox import Sandbox
+
+    with Sandbox() as sandbox:
+        client = ArkindexClient(base_url=sandbox.url, token=sandbox.token)
+        pages = [Element(client.request("RetrieveElement", id=id_)) for id_ in sandbox.process_element_ids()]
+        assert [page.open_image().size for page in pages] == [(400, 600), (400, 600), (640, 480)]
+        assert [page.requires_tiles for page in pages] == [False, False, True]
+        line = next(
+            Element(client.request("RetrieveElement", id=row["id"]))
+            for row in sandbox.objects("elements", name="Line 1")
+        )
+        assert line.open_image().size == (320, 30)

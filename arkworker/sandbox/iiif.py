@@ -13,7 +13,8 @@ and applies the operations in the specified order:
 
 An image's ``max_width`` / ``max_height`` (corpus file) are advertised in ``info.json``
 and enforced: a larger answer is refused with 400, except for size ``max``, which is
-scaled down to fit. That is how a test exercises the tiles path of a worker. Faults can be
+scaled down to fit. That is how a test exercises the tiles path of a worker. Images
+declared with a size only (no ``path``, no ``url``) are served as blank pages. Faults can be
 injected (:meth:`IiifServer.fail`, ``Sandbox.fail_iiif``) to test 4xx and 5xx handling.
 """
 
@@ -39,6 +40,8 @@ from arkworker.sandbox.store import Store
 PREFIX = "/iiif/"
 #: The square tile size advertised in info.json, lowered to fit an image's size limits.
 TILE_SIZE = 512
+#: The colour of images declared with a size but no file.
+BLANK = (236, 232, 222)
 FORMATS = {"jpg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png")}
 QUALITIES = {"default": None, "color": "RGB", "gray": "L", "bitonal": "1"}
 _NUMBER = r"\d+(?:\.\d+)?"
@@ -289,11 +292,13 @@ class IiifServer:
             row = ImageRow.get_or_none(ImageRow.id == key)
         if row is None:
             raise IiifError(404, f"No image {key} in the sandbox")
-        if not row.path:
-            raise IiifError(404, f"Image {key} has no local file: the sandbox serves images given by path")
+        if row.url:
+            raise IiifError(404, f"Image {key} is served by {row.url}, not by the sandbox")
         return row
 
     def _pixels(self, row: ImageRow) -> Image.Image:
+        if not row.path:  # a corpus image given by its size only: a blank page of that size
+            return Image.new("RGB", (row.width, row.height), BLANK)
         path = Path(row.path)
         try:
             key = (str(path), path.stat().st_mtime_ns)

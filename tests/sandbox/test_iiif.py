@@ -173,7 +173,15 @@ def test_unknown_and_remote_images_are_not_found(sandbox):
     missing = requests.get(f"{sandbox.url}/iiif/{'0' * 8}-0000-0000-0000-{'0' * 12}/info.json", timeout=10)
     assert missing.status_code == 404
     remote = get(sandbox, "info.json", "remote")
-    assert remote.status_code == 404 and "no local file" in remote.text
+    assert remote.status_code == 404 and "is served by https://iiif.example.com" in remote.text
+
+
+def test_images_without_a_file_are_blank_pages(tmp_path):
+    corpus = {"corpus": {"name": "Sizes"}, "images": [{"name": "scan", "width": 30, "height": 20}]}
+    with Sandbox(corpus) as sandbox:
+        image = pixels(get(sandbox, "full/full/0/default.png"))
+        assert image.size == (30, 20)
+        assert image.getcolors() == [(600, (236, 232, 222))]
 
 
 def test_faults(sandbox):
