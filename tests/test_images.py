@@ -320,3 +320,19 @@ def test_the_demo_corpus_opens_offline():
             for row in sandbox.objects("elements", name="Line 1")
         )
         assert line.open_image().size == (320, 30)
+
+
+def test_connection_errors_are_retried_then_named():
+    from arkworker.downloads import download
+
+    env = {"ARKWORKER_RETRY_BACKOFF": "0", "ARKWORKER_RETRY_ATTEMPTS": "2"}
+    with pytest.raises(ImageError, match=r"Downloading http://127\.0\.0\.1:9/x failed: ConnectionError"):
+        download("http://127.0.0.1:9/x", env=env)
+
+
+def test_tls_errors_are_not_retried(arkworker_sandbox):
+    from arkworker.downloads import download
+
+    url = arkworker_sandbox.url.replace("http://", "https://") + "/iiif/x/info.json"
+    with pytest.raises(ImageError, match="TLS error"):
+        download(url, env={"ARKWORKER_RETRY_BACKOFF": "0"})

@@ -16,6 +16,9 @@ the order a real Arkindex would:
 6. run the handler in a store session (one transaction), paginate listings like Django REST
    framework's page-number pagination, and serialise JSON.
 
+Paths under ``/iiif/`` skip all of this: they go to the IIIF image server
+(:mod:`arkworker.sandbox.iiif`), which needs no token, like a public IIIF server.
+
 Every error uses the uniform Arkindex body that arkindex-client 1.3 parses into typed
 exceptions; every request, faults and failures included, is appended to the request log.
 """
