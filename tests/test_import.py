@@ -9,7 +9,7 @@ from PIL import Image
 
 from arkworker.cli import cli, invoke
 from arkworker.models import Element
-from arkworker.sandbox import Sandbox
+from arkworker.sandbox import CorpusError, Sandbox
 from arkworker.sandbox.importer import folder_corpus, natural_key
 from tests.test_commands import ROOT, arkworker
 
@@ -169,3 +169,12 @@ def test_brightness_on_the_demo_corpus(tmp_path):
     assert completed.returncode == 0, completed.stderr
     report = json.loads((tmp_path / "arkindex" / "brightness.json").read_text())
     assert [entry["class"] for entry in report.values()] == ["light", "light", "dark"]
+
+
+def test_a_sandbox_seeded_from_a_folder(scans, tmp_path):
+    with Sandbox(scans) as sandbox:
+        assert len(sandbox.process_element_ids()) == 6
+        assert sandbox.corpus_name == "scans"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CorpusError, match="No images found in"):
+        Sandbox(tmp_path / "empty")
