@@ -45,8 +45,8 @@ __all__ = [
     "trim_polygon",
 ]
 
-#: Image formats a IIIF request may ask for, and the Pillow format saving them.
-FORMATS = {"jpg": "JPEG", "png": "PNG"}
+#: Image formats a IIIF request may ask for.
+FORMATS = ("jpg", "png")
 
 
 class BoundingBox(NamedTuple):

@@ -336,3 +336,13 @@ def test_tls_errors_are_not_retried(arkworker_sandbox):
     url = arkworker_sandbox.url.replace("http://", "https://") + "/iiif/x/info.json"
     with pytest.raises(ImageError, match="TLS error"):
         download(url, env={"ARKWORKER_RETRY_BACKOFF": "0"})
+
+
+def test_an_image_failure_fails_the_element_with_its_message(arkworker_run, arkworker_sandbox, make_app):
+    arkworker_sandbox.fail_iiif(403, times=None)
+    (page,) = arkworker_sandbox.objects("elements", name="Page")
+    run = arkworker_run(make_app(lambda element: element.open_image()), elements=[page["id"]])
+    assert run.exit_code == 1
+    assert run.summary == "Ran on 1 element: 0 completed, 1 failed"
+    assert f"/iiif/{page['image_id']}/full/full/0/default.jpg failed: HTTP 403" in run.output
+    assert len(iiif_requests(arkworker_sandbox)) == 1
