@@ -2,7 +2,8 @@
 
 Image servers fail like the API does (a restarting IIIF server answers 502 for a few
 seconds), so a download is retried under the same :class:`~arkworker.api.RetryPolicy`
-(attempts and waits from ``ARKWORKER_RETRY_ATTEMPTS`` / ``ARKWORKER_RETRY_BACKOFF``).
+(attempts and waits from ``ARKWORKER_RETRY_ATTEMPTS`` / ``ARKWORKER_RETRY_BACKOFF``): the
+run's own policy inside a run, so a run's environment governs its handlers' downloads too.
 Only transient failures are retried: 5xx answers (not 501), timeouts and dropped
 connections. A 4xx answer says the URL itself is wrong (a region outside the image, an
 expired signed URL, a missing image): it fails at once, naming the URL and the status,
@@ -11,10 +12,12 @@ where the reference tried it three times. Certificate errors are not transient e
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 
 import requests
 from PIL import Image, UnidentifiedImageError
@@ -37,6 +40,27 @@ def _get(session: requests.Session, url: str) -> requests.Response:
     return response
 
 
+#: The policy of the run in progress (set by the runner from the run's environment).
+_RUN_POLICY: ContextVar[RetryPolicy | None] = ContextVar("arkworker_download_policy", default=None)
+
+
+@contextlib.contextmanager
+def using_policy(policy: RetryPolicy) -> Iterator[None]:
+    """Downloads made inside the block (by the run's handlers) follow ``policy``."""
+    token = _RUN_POLICY.set(policy)
+    try:
+        yield
+    finally:
+        _RUN_POLICY.reset(token)
+
+
+def current_policy(env: Mapping[str, str] | None = None) -> RetryPolicy:
+    """The policy of ``env`` if given, else the running worker's, else the process environment's."""
+    if env is not None:
+        return RetryPolicy.from_env(env)
+    return _RUN_POLICY.get() or RetryPolicy.from_env(os.environ)
+
+
 def download(
     url: str,
     *,
@@ -44,7 +68,7 @@ def download(
     env: Mapping[str, str] | None = None,
 ) -> bytes:
     """The body of a GET on ``url``, retrying transient failures; :class:`ImageError` otherwise."""
-    policy = RetryPolicy.from_env(os.environ if env is None else env)
+    policy = current_policy(env)
     own_session = session is None
     session = session or requests.Session()
     try:

@@ -346,3 +346,17 @@ def test_an_image_failure_fails_the_element_with_its_message(arkworker_run, arkw
     assert run.summary == "Ran on 1 element: 0 completed, 1 failed"
     assert f"/iiif/{page['image_id']}/full/full/0/default.jpg failed: HTTP 403" in run.output
     assert len(iiif_requests(arkworker_sandbox)) == 1
+
+
+def test_downloads_in_a_run_follow_the_run_environment(
+    arkworker_run, arkworker_sandbox, make_app, monkeypatch
+):
+    monkeypatch.delenv("ARKWORKER_RETRY_BACKOFF")
+    monkeypatch.setenv("ARKWORKER_RETRY_ATTEMPTS", "5")
+    arkworker_sandbox.fail_iiif(503, times=None)
+    (page,) = arkworker_sandbox.objects("elements", name="Page")
+    app = make_app(lambda element: element.open_image())
+    run = arkworker_run(app, env={"ARKWORKER_RETRY_ATTEMPTS": "2"}, elements=[page["id"]])
+    assert run.exit_code == 1
+    assert "HTTP 503" in run.output
+    assert len(iiif_requests(arkworker_sandbox)) == 2
