@@ -310,6 +310,9 @@ def tile_size(zone: ImageZone, info: Mapping[str, Any]) -> tuple[int, int]:
         width, height = max_width or max_height, max_height or max_width
     else:
         raise ImageError(f"{zone.url}/info.json advertises neither tiles nor a maximum size")
+    sizes = (width, height, max_width or 1, max_height or 1)
+    if not all(isinstance(value, int) and not isinstance(value, bool) and value > 0 for value in sizes):
+        raise ImageError(f"{zone.url}/info.json advertises invalid tile sizes or limits: {info!r:.200}")
     return min(width, max_width or width), min(height, max_height or height)
 
 

@@ -360,3 +360,16 @@ def test_downloads_in_a_run_follow_the_run_environment(
     assert run.exit_code == 1
     assert "HTTP 503" in run.output
     assert len(iiif_requests(arkworker_sandbox)) == 2
+
+
+def test_tile_sizes_come_from_info_json():
+    from arkworker.images import tile_size
+
+    zone = ImageZone("x", "https://iiif.example.com/a", 1000, 1000, server_max_width=300)
+    assert tile_size(zone, {"tiles": [{"width": 256}, {"width": 512, "height": 128}]}) == (300, 128)
+    assert tile_size(zone, {"maxWidth": 200, "maxHeight": 100}) == (200, 100)
+    assert tile_size(zone, {}) == (300, 300)
+    with pytest.raises(ImageError, match="invalid tile sizes"):
+        tile_size(zone, {"tiles": [{"width": "512"}]})
+    with pytest.raises(ImageError, match="neither tiles nor a maximum size"):
+        tile_size(ImageZone("x", "https://iiif.example.com/a", 10, 10), {})
