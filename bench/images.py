@@ -60,10 +60,8 @@ def scan(path: Path) -> None:
 
 def corpus(directory: Path, lines: int) -> dict:
     scan(directory / "scan.jpg")
-    rows = [
-        [[200, 200 + 12 * i], [1800, 200 + 12 * i], [1800, 260 + 12 * i], [200, 260 + 12 * i]]
-        for i in range(lines)
-    ]
+    tops = [200 + (12 * i) % 2700 for i in range(lines)]  # lines wrap round on long runs
+    rows = [[[200, top], [1800, top], [1800, top + 60], [200, top + 60]] for top in tops]
     return {
         "corpus": {"name": "Images bench"},
         "images": [
