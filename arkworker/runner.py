@@ -18,7 +18,7 @@ from typing import Any
 
 from arkindex.exceptions import ErrorResponse
 
-from arkworker import cache, logs, tasks
+from arkworker import cache, downloads, logs, tasks
 from arkworker.api import connect
 from arkworker.app import Worker
 from arkworker.cache import CachedElement
@@ -118,6 +118,7 @@ def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
     ctx = Context(app, options.namespace(), configuration, api, environment)
     with ExitStack() as resources:
         cache_path = cache_path or task_cache_file(app, ctx)
+        resources.enter_context(downloads.using_policy(api.policy))
         if cache_path is not None:
             ctx.cache = cache.open_cache(cache_path, read_only=configuration.read_only)
             resources.callback(cache.close_cache)

@@ -55,7 +55,7 @@ class SandboxRun:
 
 @pytest.fixture
 def arkworker_corpus() -> str | Path | dict[str, Any] | None:
-    """The corpus the sandbox is seeded from (a path or a dict); None is the demo corpus.
+    """The corpus the sandbox is seeded from (a file, a folder of images or a dict); None: the demo.
 
     Override it in your ``conftest.py``::
 
