@@ -27,6 +27,8 @@ same file always gives the same ids (tests and ``--element`` arguments can rely 
       worker: {slug: demo, name: Demo}
       version: {configuration: {configuration: {threshold: 0.5}}}
     secrets: {path/to/key.json: '{"api": "xyz"}'}
+    datasets:                            # see arkworker.sandbox.corpus_datasets
+      - {name: Lines, sets: {train: [Page 1]}, archive: lines.tar.zst}
 
 Every problem raises :class:`CorpusError` whose message is one line naming the file and
 the location, e.g. ``demo.yml: elements[0].children[2].type: unknown type 'paeg'
@@ -46,6 +48,7 @@ from typing import Any, NoReturn
 import yaml
 from peewee import chunked
 
+from arkworker.sandbox.corpus_datasets import parse_datasets
 from arkworker.sandbox.store import (
     Corpus,
     Element,
@@ -70,7 +73,7 @@ ACTIVITY_STATES = ("ready", "disabled", "pending", "error")
 PROCESS_MODES = ("workers", "files", "template", "s3", "local", "dataset", "export")
 ORIENTATIONS = ("horizontal-lr", "horizontal-rl", "vertical-rl", "vertical-lr")
 
-_TOP_KEYS = ("corpus", "types", "images", "elements", "worker_run", "secrets")
+_TOP_KEYS = ("corpus", "types", "images", "elements", "worker_run", "secrets", "datasets")
 _ELEMENT_KEYS = (
     "id",
     "name",
@@ -106,6 +109,8 @@ class CorpusSpec:
     process: dict[str, Any] = field(default_factory=dict)
     worker_run: dict[str, Any] = field(default_factory=dict)
     secrets: list[dict[str, Any]] = field(default_factory=list)
+    #: Rows of other sections (datasets...), per table, inserted after the worker run.
+    extra: list[tuple[Any, list[dict[str, Any]]]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -129,6 +134,9 @@ class CorpusSpec:
             WorkerVersion.insert(**self.version).execute()
             Process.insert(**self.process).execute()
             WorkerRun.insert(**self.worker_run).execute()
+            for model, rows in self.extra:
+                for batch in chunked(rows, 100):
+                    model.insert_many(batch).execute()
             store.set_meta("corpus_id", self.corpus["id"])
             store.set_meta("corpus_name", self.name)
             store.set_meta("worker_run_id", self.worker_run["id"])
@@ -333,6 +341,7 @@ class _Parser:
         if self.declared_types is None:
             self.spec.types = [self.type_row({"slug": slug}, f"types.{slug}") for slug in self.used_types]
         self.parse_worker_run(top.get("worker_run") or {}, "worker_run")
+        self.spec.extra = parse_datasets(self, top.get("datasets") or [], "datasets")
         secrets = top.get("secrets") or {}
         for name, content in self.dictionary(secrets, "secrets").items():
             loc = f"secrets[{name!r}]"

@@ -117,10 +117,16 @@ def test_coverage_list():
     assert implemented == sorted(
         [
             "CreateTranscription",
+            "DownloadArtifact",
+            "ListArtifacts",
+            "ListDatasetElements",
             "ListElementChildren",
             "ListElementParents",
+            "ListProcessSets",
             "ListTranscriptions",
+            "PartialUpdateDataset",
             "RetrieveCorpus",
+            "RetrieveDataset",
             "RetrieveElement",
             "RetrieveSecret",
             "RetrieveWorkerRun",

@@ -22,6 +22,7 @@ import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from arkworker.sandbox.operations import Operation, get_operation
@@ -65,6 +66,15 @@ class Reply:
 
     data: Any
     status: int = 200
+
+
+@dataclass(frozen=True)
+class FileReply:
+    """A handler answer that streams a local file (an artifact download) instead of JSON."""
+
+    path: Path
+    content_type: str
+    filename: str
 
 
 @dataclass(frozen=True)
