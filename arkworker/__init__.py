@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from arkworker.app import Worker
 from arkworker.context import Context
-from arkworker.enums import ActivityState
+from arkworker.enums import ActivityState, DatasetState
 from arkworker.errors import BadInput, ConfigurationError, RegistrationError
 
 try:
@@ -31,6 +31,7 @@ __all__ = [
     "BadInput",
     "ConfigurationError",
     "Context",
+    "DatasetState",
     "RegistrationError",
     "Worker",
     "__version__",

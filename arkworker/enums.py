@@ -12,3 +12,12 @@ class ActivityState(Enum):
     Started = "started"
     Processed = "processed"
     Error = "error"
+
+
+class DatasetState(Enum):
+    """States of a dataset; only a complete dataset's sets can be processed."""
+
+    Open = "open"
+    Building = "building"
+    Complete = "complete"
+    Error = "error"
