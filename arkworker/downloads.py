@@ -73,10 +73,15 @@ def _download(api: Api, operation_id: str, parameters: dict[str, Any], out: Bina
                 out.write(block)
                 written += len(block)
         except requests.exceptions.ChunkedEncodingError as exc:
-            raise requests.ConnectionError(f"the download was cut after {written} bytes ({exc})") from exc
+            raise _cut(expected) from exc
     if expected and expected.isdigit() and written != int(expected):
-        raise requests.ConnectionError(f"the download was cut after {written} of {expected} bytes")
+        raise _cut(expected)
     return written
+
+
+def _cut(expected: str | None) -> requests.ConnectionError:
+    announced = f"{expected} bytes" if expected else "its size unknown"
+    return requests.ConnectionError(f"the download was cut before the end of the file ({announced})")
 
 
 def _error(response: requests.Response) -> ErrorResponse:

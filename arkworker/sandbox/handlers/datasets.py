@@ -117,14 +117,13 @@ def partial_update_dataset(call: Call) -> dict[str, Any]:
 def list_dataset_elements(call: Call) -> Listing:
     dataset = get_dataset(call.path["id"])
     sets = {row.name: row for row in DatasetSet.select().where(DatasetSet.dataset == dataset.id)}
-    query = DatasetElement.select().join(DatasetSet).where(DatasetSet.dataset == dataset.id)
     wanted = call.query.get("set")
-    if wanted is not None:
-        if wanted not in sets:
-            known = ", ".join(sets) or "none"
-            raise invalid(f"{wanted!r} is not a set of this dataset (its sets: {known}).", ["set"])
-        query = query.where(DatasetElement.dataset_set == sets[wanted].id)
-    rows = list(query.order_by(SQL("dataset_elements.rowid")))
+    if wanted is not None and wanted not in sets:
+        known = ", ".join(sets) or "none"
+        raise invalid(f"{wanted!r} is not a set of this dataset (its sets: {known}).", ["set"])
+    set_ids = [row.id for name, row in sets.items() if wanted is None or name == wanted]
+    query = DatasetElement.select().where(DatasetElement.dataset_set.in_(set_ids))
+    rows = list(query.order_by(SQL("rowid")))
 
     def item(row: DatasetElement) -> dict[str, Any]:
         return {"set": row.dataset_set.name, "element": serialize_element(row.element, call.base_url)}
