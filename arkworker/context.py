@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from arkworker.api import Api, Paginator
 from arkworker.config import Configuration, Environment
 from arkworker.errors import ConfigurationError
-from arkworker.helpers.datasets import DatasetHelpers
+from arkworker.helpers.datasets import DatasetMixin
 
 if TYPE_CHECKING:
     from arkindex import ArkindexClient
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from arkworker.app import Worker
 
 
-class Context(DatasetHelpers):
+class Context(DatasetMixin):
     """Everything a handler can use during a run.
 
     :ivar args: the parsed command line, built-in and custom options (``ctx.args.threshold``).

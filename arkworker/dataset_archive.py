@@ -27,7 +27,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("arkworker")
 
 
-class MissingDatasetArchive(Exception):
+class DatasetArchiveError(Exception):
+    """A dataset archive that cannot be had or used; the message says what to do."""
+
+
+class MissingDatasetArchive(DatasetArchiveError):
     """The dataset's archive is neither in the extras directory nor an artifact of its task."""
 
 
@@ -71,7 +75,7 @@ class LocalArchive:
             listed = ", ".join(path.relative_to(directory).as_posix() for path in found) or "none"
             problem = "no SQLite database" if not found else f"several SQLite databases ({listed})"
             hint = "" if not found else ": pass the one to open, e.g. open_database('db.sqlite')"
-            raise MissingDatasetArchive(f"The archive {self.path.name} holds {problem}{hint}")
+            raise DatasetArchiveError(f"The archive {self.path.name} holds {problem}{hint}")
         connection = sqlite3.connect(f"{found[0].as_uri()}?mode=ro", uri=True)
         connection.row_factory = sqlite3.Row
         self._connections.append(connection)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("arkworker")
 
 
-class DatasetHelpers:
+class DatasetMixin:
     """Mixin of :class:`arkworker.Context`: datasets, their sets, and task artifacts."""
 
     if TYPE_CHECKING:

@@ -65,7 +65,7 @@ def _parse_dataset(
     name = parser.string(entry["name"], f"{loc}.name")
     dataset_id = parser.identifier(entry, loc, "datasets")
     task_entry = {"id": entry["task"]} if "task" in entry else {}
-    task_id = parser.identifier(task_entry, f"{loc}.task", "tasks")
+    task_id = parser.identifier(task_entry, f"{loc}.task", "dataset_tasks")
     description = entry.get("description", "")
     if not isinstance(description, str):
         parser.fail(f"{loc}.description", "expected a string")
