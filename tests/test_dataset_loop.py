@@ -342,3 +342,27 @@ def test_task_helpers(arkworker_run, arkworker_sandbox, archives, tmp_path):
     assert results["saved"].read_bytes() == archives[A].read_bytes()
     assert results["process_sets"][0] == f"Set (train) from Dataset ({A})"
     assert Artifact(path="x").path == "x"
+
+
+def test_helpers_check_their_arguments_and_the_mode(arkworker_run):
+    problems = []
+    app = Worker("checks")
+
+    @app.dataset_set
+    def process(dataset_set, ctx):
+        for call in (
+            lambda: list(ctx.list_process_sets()),
+            lambda: list(ctx.list_set_elements({"name": "train"})),
+            lambda: ctx.update_dataset_state({"id": A}, DatasetState.Error),
+            lambda: ctx.update_dataset_state(dataset_set.dataset, "error"),
+        ):
+            with pytest.raises((RuntimeError, TypeError)) as info:
+                call()
+            problems.append(str(info.value))
+
+    run = arkworker_run(app, "--dev", "--set", f"{A}:train")
+    assert run.exit_code == 0, run.output
+    assert problems[0].startswith("list_process_sets is not available in read-only mode")
+    assert problems[1].startswith("list_set_elements needs a Set")
+    assert problems[2].startswith("update_dataset_state needs a Dataset")
+    assert problems[3].startswith("update_dataset_state needs a DatasetState")
