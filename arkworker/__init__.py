@@ -8,7 +8,7 @@
 
     @app.element
     def process(element, ctx):
-        ctx.request("CreateTranscription", id=element.id, body={...})
+        ctx.create_transcription(element, text="Hello", confidence=1.0)
 
 Run it with ``arkworker run demo.py --element <uuid>``, or ``--sandbox`` to try it on a
 local Arkindex sandbox.
@@ -18,8 +18,15 @@ from importlib.metadata import PackageNotFoundError, version
 
 from arkworker.app import Worker
 from arkworker.context import Context
-from arkworker.enums import ActivityState, DatasetState
-from arkworker.errors import BadInput, ConfigurationError, RegistrationError
+from arkworker.enums import (
+    ActivityState,
+    ClassificationState,
+    DatasetState,
+    ElementType,
+    MetaType,
+    TextOrientation,
+)
+from arkworker.errors import BadInput, ConfigurationError, InvalidArgument, RegistrationError
 
 try:
     __version__ = version("arkworker")
@@ -29,10 +36,15 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 __all__ = [
     "ActivityState",
     "BadInput",
+    "ClassificationState",
     "ConfigurationError",
     "Context",
     "DatasetState",
+    "ElementType",
+    "InvalidArgument",
+    "MetaType",
     "RegistrationError",
+    "TextOrientation",
     "Worker",
     "__version__",
 ]

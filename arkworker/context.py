@@ -20,6 +20,7 @@ from arkworker.api import Api, Paginator
 from arkworker.config import Configuration, Environment
 from arkworker.errors import ConfigurationError
 from arkworker.helpers.datasets import DatasetMixin
+from arkworker.helpers.transcriptions import TranscriptionMixin
 
 if TYPE_CHECKING:
     from arkindex import ArkindexClient
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from arkworker.app import Worker
 
 
-class Context(DatasetMixin):
+class Context(DatasetMixin, TranscriptionMixin):
     """Everything a handler can use during a run.
 
     :ivar args: the parsed command line, built-in and custom options (``ctx.args.threshold``).

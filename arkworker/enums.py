@@ -14,6 +14,49 @@ class ActivityState(Enum):
     Error = "error"
 
 
+class TextOrientation(Enum):
+    """The writing direction of a transcription (``ctx.create_transcription(..., orientation=)``)."""
+
+    HorizontalLeftToRight = "horizontal-lr"
+    HorizontalRightToLeft = "horizontal-rl"
+    VerticalRightToLeft = "vertical-rl"
+    VerticalLeftToRight = "vertical-lr"
+
+
+class MetaType(Enum):
+    """The type of an element's metadata (``ctx.create_metadata(element, MetaType.Text, ...)``)."""
+
+    Text = "text"
+    HTML = "html"
+    Date = "date"
+    Location = "location"
+    Reference = "reference"
+    Numeric = "numeric"
+    URL = "url"
+
+
+class ElementType(Enum):
+    """Slugs of element types common to most corpora; helpers take the slug text of any type.
+
+    Handy to avoid typos (``ctx.create_sub_element(page, ElementType.TextLine.value, ...)``);
+    corpora may define other types, which are plain strings.
+    """
+
+    Folder = "folder"
+    Page = "page"
+    TextZone = "text_zone"
+    TextLine = "text_line"
+    Word = "word"
+
+
+class ClassificationState(Enum):
+    """The moderation state of a classification, as Arkindex returns it."""
+
+    Pending = "pending"
+    Validated = "validated"
+    Rejected = "rejected"
+
+
 class DatasetState(Enum):
     """States of a dataset; only a complete dataset's sets can be processed."""
 

@@ -26,3 +26,12 @@ class ConfigurationError(click.ClickException):
     """The run cannot start: environment, configuration or API answers are unusable (exit 1)."""
 
     exit_code = 1
+
+
+class InvalidArgument(ValueError, AssertionError):
+    """A result helper was called with an argument it cannot send (raised before any request).
+
+    It is a :class:`ValueError`, and also an :class:`AssertionError` because that is what
+    arkindex-base-worker raises for the same mistakes: tests of a ported worker keep passing.
+    Unlike ``assert`` statements, the checks still run under ``python -O``.
+    """

@@ -13,20 +13,8 @@ app = Worker("hello", description="Writes a greeting transcription on every elem
 @app.option("--greeting", default="Hello", show_default=True, help="The word written before the name.")
 @app.element
 def process(element, ctx):
-    text = f"{ctx.args.greeting} {element.name}"
-    if ctx.is_read_only:
-        ctx.logger.info("Would write %r on %s", text, element)
-        return
-    ctx.request(
-        "CreateTranscription",
-        id=element.id,
-        body={
-            "text": text,
-            "confidence": 1.0,
-            "orientation": "horizontal-lr",
-            "worker_run_id": ctx.worker_run_id,
-        },
-    )
+    # In read-only mode (--dev) the helper logs what it would create and sends nothing.
+    ctx.create_transcription(element, text=f"{ctx.args.greeting} {element.name}", confidence=1.0)
 
 
 if __name__ == "__main__":

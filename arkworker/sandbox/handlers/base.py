@@ -267,3 +267,23 @@ def parse_query(operation: Operation, args: Mapping[str, str]) -> dict[str, Any]
     if errors:
         raise ValidationFailed(errors)
     return values
+
+
+def validate_list(
+    value: Any, name: str, rules: Mapping[str, Rule], *, min_length: int = 1
+) -> list[dict[str, Any]]:
+    """Check a non-empty list of objects against ``rules``; one 400 listing the errors of every item."""
+    if not isinstance(value, list):
+        detail = f'Expected a list of items but got type "{type(value).__name__}".'
+        raise ValidationFailed([error_entry(detail, "not_a_list", [name])])
+    if len(value) < min_length:
+        raise ValidationFailed([error_entry("This list may not be empty.", "empty", [name])])
+    cleaned, errors = [], []
+    for index, item in enumerate(value):
+        try:
+            cleaned.append(validate(item, rules, attr=(name, index)))
+        except ValidationFailed as failed:
+            errors.extend(failed.body["errors"])
+    if errors:
+        raise ValidationFailed(errors)
+    return cleaned

@@ -12,10 +12,10 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
-from peewee import SQL
+from peewee import SQL, fn
 
-from arkworker.sandbox.handlers.base import Call, Listing, handles, not_found
-from arkworker.sandbox.store import Corpus, Element, ElementPath, ElementType, Image, Transcription
+from arkworker.sandbox.handlers.base import Call, Listing, handles, invalid, not_found
+from arkworker.sandbox.store import Corpus, Element, ElementPath, ElementType, Image, Transcription, new_id
 
 _CHUNK = 500  # ids per IN (...) query, well below SQLite's variable limit
 
@@ -36,6 +36,41 @@ def fetch_elements(ids: Iterable[str]) -> list[Element]:
         chunk = ids[start : start + _CHUNK]
         found.update((element.id, element) for element in Element.select().where(Element.id.in_(chunk)))
     return [found[element_id] for element_id in ids if element_id in found]
+
+
+def clean_polygon(value: Any, attr: list[str | int], image: Image) -> list[list[float]]:
+    """A polygon as Arkindex accepts it: 3 points or more, inside the image; stored as a closed ring."""
+    if not isinstance(value, list) or len(value) < 3:
+        raise invalid("A polygon needs at least 3 points.", attr)
+    for index, point in enumerate(value):
+        if not (
+            isinstance(point, list)
+            and len(point) == 2
+            and all(isinstance(c, int | float) and not isinstance(c, bool) for c in point)
+        ):
+            raise invalid("Each point must be a list of two numbers [x, y].", [*attr, index])
+        if not (0 <= point[0] <= image.width and 0 <= point[1] <= image.height):
+            raise invalid(
+                f"Point {point} is outside the image ({image.width}x{image.height}).", [*attr, index]
+            )
+    polygon = [list(point) for point in value]
+    if polygon[0] != polygon[-1]:
+        polygon.append(list(polygon[0]))
+    return polygon
+
+
+def add_element(parent: Element | None, **fields: Any) -> Element:
+    """Create an element (id, creation time filled in), last among ``parent``'s children."""
+    element = Element.create(id=new_id(), **fields)
+    if parent is not None:
+        link(parent.id, element.id)
+    return element
+
+
+def link(parent_id: str, child_id: str) -> None:
+    """Make ``child_id`` the last child of ``parent_id``."""
+    last = ElementPath.select(fn.MAX(ElementPath.ordering)).where(ElementPath.parent == parent_id).scalar()
+    ElementPath.create(parent=parent_id, child=child_id, ordering=0 if last is None else last + 1)
 
 
 # -- tree walks ------------------------------------------------------------------------------

@@ -48,6 +48,16 @@ def worker_run_brief(worker_run_id: str | None) -> dict[str, Any] | None:
     return {"id": worker_run_id, "summary": run.summary if run else None}
 
 
+def worker_version_of(worker_run_id: str | None, attr: str = "worker_run_id") -> str | None:
+    """The worker version of the run that sends results (None for manual data); 400 if unknown."""
+    if worker_run_id is None:
+        return None
+    run = WorkerRun.get_or_none(WorkerRun.id == worker_run_id)
+    if run is None:
+        raise invalid(f'Invalid pk "{worker_run_id}" - object does not exist.', [attr], "does_not_exist")
+    return run.version_id
+
+
 def _serialize_process(process: Process) -> dict[str, Any]:
     return {
         "id": process.id,

@@ -1,4 +1,4 @@
-"""Transcriptions: CreateTranscription and ListTranscriptions.
+"""Transcriptions: CreateTranscription(s), CreateElementTranscriptions and ListTranscriptions.
 
 A transcription created by a worker run stores the run and its worker version, so that
 ``Sandbox.created()`` and the ``worker_run``/``worker_version`` filters find it.
@@ -6,14 +6,31 @@ A transcription created by a worker run stores the run and its worker version, s
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from peewee import SQL
 
-from arkworker.sandbox.handlers.base import Call, Listing, Reply, Rule, handles, invalid, validate
-from arkworker.sandbox.handlers.elements import child_ids, element_brief, fetch_elements, get_element
-from arkworker.sandbox.handlers.process import worker_run_brief
-from arkworker.sandbox.store import Element, Transcription, WorkerRun, new_id
+from arkworker.sandbox.handlers.base import (
+    Call,
+    Listing,
+    Reply,
+    Rule,
+    handles,
+    invalid,
+    validate,
+    validate_list,
+)
+from arkworker.sandbox.handlers.elements import (
+    add_element,
+    child_ids,
+    clean_polygon,
+    element_brief,
+    fetch_elements,
+    get_element,
+)
+from arkworker.sandbox.handlers.process import worker_run_brief, worker_version_of
+from arkworker.sandbox.store import Element, ElementType, Transcription, new_id
 
 ORIENTATIONS = ("horizontal-lr", "horizontal-rl", "vertical-rl", "vertical-lr")
 
@@ -44,13 +61,7 @@ def create_transcription(call: Call) -> Reply:
             "orientation": Rule("str", required=False, choices=ORIENTATIONS, default="horizontal-lr"),
         },
     )
-    worker_version_id = None
-    if data["worker_run_id"] is not None:
-        run = WorkerRun.get_or_none(WorkerRun.id == data["worker_run_id"])
-        if run is None:
-            detail = f'Invalid pk "{data["worker_run_id"]}" - object does not exist.'
-            raise invalid(detail, ["worker_run_id"], "does_not_exist")
-        worker_version_id = run.version_id
+    worker_version_id = worker_version_of(data["worker_run_id"])
     transcription = Transcription.create(
         id=new_id(),
         element=element.id,
@@ -61,6 +72,108 @@ def create_transcription(call: Call) -> Reply:
         worker_version_id=worker_version_id,
     )
     return Reply(serialize_transcription(transcription, element), status=201)
+
+
+_BULK_ITEM = {
+    "text": Rule("str"),
+    "confidence": Rule("float", minimum=0, maximum=1),
+    "orientation": Rule("str", required=False, choices=ORIENTATIONS, default="horizontal-lr"),
+}
+
+
+@handles("CreateTranscriptions")
+def create_transcriptions(call: Call) -> Reply:
+    data = validate(call.body, {"worker_run_id": Rule("uuid"), "transcriptions": Rule("list")})
+    items = validate_list(
+        data["transcriptions"], "transcriptions", {"element_id": Rule("uuid"), **_BULK_ITEM}
+    )
+    worker_version_id = worker_version_of(data["worker_run_id"])
+    elements = {e.id: e for e in fetch_elements({item["element_id"] for item in items})}
+    for index, item in enumerate(items):
+        if item["element_id"] not in elements:
+            detail = f'Invalid pk "{item["element_id"]}" - object does not exist.'
+            raise invalid(detail, ["transcriptions", index, "element_id"], "does_not_exist")
+    created = []
+    for item in items:
+        transcription = Transcription.create(
+            id=new_id(),
+            worker_run_id=data["worker_run_id"],
+            worker_version_id=worker_version_id,
+            **item,
+        )
+        created.append(
+            {key: getattr(transcription, key) for key in ("id", "text", "orientation", "confidence")}
+        )
+        created[-1]["element_id"] = item["element_id"]
+    return Reply({"worker_run_id": data["worker_run_id"], "transcriptions": created}, status=201)
+
+
+@handles("CreateElementTranscriptions")
+def create_element_transcriptions(call: Call) -> Reply:
+    parent = get_element(call.path["id"])
+    data = validate(
+        call.body,
+        {
+            "element_type": Rule("str"),
+            "worker_run_id": Rule("uuid"),
+            "transcriptions": Rule("list"),
+            "return_elements": Rule("bool", required=False, default=False),
+        },
+    )
+    items = validate_list(
+        data["transcriptions"],
+        "transcriptions",
+        {
+            "polygon": Rule("list"),
+            "element_confidence": Rule("float", required=False, null=True, minimum=0, maximum=1),
+            **_BULK_ITEM,
+        },
+    )
+    if (
+        not ElementType.select()
+        .where((ElementType.corpus == parent.corpus_id) & (ElementType.slug == data["element_type"]))
+        .exists()
+    ):
+        raise invalid(f"Type {data['element_type']!r} does not exist in the corpus.", ["element_type"])
+    if parent.image_id is None:
+        raise invalid("The parent element has no image: sub-elements need one.", None)
+    image = parent.image
+    for index, item in enumerate(items):
+        item["polygon"] = clean_polygon(item["polygon"], ["transcriptions", index, "polygon"], image)
+    worker_version_id = worker_version_of(data["worker_run_id"])
+    existing = {
+        (json.dumps(e.polygon), e.type): e
+        for e in fetch_elements(child_ids(parent.id))
+        if e.image_id == image.id
+    }
+    answer = []
+    for item in items:
+        key = (json.dumps(item["polygon"]), data["element_type"])
+        element = existing.get(key)
+        created = element is None
+        if created:
+            element = existing[key] = add_element(
+                parent,
+                corpus=parent.corpus_id,
+                type=data["element_type"],
+                name=str(len(child_ids(parent.id)) + 1),
+                image=image.id,
+                polygon=item["polygon"],
+                confidence=item["element_confidence"],
+                worker_run_id=data["worker_run_id"],
+                worker_version_id=worker_version_id,
+            )
+        transcription = Transcription.create(
+            id=new_id(),
+            element=element.id,
+            text=item["text"],
+            confidence=item["confidence"],
+            orientation=item["orientation"],
+            worker_run_id=data["worker_run_id"],
+            worker_version_id=worker_version_id,
+        )
+        answer.append({"id": transcription.id, "element_id": element.id, "created": created})
+    return Reply(answer if data["return_elements"] else None, status=201)
 
 
 @handles("ListTranscriptions")

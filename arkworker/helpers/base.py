@@ -1,0 +1,94 @@
+"""What every helper family shares: read-only guard, cache writes, batches and lazy results.
+
+The mixins only rely on what :class:`arkworker.context.Context` provides (declared below
+for type checkers), so each family stays a small module that reads on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from peewee import IntegrityError
+
+if TYPE_CHECKING:
+    from peewee import SqliteDatabase
+
+    from arkworker.api import Paginator
+
+logger = logging.getLogger("arkworker.helpers")
+
+#: How many items a bulk helper sends per request unless told otherwise.
+DEFAULT_BATCH_SIZE = 50
+
+T = TypeVar("T")
+
+
+class HelperMixin:
+    """The part of the run context the helper families use."""
+
+    if TYPE_CHECKING:
+        cache: SqliteDatabase | None
+
+        @property
+        def is_read_only(self) -> bool: ...
+
+        @property
+        def worker_run_id(self) -> str | None: ...
+
+        @property
+        def corpus_id(self) -> str: ...
+
+        def request(self, operation_id: str, **parameters: Any) -> Any: ...
+
+        def paginate(self, operation_id: str, **parameters: Any) -> Paginator: ...
+
+    def _read_only_skip(self, what: str, verb: str = "create") -> bool:
+        """True (after saying so) when the run is read-only and ``what`` must not be written."""
+        if self.is_read_only:
+            logger.warning("Cannot %s %s as this worker is in read-only mode", verb, what)
+            return True
+        return False
+
+    @property
+    def _writes_cache(self) -> bool:
+        return self.cache is not None and not self.is_read_only
+
+    def _cache_write(self, what: str, write: Callable[[], Any]) -> None:
+        """Run ``write`` in one cache transaction after the API accepted the data.
+
+        The API is the source of truth: a row the cache refuses (an element it does not
+        hold, a duplicate) is a warning, never a failure of the element.
+        """
+        if not self._writes_cache:
+            return
+        assert self.cache is not None
+        try:
+            with self.cache.atomic():
+                write()
+        except IntegrityError as exc:
+            logger.warning("Couldn't save the created %s in the local cache: %s", what, exc)
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Results:
+    """A lazy iterator over every result of a listing, each wrapped in a model; ``len()`` is the count."""
+
+    def __init__(self, source: Paginator | Iterable[Any], wrap: Callable[[Any], Any]) -> None:
+        self._source = source
+        self._wrap = wrap
+
+    def __iter__(self) -> Iterator[Any]:
+        return (self._wrap(item) for item in self._source)
+
+    def __len__(self) -> int:
+        return len(self._source)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"<Results of {self._source!r}>"
