@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from arkworker import DatasetState, Worker
+from arkworker import DatasetState, InvalidArgument, Worker
 from arkworker.models import Artifact
 from tests.conftest import PAGES_CORPUS, requests_of
 
@@ -329,9 +329,9 @@ def test_task_helpers(arkworker_run, arkworker_sandbox, archives, tmp_path):
         with ctx.download_artifact(TASK_A, artifacts[0]) as downloaded:
             results["content"] = downloaded.read()
         results["saved"] = ctx.download_artifact(TASK_A, artifacts[0], destination=tmp_path / "copy.tar.zst")
-        with pytest.raises(TypeError, match="needs an Artifact"):
+        with pytest.raises(InvalidArgument, match="needs an Artifact"):
             ctx.download_artifact(TASK_A, {"path": "x"})
-        with pytest.raises(ValueError, match="is not a task UUID"):
+        with pytest.raises(InvalidArgument, match="is not a task UUID"):
             ctx.list_artifacts("task")
         results["process_sets"] = [str(item) for item in ctx.list_process_sets()]
 
@@ -356,7 +356,7 @@ def test_helpers_check_their_arguments_and_the_mode(arkworker_run):
             lambda: ctx.update_dataset_state({"id": A}, DatasetState.Error),
             lambda: ctx.update_dataset_state(dataset_set.dataset, "error"),
         ):
-            with pytest.raises((RuntimeError, TypeError)) as info:
+            with pytest.raises((RuntimeError, InvalidArgument)) as info:
                 call()
             problems.append(str(info.value))
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from arkworker.downloads import download_file, stream_into
 from arkworker.enums import DatasetState
+from arkworker.errors import InvalidArgument
 from arkworker.models import Artifact, Dataset, Element, Set
 
 if TYPE_CHECKING:
@@ -48,7 +49,9 @@ class DatasetMixin:
     def list_set_elements(self, dataset_set: Set) -> Iterator[Element]:
         """The elements of a dataset set, lazily, page by page."""
         if not isinstance(dataset_set, Set):
-            raise TypeError(f"list_set_elements needs a Set (the handler's dataset_set), got {dataset_set!r}")
+            raise InvalidArgument(
+                f"list_set_elements needs a Set (the handler's dataset_set), got {dataset_set!r}"
+            )
         pages = self.paginate("ListDatasetElements", id=dataset_set.dataset.id, set=dataset_set.name)
         for item in pages:
             yield Element(item["element"])
@@ -56,9 +59,9 @@ class DatasetMixin:
     def update_dataset_state(self, dataset: Dataset, state: DatasetState) -> Dataset | None:
         """Set a dataset's state; the given Dataset is updated and returned (None in read-only mode)."""
         if not isinstance(dataset, Dataset):
-            raise TypeError(f"update_dataset_state needs a Dataset, got {dataset!r}")
+            raise InvalidArgument(f"update_dataset_state needs a Dataset, got {dataset!r}")
         if not isinstance(state, DatasetState):
-            raise TypeError(
+            raise InvalidArgument(
                 f"update_dataset_state needs a DatasetState (e.g. DatasetState.Building), got {state!r}"
             )
         if self.is_read_only:
@@ -81,7 +84,9 @@ class DatasetMixin:
         path returned; without, an open temporary file, deleted when closed, is returned.
         """
         if not isinstance(artifact, Artifact):
-            raise TypeError(f"download_artifact needs an Artifact (from list_artifacts), got {artifact!r}")
+            raise InvalidArgument(
+                f"download_artifact needs an Artifact (from list_artifacts), got {artifact!r}"
+            )
         parameters = {"id": _task_id(task_id), "path": artifact.path}
         if destination is not None:
             return download_file(self.api, "DownloadArtifact", Path(destination), **parameters)
@@ -99,4 +104,4 @@ def _task_id(value: uuid.UUID | str) -> str:
     try:
         return str(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
     except ValueError:
-        raise ValueError(f"{value!r} is not a task UUID") from None
+        raise InvalidArgument(f"{value!r} is not a task UUID") from None
