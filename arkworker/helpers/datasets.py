@@ -44,7 +44,7 @@ class DatasetMixin:
                 "give the sets with --set <dataset_uuid>:<set_name>."
             )
         for item in self.paginate("ListProcessSets", id=self.process_information["id"]):
-            yield Set(id=item.get("set_id"), name=item["set_name"], dataset=Dataset(item["dataset"]))
+            yield Set(name=item["set_name"], dataset=Dataset(item["dataset"]))
 
     def list_set_elements(self, dataset_set: Set) -> Iterator[Element]:
         """The elements of a dataset set, lazily, page by page."""

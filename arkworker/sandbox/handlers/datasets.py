@@ -84,7 +84,6 @@ def list_process_sets(call: Call) -> Listing:
         return {
             "id": row.id,
             "dataset": serialize_dataset(dataset_set.dataset),
-            "set_id": dataset_set.id,
             "set_name": dataset_set.name,
         }
 
