@@ -177,7 +177,8 @@ def _extract_tar(archive: Path, tar_path: Path, staging: Path) -> list[Path]:
             written = []
             for member in members:
                 _write_member(tar, member, staging)
-                written.append(Path(member.name))
+                if PurePosixPath(member.name).parts:  # not the archive's "." root
+                    written.append(Path(member.name))
             return written
     except (tarfile.TarError, EOFError) as error:
         raise ArchiveError(f"Archive {archive} does not hold a valid tar file ({error}).") from None

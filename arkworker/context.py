@@ -20,6 +20,7 @@ from arkworker.api import Api, Paginator
 from arkworker.config import Configuration, Environment
 from arkworker.errors import ConfigurationError
 from arkworker.helpers.datasets import DatasetMixin
+from arkworker.helpers.tasks import TaskMixin
 from arkworker.helpers.transcriptions import TranscriptionMixin
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from arkworker.app import Worker
 
 
-class Context(DatasetMixin, TranscriptionMixin):
+class Context(DatasetMixin, TranscriptionMixin, TaskMixin):
     """Everything a handler can use during a run.
 
     :ivar args: the parsed command line, built-in and custom options (``ctx.args.threshold``).

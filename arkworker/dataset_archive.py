@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from arkworker.errors import BadInput
 from arkworker.models import Artifact, Dataset
 
 if TYPE_CHECKING:
@@ -152,26 +151,14 @@ class ArchiveKeeper:
         self.current, self._dataset = None, None
 
 
-def extras_directory(ctx: Context, cli_value: Path | None) -> Path:
-    """Where dataset archives are looked for and downloaded to.
+def extras_directory(ctx: Context) -> Path:
+    """Where dataset archives are looked for and downloaded to: ``ctx.extras_dir``.
 
-    In a Ponos task: ``<task data dir>/extra_files`` if it exists, else the work directory.
-    Otherwise the ``extras_dir`` configuration key, then ``--extras-dir``, then the work
-    directory (the reference refuses to run without one; a local run does not need it).
+    A local run that names no extras directory (no ``extras_dir`` configuration key, no
+    ``--extras-dir``) uses the work directory instead of failing as the reference does: a
+    dataset worker can download its archives without one.
     """
-    environment = ctx.environment
-    if environment.ponos_task:
-        extra_files = environment.task_data_dir / "extra_files"
-        return extra_files if extra_files.is_dir() else ctx.work_dir
-    configured = ctx.config.get("extras_dir")
-    if configured:
-        path = Path(configured)
-        if not path.is_dir():
-            raise BadInput(
-                f"The extras directory {path} (configuration key extras_dir) does not exist: create it "
-                "or fix the configuration."
-            )
-        return path
-    if cli_value is not None:
-        return cli_value
-    return ctx.work_dir
+    local = ctx.environment.ponos_task is None
+    if local and not ctx.config.get("extras_dir") and getattr(ctx.args, "extras_dir", None) is None:
+        return ctx.work_dir
+    return ctx.extras_dir

@@ -1,93 +1,117 @@
-"""Downloading files from the API by streaming them to disk.
+"""Downloading images: the retry policy of API calls, applied to plain HTTP GETs.
 
-arkindex-client reads a whole answer into memory before decoding it (``response.content``),
-which is fine for JSON and wrong for a dataset archive of several gigabytes. A download
-therefore goes through the client's own session (its authentication and headers, the URL
-built from the schema) with ``stream=True``, block by block into a file. A download cut in
-the middle is a connection error, retried by the run's :class:`~arkworker.api.RetryPolicy`
-from the start of the file; a file written to a final path first goes to a temporary
-file in the same directory and is renamed once complete, so a partial download never sits
-under the final name.
+Image servers fail like the API does (a restarting IIIF server answers 502 for a few
+seconds), so a download is retried under the same :class:`~arkworker.api.RetryPolicy`
+(attempts and waits from ``ARKWORKER_RETRY_ATTEMPTS`` / ``ARKWORKER_RETRY_BACKOFF``): the
+run's own policy inside a run, so a run's environment governs its handlers' downloads too.
+Only transient failures are retried: 5xx answers (not 501), timeouts and dropped
+connections. A 4xx answer says the URL itself is wrong (a region outside the image, an
+expired signed URL, a missing image): it fails at once, naming the URL and the status,
+where the reference tried it three times. Certificate errors are not transient either.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import io
+import logging
 import os
-import tempfile
-from pathlib import Path
-from typing import Any, BinaryIO
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 
 import requests
-from arkindex.exceptions import ErrorResponse
+from PIL import Image, UnidentifiedImageError
 
-from arkworker.api import Api
+from arkworker.api import RetryPolicy
 
-#: Size of the blocks read from the network and written to disk.
-BLOCK_SIZE = 1024 * 1024
-#: (connect, read) timeouts in seconds, those of arkindex-client.
+logger = logging.getLogger("arkworker")
+
+#: (connect, read) timeouts in seconds, as the reference uses for images.
 TIMEOUT = (30, 60)
 
 
-def stream_into(api: Api, operation_id: str, out: BinaryIO, **parameters: Any) -> int:
-    """Write the file answered by ``operation_id`` into ``out``; return the number of bytes.
-
-    Every attempt starts ``out`` over, so ``out`` must be seekable (a regular file).
-    """
-
-    def attempt() -> int:
-        out.seek(0)
-        out.truncate()
-        return _download(api, operation_id, parameters, out)
-
-    return api.policy.call(attempt, describe=f"Downloading with {operation_id}")
+class ImageError(Exception):
+    """An image could not be obtained or read; the message names the URL (or file) and the cause."""
 
 
-def download_file(api: Api, operation_id: str, destination: Path, **parameters: Any) -> Path:
-    """Stream the file answered by ``operation_id`` to ``destination`` (temporary file, then rename)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-    )
+def _get(session: requests.Session, url: str) -> requests.Response:
+    response = session.get(url, timeout=TIMEOUT)
+    response.raise_for_status()
+    return response
+
+
+#: The policy of the run in progress (set by the runner from the run's environment).
+_RUN_POLICY: ContextVar[RetryPolicy | None] = ContextVar("arkworker_download_policy", default=None)
+
+
+@contextlib.contextmanager
+def using_policy(policy: RetryPolicy) -> Iterator[None]:
+    """Downloads made inside the block (by the run's handlers) follow ``policy``."""
+    token = _RUN_POLICY.set(policy)
     try:
-        with os.fdopen(handle, "w+b") as out:
-            stream_into(api, operation_id, out, **parameters)
-        os.replace(temporary, destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return destination
+        yield
+    finally:
+        _RUN_POLICY.reset(token)
 
 
-def _download(api: Api, operation_id: str, parameters: dict[str, Any], out: BinaryIO) -> int:
-    client = api.client
-    url = client.get_url(client.lookup_operation(operation_id), parameters)
-    written = 0
-    with client.session.get(url, stream=True, timeout=TIMEOUT) as response:
-        if response.status_code >= 400:
-            raise _error(response)
-        expected = response.headers.get("Content-Length")
-        try:
-            for block in response.iter_content(BLOCK_SIZE):
-                out.write(block)
-                written += len(block)
-        except requests.exceptions.ChunkedEncodingError as exc:
-            raise _cut(expected) from exc
-    if expected and expected.isdigit() and written != int(expected):
-        raise _cut(expected)
-    return written
+def current_policy(env: Mapping[str, str] | None = None) -> RetryPolicy:
+    """The policy of ``env`` if given, else the running worker's, else the process environment's."""
+    if env is not None:
+        return RetryPolicy.from_env(env)
+    return _RUN_POLICY.get() or RetryPolicy.from_env(os.environ)
 
 
-def _cut(expected: str | None) -> requests.ConnectionError:
-    announced = f"{expected} bytes" if expected else "its size unknown"
-    return requests.ConnectionError(f"the download was cut before the end of the file ({announced})")
+def download(
+    url: str,
+    *,
+    session: requests.Session | None = None,
+    env: Mapping[str, str] | None = None,
+) -> bytes:
+    """The body of a GET on ``url``, retrying transient failures; :class:`ImageError` otherwise."""
+    policy = current_policy(env)
+    own_session = session is None
+    session = session or requests.Session()
+    try:
+        return policy.call(_get, session, url, describe=f"Downloading {url}").content
+    except requests.HTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        reason = exc.response.reason if exc.response is not None else ""
+        hint = (
+            "the server kept failing; try again later"
+            if isinstance(status, int) and status >= 500
+            else "check the element's image and zone, or the image server's limits"
+        )
+        raise ImageError(f"Downloading {url} failed: HTTP {status} {reason} ({hint})".rstrip()) from exc
+    except requests.exceptions.SSLError as exc:
+        raise ImageError(
+            f"Downloading {url} failed: TLS error ({exc.__class__.__name__}); check the server's certificate"
+        ) from exc
+    except requests.RequestException as exc:
+        raise ImageError(f"Downloading {url} failed: {type(exc).__name__} ({exc})") from exc
+    finally:
+        if own_session:
+            session.close()
 
 
-def _error(response: requests.Response) -> ErrorResponse:
-    """The client's exception for an error answer (its body is small: read it whole)."""
-    content: Any = response.text
-    if "json" in response.headers.get("Content-Type", ""):
-        with contextlib.suppress(ValueError):
-            content = json.loads(content)
-    return ErrorResponse(f"{response.status_code} {response.reason}", response.status_code, content)
+def decode(data: bytes, source: str) -> Image.Image:
+    """Decode image bytes fully, so a truncated or corrupt image fails here, naming ``source``."""
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        start = data[:16]
+        raise ImageError(
+            f"{source} is not a readable image ({len(data)} bytes starting with {start!r}): {exc}"
+        ) from exc
+    return image
+
+
+def fetch_image(
+    url: str,
+    *,
+    session: requests.Session | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Image.Image:
+    """Download and decode the image at ``url``."""
+    logger.debug("Downloading image %s", url)
+    return decode(download(url, session=session, env=env), url)

@@ -4,6 +4,7 @@ import hashlib
 import io
 import os
 import tarfile
+from pathlib import Path
 
 import pytest
 import zstandard
@@ -93,7 +94,7 @@ def test_a_tar_made_elsewhere_with_a_dot_root_is_extracted(tmp_path):
         tmp_path / "dot.tar.zst",
         [(member(".", tarfile.DIRTYPE, mode=0o755), None), (member("./a.txt"), b"A")],
     )
-    extract_tar_zst(archive, tmp_path / "out")
+    assert extract_tar_zst(archive, tmp_path / "out") == [Path("a.txt")]
     assert (tmp_path / "out" / "a.txt").read_bytes() == b"A"
 
 

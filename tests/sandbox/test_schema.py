@@ -132,6 +132,7 @@ def test_coverage_list():
             "RetrieveDataset",
             "RetrieveElement",
             "RetrieveSecret",
+            "RetrieveTaskFromAgent",
             "RetrieveWorkerRun",
             "UpdateWorkerActivity",
         ]

@@ -5,7 +5,7 @@ server, the schema and the store see them all. To add a family, write its module
 with ``@register``, handlers with ``@handles("OperationId")``) and import it below.
 """
 
-from arkworker.sandbox.handlers import datasets, elements, process, secrets, transcriptions
+from arkworker.sandbox.handlers import datasets, elements, process, secrets, tasks, transcriptions
 from arkworker.sandbox.handlers.base import HANDLERS, handles
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "implemented_operations",
     "process",
     "secrets",
+    "tasks",
     "transcriptions",
 ]
 
