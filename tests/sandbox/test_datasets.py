@@ -110,6 +110,11 @@ def test_artifacts_are_listed_and_downloaded_by_the_client(client):
     assert info.value.status_code == 404
 
 
+def test_a_declared_task_without_artifacts_lists_none(sb, client):
+    task_id = sb.add_task("export")
+    assert client.request("ListArtifacts", id=task_id) == []
+
+
 def test_truncate_cuts_the_next_downloads(sb, client):
     sb.truncate("DownloadArtifact", after=1000, times=1)
     url = f"{sb.url}/api/v1/task/{TASK}/artifact/{DATASET}.tar.zst"

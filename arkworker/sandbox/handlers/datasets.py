@@ -34,6 +34,7 @@ from arkworker.sandbox.handlers.base import (
     validate,
 )
 from arkworker.sandbox.handlers.elements import serialize_element
+from arkworker.sandbox.handlers.tasks import Task
 from arkworker.sandbox.store import Process, now
 
 
@@ -132,7 +133,12 @@ def list_dataset_elements(call: Call) -> Listing:
 
 def _task_artifacts(task_id: str) -> list[Artifact]:
     artifacts = list(Artifact.select().where(Artifact.task_id == task_id).order_by(SQL("rowid")))
-    if not artifacts and not Dataset.select().where(Dataset.task_id == task_id).exists():
+    known = (
+        artifacts
+        or Dataset.select().where(Dataset.task_id == task_id).exists()
+        or Task.select().where(Task.id == task_id).exists()
+    )
+    if not known:
         raise not_found("Task")
     return artifacts
 
