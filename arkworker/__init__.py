@@ -18,7 +18,14 @@ from importlib.metadata import PackageNotFoundError, version
 
 from arkworker.app import Worker
 from arkworker.context import Context
-from arkworker.enums import ActivityState, ClassificationState, ElementType, MetaType, TextOrientation
+from arkworker.enums import (
+    ActivityState,
+    ClassificationState,
+    DatasetState,
+    ElementType,
+    MetaType,
+    TextOrientation,
+)
 from arkworker.errors import BadInput, ConfigurationError, InvalidArgument, RegistrationError
 
 try:
@@ -32,6 +39,7 @@ __all__ = [
     "ClassificationState",
     "ConfigurationError",
     "Context",
+    "DatasetState",
     "ElementType",
     "InvalidArgument",
     "MetaType",

@@ -24,12 +24,13 @@ import click
 from arkworker import __version__, logs, runner
 from arkworker.app import Worker
 from arkworker.cache_cli import cache_group
+from arkworker.dataset_listing import parse_set
 from arkworker.errors import BadInput, ConfigurationError
 from arkworker.runner import RunOptions, RunResult
 from arkworker.scaffold.command import new_command
 
 #: Options that accept several values after one flag, like argparse's nargs="+".
-GREEDY_OPTIONS = ("--element",)
+GREEDY_OPTIONS = ("--element", "--set")
 
 
 # -- Finding the app -------------------------------------------------------------------
@@ -169,6 +170,22 @@ def expand_greedy(args: Sequence[str], names: Sequence[str]) -> list[str]:
     return expanded
 
 
+class DatasetSetType(click.ParamType):
+    """A ``--set`` value, ``<dataset_uuid>:<set_name>``, converted to (UUID, name)."""
+
+    name = "dataset_set"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[str, str]:
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_set(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 def builtin_options() -> list[click.Option]:
     """The options every worker command has, with the reference's names and meaning."""
     file_path = click.Path(dir_okay=False, path_type=Path)
@@ -207,6 +224,13 @@ def builtin_options() -> list[click.Option]:
             type=file_path,
             metavar="FILE",
             help='JSON list of elements ([{"id": "<uuid>"}, ...]); default: $TASK_ELEMENTS.',
+        ),
+        click.Option(
+            ["--set"],
+            type=DatasetSetType(),
+            multiple=True,
+            metavar="UUID:NAME",
+            help="Dataset set to process, as <dataset_uuid>:<set_name>; repeat it or list several.",
         ),
         click.Option(
             ["--sandbox"],

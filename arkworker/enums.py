@@ -55,3 +55,12 @@ class ClassificationState(Enum):
     Pending = "pending"
     Validated = "validated"
     Rejected = "rejected"
+
+
+class DatasetState(Enum):
+    """States of a dataset; only a complete dataset's sets can be processed."""
+
+    Open = "open"
+    Building = "building"
+    Complete = "complete"
+    Error = "error"

@@ -9,13 +9,17 @@ from plain dicts in their tests. These classes keep both working: a model *is* a
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from arkworker import images
 
 if TYPE_CHECKING:
     from PIL.Image import Image
+
+    from arkworker.dataset_archive import LocalArchive
 
 
 def _wrap(value: Any) -> Any:
@@ -151,15 +155,54 @@ class Transcription(ApiModel):
 
 
 class Artifact(ApiModel):
-    """A task artifact payload."""
+    """A task artifact, as listed by ListArtifacts: ``id``, ``path``, ``size``, ``content_type``..."""
 
 
 class Dataset(ApiModel):
-    """A dataset payload."""
+    """A dataset (RetrieveDataset payload); shown as ``Dataset (<id>)``.
+
+    While a run processes its sets, :attr:`archive` is the local path of the dataset's
+    ``.tar.zst`` archive, which :meth:`extract` unpacks safely and :meth:`open_database`
+    opens; the framework removes what it downloaded or extracted once the run moves on.
+    """
+
+    @property
+    def filepath(self) -> str:
+        """The archive's file name, ``<dataset id>.tar.zst``, in the extras directory and as an artifact."""
+        return f"{self.get('id')}.tar.zst"
+
+    @property
+    def archive(self) -> Path:
+        """The local path of the dataset's archive (only while its sets are processed)."""
+        return self._local_archive().path
+
+    def extract(self, destination: str | Path | None = None) -> Path:
+        """Unpack the archive safely into ``destination`` (default: a directory removed with it)."""
+        return self._local_archive().extract(destination)
+
+    def open_database(self, name: str | None = None) -> sqlite3.Connection:
+        """Open the SQLite database of the archive, read-only (extracting the archive first).
+
+        ``name`` picks a database when the archive holds several (``db.sqlite``).
+        """
+        return self._local_archive().open_database(name)
+
+    def attach_archive(self, archive: LocalArchive | None) -> None:
+        """Set (or clear, with None) the local archive; used by the dataset loop."""
+        self.__dict__["_archive"] = archive
+
+    def _local_archive(self) -> LocalArchive:
+        archive = self.__dict__.get("_archive")
+        if archive is None:
+            raise RuntimeError(
+                f"The archive of {self} is only available while the run processes its sets "
+                "(in a @app.dataset_set handler)."
+            )
+        return archive
 
 
 class Set(ApiModel):
-    """A dataset set: its ``name`` and its ``dataset``."""
+    """A dataset set: its ``name`` and its :class:`Dataset` (``dataset``)."""
 
     def __str__(self) -> str:
         dataset = self.get("dataset")

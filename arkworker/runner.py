@@ -24,7 +24,9 @@ from arkworker.app import Worker
 from arkworker.cache import CachedElement
 from arkworker.config import Environment, is_read_only, load_configuration, read_config_file
 from arkworker.context import Context
-from arkworker.enums import ActivityState
+from arkworker.dataset_archive import ArchiveKeeper, extras_directory
+from arkworker.dataset_listing import list_sets
+from arkworker.enums import ActivityState, DatasetState
 from arkworker.errors import BadInput
 from arkworker.listing import list_elements
 from arkworker.models import Element
@@ -43,6 +45,8 @@ class RunOptions:
     extras_dir: Path | None = None
     element: Sequence[str] = ()
     elements_list: Path | None = None
+    #: ``--set`` values, as (dataset UUID, set name).
+    set: Sequence[tuple[str, str]] = ()
     sandbox: str | None = None
     custom: Mapping[str, Any] = field(default_factory=dict)
 
@@ -97,11 +101,19 @@ def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
     if app.handler is None:
         raise BadInput(
             f"Worker {app.name!r} has no handler: decorate the function that processes an element "
-            "with @app.element."
+            "with @app.element (or a dataset set, with @app.dataset_set)."
         )
     app.freeze()
     environment = Environment.from_env(env)
-    element_ids = list_elements(options.element, options.elements_list, environment.task_elements)
+    if app.kind == "dataset_set":
+        check_dataset_options(app, options)
+        element_ids: list[str] = []
+    else:
+        if options.set:
+            raise BadInput(
+                f"--set is for dataset workers: {app.name!r} processes elements; give them with --element."
+            )
+        element_ids = list_elements(options.element, options.elements_list, environment.task_elements)
     local_config = None
     if options.config is not None and is_read_only(environment, options.dev):
         local_config = (options.config, read_config_file(options.config))
@@ -123,6 +135,8 @@ def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
             ctx.cache = cache.open_cache(cache_path, read_only=configuration.read_only)
             resources.callback(cache.close_cache)
             logger.info("Connected to cache on %s", cache_path)
+        if app.kind == "dataset_set":
+            return with_lifecycle(app, ctx, lambda: dataset_loop(app, ctx, options))
         items = elements_to_process(ctx, element_ids)
         return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, items))
 
@@ -234,6 +248,67 @@ def element_loop(app: Worker, ctx: Context, items: Sequence[str | CachedElement]
                 except Exception:
                     logger.debug("Could not mark element %s as errored", element_id, exc_info=True)
     return result.finish()
+
+
+def check_dataset_options(app: Worker, options: RunOptions) -> None:
+    """Refuse the element options for a dataset worker, and a missing ``--extras-dir``."""
+    if options.element or options.elements_list is not None:
+        option = "--element" if options.element else "--elements-list"
+        raise BadInput(
+            f"{option} is for element workers: {app.name!r} processes dataset sets; give them with "
+            "--set <dataset_uuid>:<set_name>."
+        )
+    if options.extras_dir is not None and not options.extras_dir.is_dir():
+        raise BadInput(
+            f"The --extras-dir directory {options.extras_dir} does not exist: create it or fix the path."
+        )
+
+
+def dataset_loop(app: Worker, ctx: Context, options: RunOptions) -> RunResult:
+    """Process each dataset set in turn from its dataset's archive, counting failures.
+
+    A set fails (and the others still run) when its dataset is not complete, when the
+    archive cannot be had, or when the handler raises. The archive of a dataset stays on
+    disk while its sets are processed and is removed when the run moves on.
+    """
+    sets = list_sets(ctx, options.set)
+    result = RunResult(noun="set", total=len(sets))
+    if not sets:
+        logger.warning("No sets to process, stopping.")
+        result.exit_code = 1
+        return result
+    handler = app.handler
+    assert handler is not None
+    keeper = ArchiveKeeper(ctx, extras_directory(ctx))
+    # The state as listed: a handler may change it (update_dataset_state) for the next sets.
+    states = {dataset_set.dataset.get("id"): dataset_set.dataset.get("state") for dataset_set in sets}
+    try:
+        for index, dataset_set in enumerate(sets, start=1):
+            try:
+                dataset = dataset_set.dataset
+                state = states[dataset.get("id")]
+                if state != DatasetState.Complete.value:
+                    raise DatasetNotComplete(
+                        f"{dataset} ({dataset.get('name')}) is in state {state!r}: only a complete "
+                        "dataset can be processed; build it in Arkindex first."
+                    )
+                logger.info("Retrieving data for %s (%d/%d)", dataset_set, index, result.total)
+                keeper.prepare(dataset)
+                logger.info("Processing %s (%d/%d)", dataset_set, index, result.total)
+                handler(dataset_set, ctx=ctx)
+                result.completed += 1
+            except Exception as exc:
+                result.failed += 1
+                message = describe_failure("set", dataset_set, exc)
+                result.failures.append(Failure(str(dataset_set), message, exc))
+                logger.warning(message, exc_info=_verbose())
+    finally:
+        keeper.release()
+    return result.finish()
+
+
+class DatasetNotComplete(Exception):
+    """A set's dataset is not in the complete state, so its archive cannot be trusted."""
 
 
 def update_activity(ctx: Context, element_id: str, state: ActivityState) -> bool:

@@ -227,7 +227,18 @@ class Sandbox:
         """
         self.app.iiif.fail(status=status, times=times, body=body, delay=delay)
 
+    def truncate(self, operation_id: str = "DownloadArtifact", after: int = 0, times: int | None = 1) -> None:
+        """Cut the next ``times`` file downloads of ``operation_id`` after ``after`` bytes.
+
+        The answer announces the whole file, sends its first ``after`` bytes and closes the
+        connection, as a network failure in the middle of a download would::
+
+            sb.truncate("DownloadArtifact", after=1024, times=None)   # every download is cut
+        """
+        self.app.truncate(operation_id, after=after, times=times)
+
     def clear_faults(self) -> None:
+        """Drop every pending fault and cut (see :meth:`fail` and :meth:`truncate`)."""
         self.app.clear_faults()
 
 

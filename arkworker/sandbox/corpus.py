@@ -30,6 +30,8 @@ same file always gives the same ids (tests and ``--element`` arguments can rely 
       version: {configuration: {configuration: {threshold: 0.5}}}
     secrets: {path/to/key.json: '{"api": "xyz"}'}
     tasks: [{slug: init}, {slug: worker, parents: [init]}]   # see corpus_tasks.py
+    datasets:                            # see arkworker.sandbox.corpus_datasets
+      - {name: Lines, sets: {train: [Page 1]}, archive: lines.tar.zst}
 
 Every problem raises :class:`CorpusError` whose message is one line naming the file and
 the location, e.g. ``demo.yml: elements[0].children[2].type: unknown type 'paeg'
@@ -49,6 +51,7 @@ from typing import Any, NoReturn
 import yaml
 from peewee import chunked
 
+from arkworker.sandbox.corpus_datasets import parse_datasets
 from arkworker.sandbox.corpus_images import local_image
 from arkworker.sandbox.corpus_tasks import parse_tasks
 from arkworker.sandbox.handlers.tasks import Task
@@ -76,7 +79,7 @@ ACTIVITY_STATES = ("ready", "disabled", "pending", "error")
 PROCESS_MODES = ("workers", "files", "template", "s3", "local", "dataset", "export")
 ORIENTATIONS = ("horizontal-lr", "horizontal-rl", "vertical-rl", "vertical-lr")
 
-_TOP_KEYS = ("corpus", "types", "images", "elements", "worker_run", "secrets", "tasks")
+_TOP_KEYS = ("corpus", "types", "images", "elements", "worker_run", "secrets", "tasks", "datasets")
 _ELEMENT_KEYS = (
     "id",
     "name",
@@ -113,6 +116,8 @@ class CorpusSpec:
     worker_run: dict[str, Any] = field(default_factory=dict)
     secrets: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[dict[str, Any]] = field(default_factory=list)
+    #: Rows of other sections (datasets...), per table, inserted after the worker run.
+    extra: list[tuple[Any, list[dict[str, Any]]]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -138,6 +143,9 @@ class CorpusSpec:
             WorkerRun.insert(**self.worker_run).execute()
             for batch in chunked(self.tasks, 100):
                 Task.insert_many(batch).execute()
+            for model, rows in self.extra:
+                for batch in chunked(rows, 100):
+                    model.insert_many(batch).execute()
             store.set_meta("corpus_id", self.corpus["id"])
             store.set_meta("corpus_name", self.name)
             store.set_meta("worker_run_id", self.worker_run["id"])
@@ -343,6 +351,7 @@ class _Parser:
         if self.declared_types is None:
             self.spec.types = [self.type_row({"slug": slug}, f"types.{slug}") for slug in self.used_types]
         self.parse_worker_run(top.get("worker_run") or {}, "worker_run")
+        self.spec.extra = parse_datasets(self, top.get("datasets") or [], "datasets")
         secrets = top.get("secrets") or {}
         for name, content in self.dictionary(secrets, "secrets").items():
             loc = f"secrets[{name!r}]"

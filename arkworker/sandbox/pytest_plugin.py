@@ -90,8 +90,10 @@ def arkworker_run(arkworker_sandbox: Sandbox, arkworker_env: dict[str, str]) -> 
     """A function running a Worker on the sandbox: ``arkworker_run(app, *args, env=None, elements=None)``.
 
     ``args`` are command-line arguments (``"--dev"``, ``"--threshold", "0.8"``...).
-    Unless the arguments name elements, the run processes ``elements`` (IDs), by default
-    the sandbox process's elements. ``env`` adds or overrides environment variables.
+    Unless the arguments name elements, an element worker processes ``elements`` (IDs), by
+    default the sandbox process's elements; a dataset worker gets no element (its sets come
+    from the process, and from ``"--set", "<dataset_uuid>:<set_name>"`` arguments).
+    ``env`` adds or overrides environment variables.
     """
 
     def run(
@@ -101,7 +103,8 @@ def arkworker_run(arkworker_sandbox: Sandbox, arkworker_env: dict[str, str]) -> 
         elements: Sequence[str] | None = None,
     ) -> SandboxRun:
         argv = list(args)
-        if not any(arg.startswith(("--element", "--elements-list")) for arg in argv):
+        names_elements = any(arg.startswith(("--element", "--elements-list")) for arg in argv)
+        if app.kind != "dataset_set" and not names_elements:
             ids = arkworker_sandbox.process_element_ids() if elements is None else list(elements)
             if ids:
                 argv += ["--element", *ids]

@@ -47,6 +47,7 @@ from arkworker.sandbox.handlers import HANDLERS
 from arkworker.sandbox.handlers.base import (
     ApiError,
     Call,
+    FileReply,
     Listing,
     Reply,
     client_error,
@@ -65,6 +66,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_ENDPOINT = "openapi"
 MAX_PAGE_SIZE = 500
+_FILE_BLOCK = 64 * 1024
 _AUTH_SCHEMES = {"token", "ponos"}
 
 
@@ -135,6 +137,7 @@ class SandboxApp:
         self._requests: list[RecordedRequest] = []
         self._faults: dict[str, list[_Fault]] = {}
         self.iiif = IiifServer(store)
+        self._cuts: dict[str, list[list[int | None]]] = {}
 
     # -- control plane -----------------------------------------------------------------------
 
@@ -172,10 +175,39 @@ class SandboxApp:
         with self._lock:
             self._faults.setdefault(operation_id, []).append(_Fault(status, times, body, float(delay)))
 
+    def truncate(self, operation_id: str, after: int, times: int | None = 1) -> None:
+        """Make the next ``times`` file downloads of ``operation_id`` stop after ``after`` bytes.
+
+        The answer announces the whole file (``Content-Length``), sends its first bytes and
+        closes the connection: what a client sees when a download is cut in the middle.
+        """
+        get_operation(operation_id)
+        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+            raise ValueError(f"after must be a number of bytes (0 or more), got {after!r}")
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+            raise ValueError(
+                f"times must be a positive integer or None (until clear_faults()), got {times!r}"
+            )
+        with self._lock:
+            self._cuts.setdefault(operation_id, []).append([after, times])
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._cuts.clear()
         self.iiif.clear_faults()
+
+    def _take_cut(self, operation_id: str) -> int | None:
+        with self._lock:
+            queue = self._cuts.get(operation_id)
+            if not queue:
+                return None
+            after, remaining = queue[0]
+            if remaining is not None:
+                queue[0][1] = remaining - 1
+                if remaining == 1:
+                    queue.pop(0)
+            return after
 
     def _take_fault(self, operation_id: str) -> _Fault | None:
         with self._lock:
@@ -279,7 +311,36 @@ class SandboxApp:
             return _error_response(ApiError(500, "server_error", [error_entry(detail, "sandbox_error")]))
         if isinstance(result, Reply):
             return _json_response(result.data, result.status)
+        if isinstance(result, FileReply):
+            return self._file_response(result, self._take_cut(operation.operation_id))
         return _json_response(result, 200)
+
+    @staticmethod
+    def _file_response(reply: FileReply, cut_after: int | None) -> Response:
+        """Stream a file from disk in blocks; ``cut_after`` bytes only when a cut is injected."""
+        size = reply.path.stat().st_size
+
+        def blocks() -> Iterable[bytes]:
+            sent = 0
+            with reply.path.open("rb") as file:
+                while block := file.read(_FILE_BLOCK):
+                    if cut_after is not None and sent + len(block) >= cut_after:
+                        yield block[: cut_after - sent]
+                        return  # Werkzeug then closes the connection short of Content-Length
+                    sent += len(block)
+                    yield block
+
+        headers = [
+            ("Content-Length", str(size)),
+            ("Content-Disposition", f'attachment; filename="{reply.filename}"'),
+        ]
+        return Response(
+            blocks(),
+            status=_status_line(200),
+            mimetype=reply.content_type,
+            headers=headers,
+            direct_passthrough=True,
+        )
 
     @staticmethod
     def _path_values(operation: Operation, values: dict[str, str]) -> dict[str, str]:

@@ -60,7 +60,7 @@ def run_on_sandbox(
     """Run ``app`` on a fresh sandbox, then print what the run created."""
     with open_sandbox(options.sandbox) as sandbox:
         elements = tuple(options.element)
-        if not elements and options.elements_list is None:
+        if not elements and options.elements_list is None and app.kind != "dataset_set":
             elements = tuple(sandbox.process_element_ids())
         result = runner.run(app, replace(options, element=elements), sandbox_environment(env, sandbox))
         click.echo(format_report(sandbox), file=out)

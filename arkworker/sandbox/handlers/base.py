@@ -2,8 +2,8 @@
 
 A handler is a function of one :class:`Call` registered against an operationId with
 :func:`handles`. It runs inside a store session (the models are bound), and returns a
-JSON-able value (200), a :class:`Reply` (another status), or a :class:`Listing` that the
-server paginates. Problems are raised as :class:`ApiError`; the server turns them into the
+JSON-able value (200), a :class:`Reply` (another status), a :class:`Listing` that the
+server paginates, or a :class:`FileReply` streamed from disk (artifact downloads). Problems are raised as :class:`ApiError`; the server turns them into the
 uniform Arkindex error body that arkindex-client parses into its typed exceptions.
 
 Body validation is declarative and collects every error before raising, so a client gets
@@ -22,6 +22,7 @@ import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from arkworker.sandbox.operations import Operation, get_operation
@@ -65,6 +66,15 @@ class Reply:
 
     data: Any
     status: int = 200
+
+
+@dataclass(frozen=True)
+class FileReply:
+    """A handler answer that streams a local file (an artifact download) instead of JSON."""
+
+    path: Path
+    content_type: str
+    filename: str
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,93 @@
+"""Downloading files from the API by streaming them to disk.
+
+arkindex-client reads a whole answer into memory before decoding it (``response.content``),
+which is fine for JSON and wrong for a dataset archive of several gigabytes. A download
+therefore goes through the client's own session (its authentication and headers, the URL
+built from the schema) with ``stream=True``, block by block into a file. A download cut in
+the middle is a connection error, retried by the run's :class:`~arkworker.api.RetryPolicy`
+from the start of the file; a file written to a final path first goes to a temporary
+file in the same directory and is renamed once complete, so a partial download never sits
+under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import requests
+from arkindex.exceptions import ErrorResponse
+
+from arkworker.api import Api
+
+#: Size of the blocks read from the network and written to disk.
+BLOCK_SIZE = 1024 * 1024
+#: (connect, read) timeouts in seconds, those of arkindex-client.
+TIMEOUT = (30, 60)
+
+
+def stream_into(api: Api, operation_id: str, out: BinaryIO, **parameters: Any) -> int:
+    """Write the file answered by ``operation_id`` into ``out``; return the number of bytes.
+
+    Every attempt starts ``out`` over, so ``out`` must be seekable (a regular file).
+    """
+
+    def attempt() -> int:
+        out.seek(0)
+        out.truncate()
+        return _download(api, operation_id, parameters, out)
+
+    return api.policy.call(attempt, describe=f"Downloading with {operation_id}")
+
+
+def download_file(api: Api, operation_id: str, destination: Path, **parameters: Any) -> Path:
+    """Stream the file answered by ``operation_id`` to ``destination`` (temporary file, then rename)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
+    )
+    try:
+        with os.fdopen(handle, "w+b") as out:
+            stream_into(api, operation_id, out, **parameters)
+        os.replace(temporary, destination)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return destination
+
+
+def _download(api: Api, operation_id: str, parameters: dict[str, Any], out: BinaryIO) -> int:
+    client = api.client
+    url = client.get_url(client.lookup_operation(operation_id), parameters)
+    written = 0
+    with client.session.get(url, stream=True, timeout=TIMEOUT) as response:
+        if response.status_code >= 400:
+            raise _error(response)
+        expected = response.headers.get("Content-Length")
+        try:
+            for block in response.iter_content(BLOCK_SIZE):
+                out.write(block)
+                written += len(block)
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise _cut(expected) from exc
+    if expected and expected.isdigit() and written != int(expected):
+        raise _cut(expected)
+    return written
+
+
+def _cut(expected: str | None) -> requests.ConnectionError:
+    announced = f"{expected} bytes" if expected else "its size unknown"
+    return requests.ConnectionError(f"the download was cut before the end of the file ({announced})")
+
+
+def _error(response: requests.Response) -> ErrorResponse:
+    """The client's exception for an error answer (its body is small: read it whole)."""
+    content: Any = response.text
+    if "json" in response.headers.get("Content-Type", ""):
+        with contextlib.suppress(ValueError):
+            content = json.loads(content)
+    return ErrorResponse(f"{response.status_code} {response.reason}", response.status_code, content)

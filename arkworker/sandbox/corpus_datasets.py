@@ -1,0 +1,155 @@
+"""The ``datasets`` section of corpus files: datasets, their sets and elements, task artifacts.
+
+::
+
+    datasets:
+      - name: Handwritten lines          # required; also id, description
+        state: complete                  # open, building, complete (default) or error
+        sets:                            # set name → elements (ids or names)
+          train: [Page 1, Page 2]
+          test: [Page 3]
+        process_sets: [train, test]      # sets the sandbox's process runs on (default: all)
+        archive: lines.tar.zst           # served as the task artifact "<dataset id>.tar.zst"
+        artifacts:                       # other files of the dataset's task
+          - {path: stats.json, file: stats.json, content_type: application/json}
+        task: <uuid>                     # the task that built the dataset (default: derived)
+
+File paths are relative to the corpus file (to the current directory for a corpus given as
+a mapping); the files must exist, and are read each time the artifact is downloaded.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from arkworker.sandbox.dataset_models import (
+    DATASET_STATES,
+    Artifact,
+    Dataset,
+    DatasetElement,
+    DatasetSet,
+    ProcessSet,
+)
+from arkworker.sandbox.store import BaseModel
+
+if TYPE_CHECKING:
+    from arkworker.sandbox.corpus import _Parser
+
+_DATASET_KEYS = ("id", "name", "description", "state", "sets", "process_sets", "archive", "artifacts", "task")
+_ARTIFACT_KEYS = ("path", "file", "content_type")
+
+
+def parse_datasets(parser: _Parser, value: Any, loc: str) -> list[tuple[type[BaseModel], list[dict]]]:
+    """Validate the section; the rows to insert, per table, in an order foreign keys accept."""
+    base = Path(parser.label).parent if Path(parser.label).is_file() else Path.cwd()
+    tables: dict[type[BaseModel], list[dict]] = {
+        Dataset: [],
+        DatasetSet: [],
+        DatasetElement: [],
+        ProcessSet: [],
+        Artifact: [],
+    }
+    for index, entry in enumerate(parser.sequence(value, loc)):
+        _parse_dataset(parser, entry, f"{loc}[{index}]", base, tables)
+    return list(tables.items())
+
+
+def _parse_dataset(
+    parser: _Parser, value: Any, loc: str, base: Path, tables: dict[type[BaseModel], list[dict]]
+) -> None:
+    entry = parser.mapping(value, loc, _DATASET_KEYS)
+    if "name" not in entry:
+        parser.fail(loc, "missing 'name'")
+    name = parser.string(entry["name"], f"{loc}.name")
+    dataset_id = parser.identifier(entry, loc, "datasets")
+    task_entry = {"id": entry["task"]} if "task" in entry else {}
+    task_id = parser.identifier(task_entry, f"{loc}.task", "dataset_tasks")
+    description = entry.get("description", "")
+    if not isinstance(description, str):
+        parser.fail(f"{loc}.description", "expected a string")
+    tables[Dataset].append(
+        {
+            "id": dataset_id,
+            "corpus": parser.spec.corpus["id"],
+            "name": name,
+            "description": description,
+            "state": parser.string(entry.get("state", "complete"), f"{loc}.state", choices=DATASET_STATES),
+            "task_id": task_id,
+        }
+    )
+    set_ids: dict[str, str] = {}
+    for set_name, elements in parser.dictionary(entry.get("sets") or {}, f"{loc}.sets").items():
+        set_loc = f"{loc}.sets.{set_name}"
+        parser.string(set_name, set_loc)
+        set_id = parser.identifier({}, set_loc, "dataset_sets")
+        set_ids[set_name] = set_id
+        tables[DatasetSet].append({"id": set_id, "dataset": dataset_id, "name": set_name})
+        seen: set[str] = set()
+        for position, reference in enumerate(parser.sequence(elements or [], set_loc)):
+            element_id = parser.resolve_element(reference, f"{set_loc}[{position}]")
+            if element_id in seen:
+                parser.fail(f"{set_loc}[{position}]", f"element {reference!r} is already in this set")
+            seen.add(element_id)
+            row_id = parser.identifier({}, f"{set_loc}[{position}]", "dataset_elements")
+            tables[DatasetElement].append({"id": row_id, "dataset_set": set_id, "element": element_id})
+    process_sets = entry.get("process_sets")
+    names = list(set_ids) if process_sets is None else parser.sequence(process_sets, f"{loc}.process_sets")
+    for position, set_name in enumerate(names):
+        item_loc = f"{loc}.process_sets[{position}]"
+        if set_name not in set_ids:
+            parser.fail(
+                item_loc, f"unknown set {set_name!r} (the dataset's sets: {', '.join(set_ids) or 'none'})"
+            )
+        tables[ProcessSet].append(
+            {
+                "id": parser.identifier({}, item_loc, "process_sets"),
+                "process": parser.spec.process["id"],
+                "dataset_set": set_ids[set_name],
+            }
+        )
+    rows = []
+    if "archive" in entry:
+        file = parser.string(entry["archive"], f"{loc}.archive")
+        rows.append(_artifact(parser, f"{loc}.archive", f"{dataset_id}.tar.zst", file, base, task_id))
+    for position, value in enumerate(parser.sequence(entry.get("artifacts") or [], f"{loc}.artifacts")):
+        item_loc = f"{loc}.artifacts[{position}]"
+        artifact = parser.mapping(value, item_loc, _ARTIFACT_KEYS)
+        for key in ("path", "file"):
+            if key not in artifact:
+                parser.fail(item_loc, f"missing {key!r}")
+        path = parser.string(artifact["path"], f"{item_loc}.path")
+        file = parser.string(artifact["file"], f"{item_loc}.file")
+        content_type = artifact.get("content_type")
+        if content_type is not None:
+            content_type = parser.string(content_type, f"{item_loc}.content_type")
+        if any(row["path"] == path for row in rows):
+            parser.fail(f"{item_loc}.path", f"the task already has an artifact at {path!r}")
+        rows.append(_artifact(parser, item_loc, path, file, base, task_id, content_type))
+    tables[Artifact].extend(rows)
+
+
+def _artifact(
+    parser: _Parser,
+    loc: str,
+    path: str,
+    file: str,
+    base: Path,
+    task_id: str,
+    content_type: str | None = None,
+) -> dict[str, Any]:
+    location = (base / file).resolve()
+    if not location.is_file():
+        parser.fail(loc, f"the file {location} does not exist (paths are relative to the corpus file)")
+    if content_type is None:
+        guessed = "application/zstd" if path.endswith(".zst") else mimetypes.guess_type(path)[0]
+        content_type = guessed or "application/octet-stream"
+    return {
+        "id": parser.identifier({}, loc, "artifacts"),
+        "task_id": task_id,
+        "path": path,
+        "size": location.stat().st_size,
+        "content_type": content_type,
+        "file": str(location),
+    }

@@ -1,0 +1,160 @@
+"""Datasets and task artifacts: what a dataset worker reads, and the one write it makes.
+
+ListProcessSets, RetrieveDataset, ListDatasetElements and PartialUpdateDataset follow the
+payloads of Arkindex (a dataset lists its sets as ``{id, name}`` objects). ListArtifacts
+answers a plain JSON list, as Arkindex does; DownloadArtifact streams the artifact's file
+from disk (:class:`~arkworker.sandbox.handlers.base.FileReply`), so a download can be cut
+in the middle by ``Sandbox.truncate``.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from peewee import SQL
+
+from arkworker.sandbox.dataset_models import (
+    DATASET_STATES,
+    Artifact,
+    Dataset,
+    DatasetElement,
+    DatasetSet,
+    ProcessSet,
+)
+from arkworker.sandbox.handlers.base import (
+    Call,
+    FileReply,
+    Listing,
+    Rule,
+    handles,
+    invalid,
+    not_found,
+    validate,
+)
+from arkworker.sandbox.handlers.elements import serialize_element
+from arkworker.sandbox.handlers.tasks import Task
+from arkworker.sandbox.store import Process, now
+
+
+def get_dataset(dataset_id: str) -> Dataset:
+    dataset = Dataset.get_or_none(Dataset.id == dataset_id)
+    if dataset is None:
+        raise not_found("Dataset")
+    return dataset
+
+
+def serialize_dataset(dataset: Dataset) -> dict[str, Any]:
+    """The RetrieveDataset payload."""
+    sets = DatasetSet.select().where(DatasetSet.dataset == dataset.id).order_by(SQL("rowid"))
+    return {
+        "id": dataset.id,
+        "name": dataset.name,
+        "description": dataset.description,
+        "sets": [{"id": row.id, "name": row.name} for row in sets],
+        "state": dataset.state,
+        "corpus_id": dataset.corpus_id,
+        "creator": dataset.creator,
+        "task_id": dataset.task_id,
+        "created": dataset.created,
+        "updated": dataset.updated,
+    }
+
+
+def serialize_artifact(artifact: Artifact) -> dict[str, Any]:
+    return {
+        "id": artifact.id,
+        "path": artifact.path,
+        "size": artifact.size,
+        "content_type": artifact.content_type,
+        "s3_put_url": None,
+        "created": artifact.created,
+        "updated": artifact.created,
+    }
+
+
+@handles("ListProcessSets")
+def list_process_sets(call: Call) -> Listing:
+    if Process.get_or_none(Process.id == call.path["id"]) is None:
+        raise not_found("Process")
+    rows = list(ProcessSet.select().where(ProcessSet.process == call.path["id"]).order_by(SQL("rowid")))
+
+    def item(row: ProcessSet) -> dict[str, Any]:
+        dataset_set = row.dataset_set
+        return {
+            "id": row.id,
+            "dataset": serialize_dataset(dataset_set.dataset),
+            "set_name": dataset_set.name,
+        }
+
+    return Listing(rows, item)
+
+
+@handles("RetrieveDataset")
+def retrieve_dataset(call: Call) -> dict[str, Any]:
+    return serialize_dataset(get_dataset(call.path["id"]))
+
+
+@handles("PartialUpdateDataset")
+def partial_update_dataset(call: Call) -> dict[str, Any]:
+    dataset = get_dataset(call.path["id"])
+    rules = {
+        "name": Rule("str", required=False),
+        "description": Rule("str", required=False, blank=True),
+        "state": Rule("str", required=False, choices=DATASET_STATES),
+    }
+    data = validate(call.body, rules)
+    for name in rules:
+        if name in call.body:
+            setattr(dataset, name, data[name])
+    dataset.updated = now()
+    dataset.save()
+    return serialize_dataset(dataset)
+
+
+@handles("ListDatasetElements")
+def list_dataset_elements(call: Call) -> Listing:
+    dataset = get_dataset(call.path["id"])
+    sets = {row.name: row for row in DatasetSet.select().where(DatasetSet.dataset == dataset.id)}
+    wanted = call.query.get("set")
+    if wanted is not None and wanted not in sets:
+        known = ", ".join(sets) or "none"
+        raise invalid(f"{wanted!r} is not a set of this dataset (its sets: {known}).", ["set"])
+    set_ids = [row.id for name, row in sets.items() if wanted is None or name == wanted]
+    query = DatasetElement.select().where(DatasetElement.dataset_set.in_(set_ids))
+    rows = list(query.order_by(SQL("rowid")))
+
+    def item(row: DatasetElement) -> dict[str, Any]:
+        return {"set": row.dataset_set.name, "element": serialize_element(row.element, call.base_url)}
+
+    return Listing(rows, item)
+
+
+def _task_artifacts(task_id: str) -> list[Artifact]:
+    artifacts = list(Artifact.select().where(Artifact.task_id == task_id).order_by(SQL("rowid")))
+    known = (
+        artifacts
+        or Dataset.select().where(Dataset.task_id == task_id).exists()
+        or Task.select().where(Task.id == task_id).exists()
+    )
+    if not known:
+        raise not_found("Task")
+    return artifacts
+
+
+@handles("ListArtifacts")
+def list_artifacts(call: Call) -> list[dict[str, Any]]:
+    return [serialize_artifact(artifact) for artifact in _task_artifacts(call.path["id"])]
+
+
+@handles("DownloadArtifact")
+def download_artifact(call: Call) -> FileReply:
+    for artifact in _task_artifacts(call.path["id"]):
+        if artifact.path == call.path["path"]:
+            file = Path(artifact.file)
+            if not file.is_file():
+                raise not_found(f"file {file} behind the artifact")
+            content_type = artifact.content_type or mimetypes.guess_type(artifact.path)[0]
+            return FileReply(file, content_type or "application/octet-stream", Path(artifact.path).name)
+    raise not_found("Artifact")

@@ -1,0 +1,46 @@
+"""examples/dataset_stats.py on the demo corpus, whose process runs on the sets of a dataset."""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from arkworker.cli import invoke_app, locate_app
+from tests.conftest import requests_of
+
+EXAMPLE = Path(__file__).parent.parent / "examples" / "dataset_stats.py"
+
+
+@pytest.fixture
+def arkworker_corpus():
+    return None  # the demo corpus
+
+
+def test_dataset_stats_writes_its_report(arkworker_run, arkworker_sandbox, tmp_path):
+    run = arkworker_run(locate_app(str(EXAMPLE)))
+    assert run.exit_code == 0, run.output
+    assert run.summary == "Ran on 3 sets: 3 completed, 0 failed"
+    work_dir = tmp_path / "xdg-data" / "arkindex"
+    report = json.loads((work_dir / "dataset-stats.json").read_text())
+    assert {name: stats["elements"] for name, stats in report["Demo pages"].items()} == {
+        "train": 2,
+        "dev": 1,
+        "test": 0,
+    }
+    assert "| Demo pages | train | 2 | page: 2 |" in (work_dir / "dataset-stats.md").read_text()
+    assert len(requests_of(arkworker_sandbox, "DownloadArtifact")) == 1
+    assert not list(work_dir.glob("*.tar.zst"))
+
+
+def test_dataset_stats_on_the_sandbox_command_line(tmp_path):
+    stream = io.StringIO()
+    code, result = invoke_app(
+        locate_app(str(EXAMPLE)),
+        ["--sandbox"],
+        env={"XDG_DATA_HOME": str(tmp_path), "ARKWORKER_RETRY_BACKOFF": "0"},
+        stream=stream,
+    )
+    assert code == 0, stream.getvalue()
+    assert result.summary == "Ran on 3 sets: 3 completed, 0 failed"
+    assert (tmp_path / "arkindex" / "dataset-stats.md").is_file()
