@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from arkworker.context import Context
-
 ROOT = Path(__file__).resolve().parent.parent
 BIN = "Scripts" if sys.platform == "win32" else "bin"
 
@@ -63,8 +61,6 @@ def clean_env(tmp_path):
 
 @pytest.mark.parametrize("kind", ["element", "dataset"])
 def test_a_new_project_installs_passes_its_tests_and_runs_on_its_corpus(venv, clean_env, tmp_path, kind):
-    if kind == "dataset" and not hasattr(Context, "list_set_elements"):
-        pytest.skip("The dataset set loop (ctx.list_set_elements) is not part of arkworker yet.")
     project = tmp_path / "worker-ocr-lines"
     created = run(
         venv / "arkworker", "new", "ocr-lines", "--kind", kind, "--no-input", cwd=tmp_path, env=clean_env
