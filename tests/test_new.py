@@ -1,5 +1,6 @@
 """``arkworker new``: naming, validation, prompts, rendering and the refusal to overwrite."""
 
+import shutil
 import subprocess
 import sys
 
@@ -193,6 +194,19 @@ def test_no_input_uses_the_defaults(tmp_path, monkeypatch):
     assert declaration["type"] == "recognizer"
     assert declaration["description"] == "Writes a transcription on every element it is given."
     assert "@app.element" in (target / "worker_ocr_lines.py").read_text()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs the git program")
+def test_the_default_author_comes_from_git(tmp_path, monkeypatch):
+    config = tmp_path / "gitconfig"
+    config.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.chdir(tmp_path)
+    result = new("ocr", "--no-input")
+    assert result.exit_code == 0, result.output
+    pyproject = tomllib.loads((tmp_path / "worker-ocr" / "pyproject.toml").read_text())
+    assert pyproject["project"]["authors"] == [{"name": "Ada Lovelace", "email": "ada@example.com"}]
 
 
 def test_without_a_terminal_no_question_is_asked(tmp_path):

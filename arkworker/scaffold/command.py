@@ -79,7 +79,7 @@ def new_command(
     SLUG is the worker's Arkindex slug (lowercase letters, digits and dashes, e.g. ocr-lines).
     """
     if interactive is None:
-        interactive = sys.stdin.isatty()
+        interactive = bool(sys.stdin and sys.stdin.isatty())
     if slug is None:
         if not interactive:
             raise BadInput("Give the worker's slug, e.g. 'arkworker new ocr-lines'.")
