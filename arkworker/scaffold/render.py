@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import click
 import jinja2
 
 from arkworker.errors import BadInput
@@ -37,13 +38,13 @@ def templates_root() -> Path:
     checkout = Path(__file__).resolve().parents[2] / "templates"
     if checkout.is_dir():
         return checkout
-    raise FileNotFoundError(
+    raise click.ClickException(
         f"The project templates are missing (looked in {installed} and {checkout}): reinstall arkworker."
     )
 
 
 def quote(value: Any) -> str:
-    """A double-quoted string literal valid in Python, TOML and YAML alike (JSON escapes)."""
+    """A double-quoted string valid in TOML and YAML alike (JSON's escapes are valid in both)."""
     return json.dumps(str(value), ensure_ascii=False)
 
 
