@@ -62,7 +62,7 @@ def test_names_derive_from_the_slug(slug, distribution, module):
         ("ocr lines", "ocr-lines"),
         ("-ocr-", "ocr"),
         ("ocr--lines", "ocr-lines"),
-        ("été", "t"),
+        ("Étude-été", "etude-ete"),
         ("", "my-worker"),
         ("___", "my-worker"),
     ],

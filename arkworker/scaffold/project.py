@@ -17,6 +17,7 @@ A slug that already starts with ``worker-`` is not prefixed twice.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from arkworker.errors import BadInput
@@ -48,7 +49,8 @@ def check_slug(slug: str) -> str:
 
 def suggest_slug(text: str) -> str:
     """The closest valid slug to ``text`` (``'OCR_Lines'`` → ``'ocr-lines'``), for messages."""
-    words = re.findall(r"[a-z0-9]+", text.lower())
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_text.lower())
     return "-".join(words) or "my-worker"
 
 
