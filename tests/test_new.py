@@ -13,10 +13,15 @@ from arkworker.errors import BadInput
 from arkworker.scaffold.project import Project, arkworker_requirement, check_slug, suggest_slug
 from arkworker.scaffold.render import render_project, templates_root, write_project
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    tomllib = pytest.importorskip("tomli")
+
+def load_toml(text):
+    """Parse TOML with tomllib (Python >= 3.11), else tomli; the test is skipped without either."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli")
+    return tomllib.loads(text)
+
 
 COMMON_FILES = {
     ".gitignore",
@@ -128,7 +133,7 @@ def test_every_kind_renders_the_whole_project(kind):
     assert 'Worker(\n    "ocr-lines",' in files["worker_ocr_lines.py"]
     assert "from worker_ocr_lines import app" in files["tests/test_worker.py"]
 
-    pyproject = tomllib.loads(files["pyproject.toml"])
+    pyproject = load_toml(files["pyproject.toml"])
     assert pyproject["project"]["name"] == "worker-ocr-lines"
     assert pyproject["project"]["authors"] == [{"name": "Ada", "email": "ada@example.com"}]
     assert pyproject["project"]["dependencies"][0].startswith("arkworker")
@@ -154,7 +159,7 @@ def test_values_with_quotes_and_backslashes_stay_valid_toml_yaml_and_python():
     text = 'Reads "old" scripts \\ and œuvres'
     project = Project("ocr", name=text, description=text, type="recognizer", author=text)
     files = render_project(project)
-    assert tomllib.loads(files["pyproject.toml"])["project"]["description"] == text
+    assert load_toml(files["pyproject.toml"])["project"]["description"] == text
     assert yaml.safe_load(files["arkindex/ocr.yml"])["display_name"] == text
     namespace = {}
     exec(compile(files["worker_ocr.py"], "worker_ocr.py", "exec"), namespace)
@@ -162,7 +167,7 @@ def test_values_with_quotes_and_backslashes_stay_valid_toml_yaml_and_python():
 
 
 def test_without_an_author_pyproject_has_no_authors():
-    pyproject = tomllib.loads(render_project(Project("ocr"))["pyproject.toml"])
+    pyproject = load_toml(render_project(Project("ocr"))["pyproject.toml"])
     assert "authors" not in pyproject["project"]
 
 
@@ -205,7 +210,7 @@ def test_the_default_author_comes_from_git(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = new("ocr", "--no-input")
     assert result.exit_code == 0, result.output
-    pyproject = tomllib.loads((tmp_path / "worker-ocr" / "pyproject.toml").read_text())
+    pyproject = load_toml((tmp_path / "worker-ocr" / "pyproject.toml").read_text())
     assert pyproject["project"]["authors"] == [{"name": "Ada Lovelace", "email": "ada@example.com"}]
 
 
@@ -224,7 +229,7 @@ def test_missing_values_are_asked_for(tmp_path):
     assert (declaration["display_name"], declaration["type"]) == ("OCR lines", "trainer")
     assert declaration["description"] == "Counts sets."
     assert "@app.dataset_set" in (tmp_path / "out" / "worker_ocr_lines.py").read_text()
-    pyproject = tomllib.loads((tmp_path / "out" / "pyproject.toml").read_text())
+    pyproject = load_toml((tmp_path / "out" / "pyproject.toml").read_text())
     assert pyproject["project"]["authors"] == [{"name": "Ada", "email": "ada@example.com"}]
 
 
