@@ -10,7 +10,7 @@ script times, for each scenario, how many images per second a worker gets:
     python bench/images.py [--lines 200] [--reference-python /path/to/python]
 
 The reference (arkindex-base-worker 0.3.7) is measured on the same element payloads when
-its virtualenv is found (``$ARKWORKER_REFERENCE_PYTHON`` or ``/work/refenv/bin/python``),
+its virtualenv is found (``$ARKWORKER_REFERENCE_PYTHON`` or ``bench/.refenv/bin/python``, see ``bench/reference.py``),
 in a subprocess: it is never a dependency. Both sides share the machine with the sandbox,
 which decodes and encodes every answer: figures compare clients, not absolute speeds.
 """
@@ -28,6 +28,7 @@ from pathlib import Path
 
 from arkindex import ArkindexClient
 from PIL import Image, ImageDraw
+from reference import add_reference_argument
 
 from arkworker.models import Element
 from arkworker.sandbox import Sandbox
@@ -109,10 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=200, help="Number of line crops.")
     parser.add_argument("--pages", type=int, default=10, help="Number of page openings per page scenario.")
-    parser.add_argument(
-        "--reference-python",
-        default=os.environ.get("ARKWORKER_REFERENCE_PYTHON", "/work/refenv/bin/python"),
-    )
+    add_reference_argument(parser)
     args = parser.parse_args()
     os.environ.setdefault("ARKWORKER_RETRY_BACKOFF", "0")
     with tempfile.TemporaryDirectory() as tmp, Sandbox(corpus(Path(tmp), args.lines)) as sandbox:

@@ -8,7 +8,7 @@ the peak resident memory of that process.
     python bench/merge_caches.py [--parents 20] [--elements 50000] [--reference-python PATH]
 
 The reference is not a dependency of arkworker: it is looked for in a separate virtualenv
-(default ``$ARKWORKER_REFERENCE_PYTHON`` or ``/work/refenv/bin/python``, with
+(default ``$ARKWORKER_REFERENCE_PYTHON`` or ``bench/.refenv/bin/python``, see ``bench/reference.py``, with
 ``pip install arkindex-base-worker==0.3.7``). Its merge attaches every parent without
 detaching it, so it cannot merge more than ten parents: the side-by-side comparison uses
 the same 1,000,000 elements split into ten parents, merged by both, each in its own process.
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -27,6 +26,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from reference import add_reference_argument
 
 from arkworker.cache_files import create_cache_file
 
@@ -99,10 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parents", type=int, default=20)
     parser.add_argument("--elements", type=int, default=50_000, help="elements per parent")
-    parser.add_argument(
-        "--reference-python",
-        default=os.environ.get("ARKWORKER_REFERENCE_PYTHON", "/work/refenv/bin/python"),
-    )
+    add_reference_argument(parser)
     args = parser.parse_args()
     total = args.parents * args.elements
     with tempfile.TemporaryDirectory(prefix="arkworker-merge-bench-") as scratch:

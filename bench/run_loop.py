@@ -7,7 +7,7 @@ process, and this script prints the wall time, the number of API requests and th
     python bench/run_loop.py [--elements 500] [--reference-python /path/to/python]
 
 The reference is not a dependency of arkworker: it is looked for in a separate virtualenv
-(default ``$ARKWORKER_REFERENCE_PYTHON`` or ``/work/refenv/bin/python``, with
+(default ``$ARKWORKER_REFERENCE_PYTHON`` or ``bench/.refenv/bin/python``, see ``bench/reference.py``, with
 ``pip install arkindex-base-worker==0.3.7``); without it only arkworker is measured.
 """
 
@@ -22,6 +22,8 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from reference import add_reference_argument
 
 from arkworker.sandbox import Sandbox
 
@@ -92,10 +94,7 @@ def measure(command: list[str], count: int, workdir: Path, label: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--elements", type=int, default=500)
-    parser.add_argument(
-        "--reference-python",
-        default=os.environ.get("ARKWORKER_REFERENCE_PYTHON", "/work/refenv/bin/python"),
-    )
+    add_reference_argument(parser)
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
