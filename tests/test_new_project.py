@@ -9,6 +9,7 @@ its console script (the command of its Docker image). One environment serves eve
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -34,11 +35,18 @@ def run(*command, cwd=None, env=None):
 
 
 @pytest.fixture(scope="session")
-def venv(tmp_path_factory):
-    """A fresh virtual environment holding the arkworker wheel built from this checkout."""
+def wheel(tmp_path_factory):
+    """The arkworker wheel built from this checkout."""
+    directory = tmp_path_factory.mktemp("wheels")
+    run(sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "-q", "-w", directory)
+    (built,) = directory.glob("arkworker-*.whl")
+    return built
+
+
+@pytest.fixture(scope="session")
+def venv(tmp_path_factory, wheel):
+    """A fresh virtual environment holding the arkworker wheel."""
     base = tmp_path_factory.mktemp("new-project")
-    run(sys.executable, "-m", "pip", "wheel", ROOT, "--no-deps", "-q", "-w", base / "wheels")
-    (wheel,) = (base / "wheels").glob("arkworker-*.whl")
     run(sys.executable, "-m", "venv", base / "venv")
     python = base / "venv" / BIN / "python"
     # hatchling lets the generated projects install without fetching their build backend.
@@ -57,6 +65,18 @@ def clean_env(tmp_path):
     }
     env["XDG_DATA_HOME"] = str(tmp_path / "xdg-data")
     return env
+
+
+def test_the_wheel_ships_every_template(wheel):
+    templates = ROOT / "templates"
+    expected = {
+        f"arkworker/templates/{path.relative_to(templates).as_posix()}"
+        for path in templates.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = {name for name in archive.namelist() if name.startswith("arkworker/templates/")}
+    assert shipped == expected
 
 
 @pytest.mark.parametrize("kind", ["element", "dataset"])
