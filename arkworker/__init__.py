@@ -18,8 +18,16 @@ from importlib.metadata import PackageNotFoundError, version
 
 from arkworker.app import Worker
 from arkworker.context import Context
-from arkworker.enums import ActivityState, ClassificationState, ElementType, MetaType, TextOrientation
-from arkworker.errors import BadInput, ConfigurationError, InvalidArgument, RegistrationError
+from arkworker.enums import ActivityState, ClassificationState, MetaType, TextOrientation
+from arkworker.errors import (
+    BadInput,
+    ConfigurationError,
+    InvalidArgument,
+    MissingEntityType,
+    MissingTypeError,
+    RegistrationError,
+)
+from arkworker.helpers.elements import ElementType
 
 try:
     __version__ = version("arkworker")
@@ -35,6 +43,8 @@ __all__ = [
     "ElementType",
     "InvalidArgument",
     "MetaType",
+    "MissingEntityType",
+    "MissingTypeError",
     "RegistrationError",
     "TextOrientation",
     "Worker",
