@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from arkworker.api import Api, Paginator
 from arkworker.config import Configuration, Environment
 from arkworker.errors import ConfigurationError
+from arkworker.helpers.classifications import ClassificationMixin
 from arkworker.helpers.elements import ElementMixin
 from arkworker.helpers.transcriptions import TranscriptionMixin
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from arkworker.app import Worker
 
 
-class Context(ElementMixin, TranscriptionMixin):
+class Context(ClassificationMixin, ElementMixin, TranscriptionMixin):
     """Everything a handler can use during a run.
 
     :ivar args: the parsed command line, built-in and custom options (``ctx.args.threshold``).

@@ -5,11 +5,19 @@ server, the schema and the store see them all. To add a family, write its module
 with ``@register``, handlers with ``@handles("OperationId")``) and import it below.
 """
 
-from arkworker.sandbox.handlers import element_writes, elements, process, secrets, transcriptions
+from arkworker.sandbox.handlers import (
+    classifications,
+    element_writes,
+    elements,
+    process,
+    secrets,
+    transcriptions,
+)
 from arkworker.sandbox.handlers.base import HANDLERS, handles
 
 __all__ = [
     "HANDLERS",
+    "classifications",
     "element_writes",
     "elements",
     "handles",
