@@ -21,7 +21,7 @@ _CHUNK = 500  # ids per IN (...) query, well below SQLite's variable limit
 
 #: What other families add to listed elements: query flag → (key, function of an element id).
 #: Filled by their modules (``with_classes`` → ``classes``, ``with_metadata`` → ``metadata``).
-LIST_EXTRAS: dict[str, tuple[str, Callable[[str], Any]]] = {"with_metadata": ("metadata", lambda _: [])}
+LIST_EXTRAS: dict[str, tuple[str, Callable[[str], Any]]] = {}
 
 
 def get_element(element_id: str) -> Element:
