@@ -21,7 +21,10 @@ from arkworker.config import Configuration, Environment
 from arkworker.errors import ConfigurationError
 from arkworker.helpers.classifications import ClassificationMixin
 from arkworker.helpers.elements import ElementMixin
+from arkworker.helpers.entities import EntityMixin
+from arkworker.helpers.metadata import MetaDataMixin
 from arkworker.helpers.transcriptions import TranscriptionMixin
+from arkworker.helpers.worker_versions import WorkerVersionMixin
 
 if TYPE_CHECKING:
     from arkindex import ArkindexClient
@@ -30,7 +33,14 @@ if TYPE_CHECKING:
     from arkworker.app import Worker
 
 
-class Context(ClassificationMixin, ElementMixin, TranscriptionMixin):
+class Context(
+    ClassificationMixin,
+    ElementMixin,
+    EntityMixin,
+    MetaDataMixin,
+    TranscriptionMixin,
+    WorkerVersionMixin,
+):
     """Everything a handler can use during a run.
 
     :ivar args: the parsed command line, built-in and custom options (``ctx.args.threshold``).

@@ -1,6 +1,7 @@
 """Transcription helpers over HTTP against the sandbox: bodies, validation, read-only, cache, batches."""
 
 import pytest
+from arkindex.exceptions import ArkindexValidationError
 
 from arkworker import InvalidArgument, TextOrientation
 from arkworker.models import Element, Transcription
@@ -187,8 +188,6 @@ def test_element_transcriptions_validation(call_helpers, arkworker_sandbox, item
 
 
 def test_the_sandbox_validates_like_arkindex(call_helpers, arkworker_sandbox):
-    from arkindex.exceptions import ArkindexValidationError
-
     def handler(element, ctx):
         with pytest.raises(ArkindexValidationError) as info:
             ctx.create_element_transcriptions(
