@@ -4,6 +4,7 @@ import pytest
 from arkindex.exceptions import ArkindexValidationError
 
 from arkworker import InvalidArgument, MetaType
+from arkworker.sandbox.report import format_report
 from tests.conftest import requests_of
 
 
@@ -117,3 +118,15 @@ def test_read_only_mode(call_helpers, arkworker_sandbox):
     assert results == [None, None]
     assert "Cannot create metadata as this worker is in read-only mode" in run.output
     assert all(record.method == "GET" for record in arkworker_sandbox.requests)
+
+
+def test_the_run_report_shows_metadata_and_entities(call_helpers, arkworker_sandbox):
+    def handler(element, ctx):
+        ctx.create_metadata(element, MetaType.Text, "folio", "12r")
+        ctx.create_entity("Lyon", "place")
+
+    call_helpers(handler)
+    report = format_report(arkworker_sandbox)
+    assert "1 entity, 1 metadata" in report
+    assert "page Page 1  text  folio  12r" in report
+    assert "Lyon  no" in report

@@ -26,6 +26,7 @@ from arkworker.sandbox.handlers.base import (
 )
 from arkworker.sandbox.handlers.elements import child_ids, get_element
 from arkworker.sandbox.handlers.process import worker_run_brief, worker_version_of
+from arkworker.sandbox.report import ReportTable, register_table, shorten
 from arkworker.sandbox.store import (
     BaseModel,
     Corpus,
@@ -85,6 +86,18 @@ class TranscriptionEntity(BaseModel):
 
     class Meta:
         table_name = "transcription_entities"
+
+
+register_table(
+    ReportTable(
+        "entities",
+        "Entities",
+        (
+            ("Name", lambda row, elements: shorten(row["name"])),
+            ("Validated", lambda row, elements: "yes" if row["validated"] else "no"),
+        ),
+    )
+)
 
 
 def _corpus(corpus_id: str, attr: list[str] | None = None) -> Corpus:

@@ -15,6 +15,7 @@ from arkworker.sandbox.handlers.base import Call, Reply, Rule, handles, invalid,
 from arkworker.sandbox.handlers.elements import LIST_EXTRAS, get_element, parent_ids
 from arkworker.sandbox.handlers.entities import Entity
 from arkworker.sandbox.handlers.process import worker_run_brief, worker_version_of
+from arkworker.sandbox.report import ReportTable, element_label, register_table, shorten
 from arkworker.sandbox.store import BaseModel, Element, UUIDKey, new_id, now, register
 
 META_TYPES = ("text", "html", "date", "location", "reference", "numeric", "url")
@@ -59,6 +60,19 @@ def element_metadata(element_id: str) -> list[dict[str, Any]]:
 
 
 LIST_EXTRAS["with_metadata"] = ("metadata", element_metadata)
+
+register_table(
+    ReportTable(
+        "metadata",
+        "Metadata",
+        (
+            ("Element", lambda row, elements: element_label(row["element_id"], elements)),
+            ("Type", lambda row, elements: row["type"]),
+            ("Name", lambda row, elements: shorten(row["name"], 30)),
+            ("Value", lambda row, elements: shorten(row["value"])),
+        ),
+    )
+)
 
 _ITEM = {
     "type": Rule("str", choices=META_TYPES),
