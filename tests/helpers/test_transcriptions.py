@@ -297,3 +297,17 @@ def test_a_cache_refusal_is_a_warning_not_a_failure(call_helpers, cache_path, ar
     assert "Couldn't save the created transcription in the local cache" in run.output
     assert arkworker_sandbox.objects("transcriptions", id=created["id"])
     assert cache_rows(cache_path, "transcriptions") == []
+
+
+def test_worker_version_filters_are_deprecated(call_helpers, arkworker_sandbox):
+    (version,) = arkworker_sandbox.objects("worker_versions")
+
+    def handler(element, ctx):
+        with pytest.warns(DeprecationWarning, match="Filtering on worker_version is deprecated"):
+            listed = list(ctx.list_transcriptions(element, worker_version=version["id"]))
+        with pytest.warns(DeprecationWarning, match="transcription_worker_version"):
+            ctx.list_element_children(element, transcription_worker_version=False)
+        return listed
+
+    listed, _ = call_helpers(handler)
+    assert listed == []
