@@ -7,7 +7,7 @@ request). arkworker therefore sends every call through ``single_request()`` (no 
 applies exactly one policy, :class:`RetryPolicy`, documented in the README:
 
 * retried: HTTP 5xx answers except 501 (Not Implemented never heals), connection errors
-  and timeouts; 4xx answers are never retried;
+  and timeouts; 4xx answers and TLS errors (a bad certificate) are never retried;
 * 5 attempts in total, waiting 3, 4, 8 and 16 seconds (the reference's schedule), each wait
   multiplied by ``ARKWORKER_RETRY_BACKOFF`` (default 1; 0 means no waiting, which is what
   tests use); ``ARKWORKER_RETRY_ATTEMPTS`` changes the number of attempts.
@@ -40,6 +40,8 @@ def is_transient(exc: BaseException) -> bool:
         return 500 <= exc.status_code < 600 and exc.status_code != 501
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return 500 <= exc.response.status_code < 600 and exc.response.status_code != 501
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False  # a certificate problem does not heal by asking again
     return isinstance(exc, requests.ConnectionError | requests.Timeout)
 
 
@@ -217,6 +219,8 @@ def _describe_failure(exc: BaseException | None) -> str:
         return f"HTTP {exc.title}"
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
         return f"HTTP {exc.response.status_code} {exc.response.reason}"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS error: check the server's certificate, or the http/https scheme of the URL"
     if isinstance(exc, requests.ConnectionError):
         return "connection failed"
     if isinstance(exc, requests.Timeout):

@@ -14,11 +14,13 @@ handlers running in several threads can all use the cache.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from peewee import (
     SQL,
@@ -36,6 +38,8 @@ from peewee import (
 )
 from peewee import Field as _Field
 from peewee import UUIDField as _UUIDField
+
+from arkworker import images
 
 #: The version of the cache format; any schema change must bump it.
 SQL_VERSION = 3
@@ -110,6 +114,27 @@ class CachedElement(CacheModel):
 
     def __str__(self) -> str:
         return str(self.id)
+
+    # The image helpers of API elements; the rules live in arkworker.images.
+
+    def image_url(self, size: str = "full") -> str | None:
+        """The IIIF URL of the whole image at ``size``, None without an image."""
+        return None if self.image_id is None else images.iiif_url(self.image.url, "full", size)
+
+    @property
+    def requires_tiles(self) -> bool:
+        """Always False: the cache does not record the image server's size limits."""
+        return False
+
+    def open_image(self, mode: str | None = "RGB", **kwargs: Any) -> Any:
+        """Like :meth:`arkworker.models.Element.open_image`; ValueError without an image."""
+        return images.open_zone(images.cached_zone(self), mode, **kwargs)
+
+    @contextlib.contextmanager
+    def open_image_tempfile(self, format: str = "jpeg", **kwargs: Any) -> Iterator[IO[bytes]]:
+        """:meth:`open_image` saved in a temporary file (``.name`` is its path), deleted on exit."""
+        with images.open_zone_tempfile(images.cached_zone(self), format, **kwargs) as file:
+            yield file
 
 
 class CachedTranscription(CacheModel):

@@ -23,6 +23,7 @@ import click
 
 from arkworker import __version__, logs, runner
 from arkworker.app import Worker
+from arkworker.cache_cli import cache_group
 from arkworker.errors import BadInput, ConfigurationError
 from arkworker.runner import RunOptions, RunResult
 
@@ -211,8 +212,9 @@ def builtin_options() -> list[click.Option]:
             is_flag=False,
             flag_value="",
             default=None,
-            metavar="[CORPUS]",
-            help="Run on a local sandbox Arkindex seeded from CORPUS (default: a demo corpus).",
+            metavar="[CORPUS|DIR]",
+            help="Run on a local sandbox Arkindex seeded from CORPUS, or from the images in the "
+            "folder DIR (default: a demo corpus).",
         ),
     ]
 
@@ -266,7 +268,7 @@ class Invocation:
             except Exception as exc:
                 logs.logger.debug("The run stopped", exc_info=True)
                 raise ConfigurationError(
-                    f"The run stopped: {exc!r}"
+                    logs.redact(f"The run stopped: {exc!r}")
                     + ("" if options.verbose else " (run with --verbose to see the traceback)")
                 ) from exc
         return self.result.exit_code
@@ -359,7 +361,7 @@ def sandbox_group() -> None:
 
 
 @sandbox_group.command("serve")
-@click.argument("corpus", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("corpus", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free port."
 )
@@ -367,7 +369,7 @@ def sandbox_group() -> None:
     "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Keep the state in this file."
 )
 def serve_command(corpus: Path | None, port: int, db_path: Path | None) -> None:
-    """Serve CORPUS (YAML or JSON; default: the demo corpus) until Ctrl+C."""
+    """Serve CORPUS (YAML or JSON, or a folder of images; default: the demo corpus) until Ctrl+C."""
     from arkworker.sandbox.corpus import CorpusError
     from arkworker.sandbox.serve import serve_forever
 
@@ -378,6 +380,27 @@ def serve_command(corpus: Path | None, port: int, db_path: Path | None) -> None:
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
         raise BadInput(f"Cannot listen on 127.0.0.1:{port} ({reason}): pick another --port.") from None
+
+
+cli.add_command(cache_group)
+
+
+@sandbox_group.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--corpus",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Corpus file to write (default: DIRECTORY/corpus.yml).",
+)
+@click.option("--force", is_flag=True, help="Overwrite the corpus file if it exists.")
+def import_command(directory: Path, out: Path | None, force: bool) -> None:
+    """Write a corpus for the images in DIRECTORY: one page per image, sub-folders as folders."""
+    from arkworker.sandbox.importer import summary, write_folder_corpus
+
+    written = write_folder_corpus(directory, out, force=force)
+    click.echo(f"Wrote {written}: {summary(written)}.")
+    click.echo(f"Run a worker on them with: arkworker run APP --sandbox {written}")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -23,6 +23,7 @@ from arkworker.helpers.classifications import ClassificationMixin
 from arkworker.helpers.elements import ElementMixin
 from arkworker.helpers.entities import EntityMixin
 from arkworker.helpers.metadata import MetaDataMixin
+from arkworker.helpers.tasks import TaskMixin
 from arkworker.helpers.transcriptions import TranscriptionMixin
 from arkworker.helpers.worker_versions import WorkerVersionMixin
 
@@ -40,6 +41,7 @@ class Context(
     MetaDataMixin,
     TranscriptionMixin,
     WorkerVersionMixin,
+    TaskMixin,
 ):
     """Everything a handler can use during a run.
 

@@ -12,11 +12,68 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 FORMAT = "%(asctime)s %(levelname)s/%(name)s: %(message)s"
 
 logger = logging.getLogger("arkworker")
+
+#: What replaces a secret value in a log line or a traceback.
+REDACTED = "[secret]"
+
+#: Shorter values are not redacted: hiding every "id" or "1" would make logs unreadable.
+MIN_SECRET_LENGTH = 4
+
+
+class SecretRedactor(logging.Filter):
+    """Replaces known secret values in a record's message, traceback and stack.
+
+    Installed on the run's log handler, it sees every line the run prints, whichever
+    logger emitted it, also with ``--verbose`` (tracebacks are formatted and redacted here).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: set[str] = set()
+
+    def redact(self, text: str) -> str:
+        for value in sorted(self.values, key=len, reverse=True):
+            text = text.replace(value, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.values:
+            return True
+        record.msg, record.args = self.redact(record.getMessage()), ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True
+
+
+#: The redactor of the current run (secrets are known once the run is configured).
+REDACTOR = SecretRedactor()
+
+
+def redact_secrets(secrets: Any) -> None:
+    """Hide every text value of ``secrets`` (nested in mappings and lists too) from the logs."""
+    if isinstance(secrets, str):
+        if len(secrets) >= MIN_SECRET_LENGTH:
+            REDACTOR.values.add(secrets)
+    elif isinstance(secrets, dict):
+        for value in secrets.values():
+            redact_secrets(value)
+    elif isinstance(secrets, (list, tuple)):
+        for value in secrets:
+            redact_secrets(value)
+
+
+def redact(text: str) -> str:
+    """``text`` with the current run's secret values hidden (for messages printed outside logging)."""
+    return REDACTOR.redact(text)
 
 
 @contextmanager
@@ -24,6 +81,7 @@ def run_logging(stream: TextIO | None = None, *, verbose: bool = False) -> Itera
     """Send arkworker's log lines (and the root logger's, if it has no handler) to ``stream``."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(REDACTOR)
     root = logging.getLogger()
     saved = logger.level, logger.propagate, root.level
     adopt_root = not root.handlers
@@ -44,6 +102,7 @@ def run_logging(stream: TextIO | None = None, *, verbose: bool = False) -> Itera
         logger.propagate = saved[1]
         root.setLevel(saved[2])
         handler.flush()
+        REDACTOR.values.clear()
 
 
 def enable_debug() -> None:

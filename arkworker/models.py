@@ -8,8 +8,14 @@ from plain dicts in their tests. These classes keep both working: a model *is* a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
+from typing import IO, TYPE_CHECKING, Any
+
+from arkworker import images
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 
 def _wrap(value: Any) -> Any:
@@ -84,6 +90,60 @@ class Element(ApiModel):
         if not zone:
             raise ValueError(f"Element {self.get('id')} has no zone")
         return zone["polygon"]
+
+    # -- image (see arkworker.images) ------------------------------------------------------------
+
+    def _zone(self) -> images.ImageZone:
+        zone = images.api_zone(self)
+        if zone is None:
+            raise ValueError(f"Element {self.get('id')} has no zone")
+        return zone
+
+    def image_url(self, size: str = "full") -> str | None:
+        """The IIIF URL of the whole image at ``size`` (the S3 URL when set), None without a zone."""
+        zone = images.api_zone(self)
+        if zone is None:
+            return None
+        return zone.s3_url or images.iiif_url(zone.url, "full", size)
+
+    @property
+    def requires_tiles(self) -> bool:
+        """Whether the element's full-resolution crop is larger than its image server allows."""
+        zone = images.api_zone(self)
+        if zone is None or zone.s3_url:
+            return False
+        return zone.exceeds_server(*zone.region()[2:])
+
+    def open_image(
+        self,
+        mode: str | None = "RGB",
+        *,
+        max_width: int | None = None,
+        max_height: int | None = None,
+        use_full_image: bool = False,
+        image_format: str = "jpg",
+    ) -> Image:
+        """The element's pixels as a Pillow image, oriented like the element.
+
+        The polygon's bounding box (the whole image with ``use_full_image``), scaled down
+        to fit ``max_width`` x ``max_height`` with its ratio kept; ``image_format="png"``
+        asks the IIIF server for lossless pixels. Raises ValueError without a zone and
+        :class:`arkworker.images.ImageError` when the image cannot be downloaded or read.
+        """
+        return images.open_zone(
+            self._zone(),
+            mode,
+            max_width=max_width,
+            max_height=max_height,
+            use_full_image=use_full_image,
+            image_format=image_format,
+        )
+
+    @contextlib.contextmanager
+    def open_image_tempfile(self, format: str = "jpeg", **kwargs: Any) -> Iterator[IO[bytes]]:
+        """:meth:`open_image` saved in a temporary file (``.name`` is its path), deleted on exit."""
+        with images.open_zone_tempfile(self._zone(), format, **kwargs) as file:
+            yield file
 
 
 class Transcription(ApiModel):

@@ -18,7 +18,7 @@ from typing import Any
 
 from arkindex.exceptions import ErrorResponse
 
-from arkworker import cache, logs
+from arkworker import cache, downloads, logs, tasks
 from arkworker.api import connect
 from arkworker.app import Worker
 from arkworker.cache import CachedElement
@@ -108,6 +108,7 @@ def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
     cache_path = cache_file(app, options.database)
     api = connect(env)
     configuration = load_configuration(environment, api, dev=options.dev, local_config=local_config)
+    logs.redact_secrets(configuration.secrets)
     if options.verbose or configuration.debug:
         logs.enable_debug()
     if environment.ponos_data is None:
@@ -116,6 +117,8 @@ def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
 
     ctx = Context(app, options.namespace(), configuration, api, environment)
     with ExitStack() as resources:
+        cache_path = cache_path or task_cache_file(app, ctx)
+        resources.enter_context(downloads.using_policy(api.policy))
         if cache_path is not None:
             ctx.cache = cache.open_cache(cache_path, read_only=configuration.read_only)
             resources.callback(cache.close_cache)
@@ -138,8 +141,18 @@ def cache_file(app: Worker, database: Path | None) -> Path | None:
     try:
         cache.check_version(database)
     except cache.CacheVersionError as exc:
-        raise BadInput(str(exc)) from None
+        raise BadInput(
+            f"{exc}: give a version {cache.SQL_VERSION} cache ('arkworker cache info' shows one)."
+        ) from None
     return database
+
+
+def task_cache_file(app: Worker, ctx: Context) -> Path | None:
+    """In a Ponos task, in production: the task's cache, with its parents' caches merged in."""
+    if not app.cache or ctx.is_read_only or ctx.environment.ponos_task is None:
+        logger.debug("Cache is disabled")
+        return None
+    return tasks.prepare_task_cache(ctx.environment, ctx.task_parents)
 
 
 def elements_to_process(ctx: Context, element_ids: Sequence[str]) -> list[str | CachedElement]:

@@ -1,7 +1,14 @@
-"""Secrets a worker declares: fetched from the API, parsed by their name's extension.
+"""Secrets a worker declares: fetched from the API or a local GPG file, parsed by extension.
+
+Each secret is asked to the API first (``RetrieveSecret``); when the API does not have it,
+the local file ``$XDG_CONFIG_HOME/arkindex/secrets/<name>`` is decrypted with GPG (the
+keyring of ``GNUPGHOME``, else gpg's default). Unlike arkindex-base-worker, a local file
+never silently overrides the API's value, and a file that cannot be decrypted or parsed
+is an error, not a fallback to something else.
 
 Secret values are kept in a :class:`Secrets` mapping whose ``repr`` shows names only, so a
-configuration printed in a log or a traceback never shows them.
+configuration printed in a log or a traceback never shows them; the run also redacts their
+values from every log line (:func:`arkworker.logs.redact_secrets`).
 """
 
 from __future__ import annotations
@@ -9,9 +16,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+import gnupg
 import yaml
 from arkindex.exceptions import ErrorResponse
 
@@ -63,20 +71,56 @@ def load_secrets(names: Iterable[str], api: Api, environment: Environment) -> Se
     return secrets
 
 
+def local_secret_path(name: str, environment: Environment) -> Path:
+    """Where a secret is looked for locally (``name`` may contain ``/``)."""
+    return environment.config_home / "arkindex" / "secrets" / name
+
+
 def _fetch(name: str, api: Api, environment: Environment) -> str:
+    api_problem = "the API has no RetrieveSecret operation"
     if api.has_operation("RetrieveSecret"):
         try:
             answer = api.request("RetrieveSecret", name=name)
         except ErrorResponse as exc:
-            logger.warning("Secret %s not available on the API: HTTP %s", name, exc.title)
+            api_problem = f"HTTP {exc.title}"
+            logger.debug("Secret %s not available on the API: %s", name, api_problem)
         else:
             if isinstance(answer, dict) and isinstance(answer.get("content"), str):
                 return answer["content"]
-            logger.warning("Secret %s: the API answer has no text 'content'", name)
+            api_problem = "the answer has no text 'content'"
+            logger.warning("Secret %s: %s", name, api_problem)
+    path = local_secret_path(name, environment)
+    if path.is_file():
+        content = _decrypt(name, path, environment)
+        logger.info("Secret %s read from the local file %s", name, path)
+        return content
     raise ConfigurationError(
-        f"Secret {name} is not available on the API ({api.url}): create it on Arkindex, or remove "
-        "it from the worker's required secrets."
+        f"Secret {name} is not available on the API ({api.url}: {api_problem}) nor locally "
+        f"({path} does not exist): create it on Arkindex, or put a GPG-encrypted file there."
     )
+
+
+def _decrypt(name: str, path: Path, environment: Environment) -> str:
+    home = environment.variables.get("GNUPGHOME") or None
+    try:
+        gpg = gnupg.GPG(gnupghome=home)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ConfigurationError(
+            f"Cannot decrypt the local secret {path}: gpg is unusable ({exc}); install GnuPG."
+        ) from None
+    with path.open("rb") as encrypted:
+        result = gpg.decrypt_file(encrypted)
+    if not result.ok:
+        raise ConfigurationError(
+            f"Cannot decrypt the local secret {path} for secret {name} (gpg: {result.status or 'failed'}): "
+            "encrypt it for a key of your keyring (GNUPGHOME)."
+        )
+    try:
+        return result.data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigurationError(
+            f"The local secret {path} is not UTF-8 text once decrypted: re-encrypt a text file."
+        ) from None
 
 
 def _position(exc: BaseException) -> str:

@@ -1,9 +1,13 @@
 """API access: the paginator and the retry policy, against the sandbox over HTTP."""
 
+import socket
+import threading
+
 import pytest
+import requests
 from arkindex.exceptions import ErrorResponse
 
-from arkworker.api import Api, RetryPolicy, connect
+from arkworker.api import Api, RetryPolicy, connect, is_transient
 from arkworker.errors import ConfigurationError
 from arkworker.sandbox import Sandbox
 
@@ -109,3 +113,35 @@ def test_retry_waits_follow_the_schedule():
     policy = RetryPolicy(attempts=5, backoff=1.0)
     assert [policy.wait(n) for n in range(1, 5)] == [3.0, 4.0, 8.0, 16.0]
     assert RetryPolicy(backoff=0).wait(3) == 0
+
+
+def test_tls_errors_are_not_retried():
+    """A certificate or handshake problem does not heal: one connection, then a clear error."""
+    connections = []
+    stop = threading.Event()
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        server.settimeout(0.05)
+
+        def answer_plain_http():
+            while not stop.is_set():
+                try:
+                    conn, _ = server.accept()
+                except TimeoutError:
+                    continue
+                connections.append(conn)
+                with conn:
+                    conn.recv(1024)
+                    conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+        thread = threading.Thread(target=answer_plain_http, daemon=True)
+        thread.start()
+        url = f"https://127.0.0.1:{server.getsockname()[1]}/"
+        try:
+            with pytest.raises(ConfigurationError, match="TLS error"):
+                connect({"ARKINDEX_API_URL": url, "ARKWORKER_RETRY_BACKOFF": "0"})
+        finally:
+            stop.set()
+            thread.join()
+    assert len(connections) == 1
+    assert not is_transient(requests.exceptions.SSLError("certificate verify failed"))
+    assert is_transient(requests.ConnectionError("reset"))

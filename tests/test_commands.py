@@ -68,7 +68,8 @@ def test_a_bad_sandbox_corpus_is_one_line(tmp_path):
     assert missing.returncode == 2
     assert (
         missing.stderr
-        == f"Error: The sandbox corpus file {tmp_path / 'no.yml'} does not exist: give a YAML or JSON corpus file.\n"
+        == f"Error: The sandbox corpus file {tmp_path / 'no.yml'} does not exist: give a YAML or JSON corpus file, "
+        "or a folder of images.\n"
     )
 
 

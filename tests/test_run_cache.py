@@ -105,3 +105,15 @@ def test_database_errors_are_one_line(arkworker_run, arkworker_sandbox, make_app
     assert run.exit_code == 2
     assert "does not have the correct cache version (version 2), it should be 3" in run.output
     assert arkworker_sandbox.requests == []
+
+
+def test_a_database_that_is_not_sqlite_is_one_line(arkworker_run, arkworker_sandbox, tmp_path):
+    path = tmp_path / "garbage.sqlite"
+    path.write_text("this is not a database " * 50)
+    run = arkworker_run(recording_worker([]), "--database", str(path))
+    assert run.exit_code == 2
+    assert run.output == (
+        f"Error: {path} is not a SQLite database (file is not a database): give a version 3 cache "
+        "('arkworker cache info' shows one).\n"
+    )
+    assert arkworker_sandbox.requests == []

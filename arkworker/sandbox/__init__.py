@@ -23,13 +23,13 @@ created, inject failures, reset the state::
 from __future__ import annotations
 
 import secrets as _secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from arkworker.sandbox.corpus import CorpusError, CorpusSpec, load_corpus
-from arkworker.sandbox.handlers import implemented_operations
+from arkworker.sandbox.handlers import implemented_operations, tasks
 from arkworker.sandbox.server import RecordedRequest, SandboxApp, ServerThread
 from arkworker.sandbox.store import StateFileError, Store
 
@@ -45,8 +45,9 @@ __all__ = [
 class Sandbox:
     """One sandbox Arkindex: a state file, a corpus to (re)seed it from, and a server.
 
-    ``corpus`` is a YAML/JSON file path, a mapping in the same format, or None for the demo
-    corpus; it is validated at construction (:class:`CorpusError`). ``db_path`` is the
+    ``corpus`` is a YAML/JSON file path, a mapping in the same format, a folder of images
+    (imported as ``arkworker sandbox import`` does), or None for the demo corpus; it is
+    validated at construction (:class:`CorpusError`). ``db_path`` is the
     SQLite state file: if it already holds a sandbox state, that state is reused as is (not
     re-seeded), otherwise it is created and seeded; without it the state lives in a
     temporary directory removed with the object. ``port`` 0 picks a free port at
@@ -66,6 +67,8 @@ class Sandbox:
         page_size: int = 20,
         token: str | None = None,
     ) -> None:
+        if isinstance(corpus, str | Path) and Path(corpus).is_dir():
+            corpus = _import_folder(corpus)
         self._spec: CorpusSpec = load_corpus(corpus)
         self.store = Store(db_path)
         self.token: str = token or _secrets.token_hex(20)
@@ -161,6 +164,14 @@ class Sandbox:
         (process,) = self.store.objects("processes", id=self.process_id)
         return list(process["element_ids"])
 
+    def add_task(self, slug: str, parents: Sequence[str] = (), *, task_id: str | None = None) -> str:
+        """Add a Ponos task to the sandbox's process (``parents``: task ids); return its id."""
+        return tasks.add_task(self.store, self.process_id, slug, parents, task_id)
+
+    def set_task_parents(self, task_id: str, parents: Sequence[str]) -> None:
+        """Replace the parents a task gets from ``RetrieveTaskFromAgent``."""
+        tasks.set_task_parents(self.store, task_id, parents)
+
     # -- inspection ------------------------------------------------------------------------------
 
     def objects(self, kind: str, /, **filters: Any) -> list[dict[str, Any]]:
@@ -205,5 +216,27 @@ class Sandbox:
         """
         self.app.fail(operation_id, status=status, times=times, body=body, delay=delay)
 
+    def fail_iiif(
+        self, status: int = 500, times: int | None = 1, body: str | bytes | None = None, delay: float = 0.0
+    ) -> None:
+        """Make the next ``times`` requests to the sandbox's IIIF server answer ``status``.
+
+        Applies to every ``/iiif/`` request (``info.json`` and images) in order; ``times=None``
+        keeps failing until :meth:`clear_faults`. ``status=200`` with a ``body`` serves that
+        body as the image, to test how a worker handles corrupt image data.
+        """
+        self.app.iiif.fail(status=status, times=times, body=body, delay=delay)
+
     def clear_faults(self) -> None:
         self.app.clear_faults()
+
+
+def _import_folder(directory: str | Path) -> dict[str, Any]:
+    """The corpus of a folder of images; its problems raised as :class:`CorpusError`."""
+    from arkworker.errors import BadInput
+    from arkworker.sandbox.importer import folder_corpus
+
+    try:
+        return folder_corpus(directory)
+    except BadInput as error:
+        raise CorpusError(error.format_message()) from None

@@ -14,6 +14,8 @@ same file always gives the same ids (tests and ``--element`` arguments can rely 
       - page                             # shorthand for {slug: page}
     images:
       - {name: scan-1, width: 2000, height: 3000, url: https://iiif.example.com/iiif/2/scan-1}
+      - {name: scan-2, path: scans/2.jpg}  # a local file (relative to this file), served by
+                                           # the sandbox's IIIF server; size read from the file
     elements:                            # a tree; image: an image's id or name
       - name: Volume 1
         type: folder
@@ -27,6 +29,7 @@ same file always gives the same ids (tests and ``--element`` arguments can rely 
       worker: {slug: demo, name: Demo}
       version: {configuration: {configuration: {threshold: 0.5}}}
     secrets: {path/to/key.json: '{"api": "xyz"}'}
+    tasks: [{slug: init}, {slug: worker, parents: [init]}]   # see corpus_tasks.py
 
 Annotation sections (``classes``, ``entity_types``, ``entities`` at the top; ``classifications``
 and ``metadata`` on elements) are described in :mod:`arkworker.sandbox.corpus_annotations`.
@@ -50,6 +53,9 @@ import yaml
 from peewee import chunked
 
 from arkworker.sandbox import corpus_annotations
+from arkworker.sandbox.corpus_images import local_image
+from arkworker.sandbox.corpus_tasks import parse_tasks
+from arkworker.sandbox.handlers.tasks import Task
 from arkworker.sandbox.store import (
     Corpus,
     Element,
@@ -74,7 +80,16 @@ ACTIVITY_STATES = ("ready", "disabled", "pending", "error")
 PROCESS_MODES = ("workers", "files", "template", "s3", "local", "dataset", "export")
 ORIENTATIONS = ("horizontal-lr", "horizontal-rl", "vertical-rl", "vertical-lr")
 
-_TOP_KEYS = ("corpus", "types", "images", "elements", "worker_run", "secrets", *corpus_annotations.TOP_KEYS)
+_TOP_KEYS = (
+    "corpus",
+    "types",
+    "images",
+    "elements",
+    "worker_run",
+    "secrets",
+    "tasks",
+    *corpus_annotations.TOP_KEYS,
+)
 _ELEMENT_KEYS = (
     "id",
     "name",
@@ -111,6 +126,7 @@ class CorpusSpec:
     process: dict[str, Any] = field(default_factory=dict)
     worker_run: dict[str, Any] = field(default_factory=dict)
     secrets: list[dict[str, Any]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
     #: (model, rows) of the annotation sections (classes, entities...), inserted last.
     annotations: list[tuple[Any, list[dict[str, Any]]]] = field(default_factory=list)
 
@@ -137,6 +153,8 @@ class CorpusSpec:
             WorkerVersion.insert(**self.version).execute()
             Process.insert(**self.process).execute()
             WorkerRun.insert(**self.worker_run).execute()
+            for batch in chunked(self.tasks, 100):
+                Task.insert_many(batch).execute()
             store.set_meta("corpus_id", self.corpus["id"])
             store.set_meta("corpus_name", self.name)
             store.set_meta("worker_run_id", self.worker_run["id"])
@@ -200,7 +218,7 @@ def load_corpus(source: str | Path | Mapping[str, Any] | CorpusSpec | None) -> C
         source = DEMO_CORPUS
     if isinstance(source, Mapping):
         return _Parser("<corpus mapping>").parse(source)
-    return _Parser(str(source)).parse(_read(Path(source), str(source)))
+    return _Parser(str(source), Path(source).parent).parse(_read(Path(source), str(source)))
 
 
 # -- validation ------------------------------------------------------------------------------
@@ -226,8 +244,9 @@ def _listing(values: Iterable[str], limit: int = 10) -> str:
 
 
 class _Parser:
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, base_dir: Path | None = None) -> None:
         self.label = label
+        self.base_dir = base_dir or Path.cwd()
         self.spec: CorpusSpec
         self.corpus_name = ""
         self.ids: dict[tuple[str, str], str] = {}
@@ -352,6 +371,7 @@ class _Parser:
                 self.fail(loc, f"expected the secret's content as a string, got {_show(content)}")
             secret_id = self.identifier({}, loc, "secrets", derive_from=f"secrets\n{name}")
             self.spec.secrets.append({"id": secret_id, "name": name, "content": content})
+        self.spec.tasks = parse_tasks(self, top.get("tasks") or [], "tasks", self.spec.process["id"])
         return self.spec
 
     def type_row(self, entry: Mapping[str, Any], loc: str) -> dict[str, Any]:
@@ -385,11 +405,15 @@ class _Parser:
             self.spec.types.append(row)
 
     def parse_image(self, entry: Any, loc: str) -> None:
-        keys = ("id", "name", "url", "width", "height", "max_width", "max_height", "s3_url")
+        keys = ("id", "name", "url", "path", "width", "height", "max_width", "max_height", "s3_url")
         entry = self.mapping(entry, loc, keys)
+        if entry.get("path") is not None:
+            entry = self.local_image(entry, loc)
         for required in ("width", "height"):
             if required not in entry:
-                self.fail(loc, f"missing '{required}' (the full image size in pixels)")
+                self.fail(
+                    loc, f"missing '{required}' (the full image size in pixels), or a 'path' to the file"
+                )
         row = {
             "id": self.identifier(entry, loc, "images"),
             "name": self.string(entry["name"], _key(loc, "name")) if entry.get("name") is not None else None,
@@ -399,6 +423,7 @@ class _Parser:
             "s3_url": None,
             "max_width": None,
             "max_height": None,
+            "path": entry.get("path"),
         }
         for key in ("url", "s3_url"):
             if entry.get(key) is not None:
@@ -415,6 +440,16 @@ class _Parser:
             self.images_by_name[row["name"]] = row
         self.images_by_id[row["id"]] = row
         self.spec.images.append(row)
+
+    def local_image(self, entry: dict[str, Any], loc: str) -> dict[str, Any]:
+        """The entry with its file's absolute path, and its size unless given."""
+        if entry.get("url") is not None:
+            self.fail(loc, "give either 'url' (a IIIF server) or 'path' (a local file), not both")
+        try:
+            path, width, height = local_image(self.string(entry["path"], _key(loc, "path")), self.base_dir)
+        except ValueError as error:
+            self.fail(_key(loc, "path"), str(error))
+        return {"width": width, "height": height, **entry, "path": path}
 
     def resolve_image(self, reference: Any, loc: str) -> dict[str, Any]:
         if not isinstance(reference, str):

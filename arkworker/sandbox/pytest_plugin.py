@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from arkworker.app import Worker
+from arkworker.cache_files import create_cache_file
 from arkworker.cli import invoke_app
 from arkworker.runner import RunResult
 from arkworker.sandbox import Sandbox
@@ -54,7 +55,7 @@ class SandboxRun:
 
 @pytest.fixture
 def arkworker_corpus() -> str | Path | dict[str, Any] | None:
-    """The corpus the sandbox is seeded from (a path or a dict); None is the demo corpus.
+    """The corpus the sandbox is seeded from (a file, a folder of images or a dict); None: the demo.
 
     Override it in your ``conftest.py``::
 
@@ -111,3 +112,52 @@ def arkworker_run(arkworker_sandbox: Sandbox, arkworker_env: dict[str, str]) -> 
         return SandboxRun(code, result, stream.getvalue(), arkworker_sandbox)
 
     return run
+
+
+@dataclass
+class PonosTree:
+    """A ``PONOS_DATA`` tree for one test: the task the worker runs as, and its parent tasks.
+
+    The task exists in the sandbox (``RetrieveTaskFromAgent`` answers with its parents) and
+    on disk (``data_dir/<task_id>/``); runs of ``arkworker_run`` get ``PONOS_DATA`` and
+    ``PONOS_TASK``. :meth:`add_parent` adds a parent task with its directory and, by
+    default, an empty cache file to fill.
+    """
+
+    sandbox: Sandbox
+    data_dir: Path
+    task_id: str
+    parents: list[str] = field(default_factory=list)
+
+    @property
+    def task_dir(self) -> Path:
+        return self.data_dir / self.task_id
+
+    @property
+    def cache_path(self) -> Path:
+        """The task's own cache, once a cache-capable worker ran."""
+        return self.task_dir / "db.sqlite"
+
+    def add_parent(self, slug: str | None = None, *, cache: bool = True, chunk: str | None = None) -> Path:
+        """Add a parent task and return its directory; ``cache`` creates its ``db.sqlite``
+        (``db_<chunk>.sqlite`` with ``chunk``), empty with the version-3 schema.
+        """
+        parent_id = self.sandbox.add_task(slug or f"parent-{len(self.parents) + 1}")
+        self.parents.append(parent_id)
+        self.sandbox.set_task_parents(self.task_id, self.parents)
+        directory = self.data_dir / parent_id
+        directory.mkdir()
+        if cache:
+            create_cache_file(directory / ("db.sqlite" if chunk is None else f"db_{chunk}.sqlite"))
+        return directory
+
+
+@pytest.fixture
+def arkworker_ponos(arkworker_sandbox: Sandbox, arkworker_env: dict[str, str], tmp_path: Path) -> PonosTree:
+    """Runs of ``arkworker_run`` happen in a Ponos task with a ``PONOS_DATA`` tree (:class:`PonosTree`)."""
+    data_dir = tmp_path / "ponos-data"
+    (data_dir / "current").mkdir(parents=True)
+    task_id = arkworker_sandbox.add_task("worker")
+    (data_dir / task_id).mkdir()
+    arkworker_env.update(PONOS_DATA=str(data_dir), PONOS_TASK=task_id)
+    return PonosTree(arkworker_sandbox, data_dir, task_id)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from arkworker.sandbox import Sandbox
+from arkworker.sandbox.importer import corpus_source
 
 
 def serve_forever(
@@ -23,13 +24,13 @@ def serve_forever(
     echo: Callable[[str], object] = print,
     stop: threading.Event | None = None,
 ) -> None:
-    """Serve ``corpus_path`` (None: the demo corpus) until Ctrl+C, or until ``stop`` is set.
+    """Serve ``corpus_path`` (a file or a folder of images; None: the demo corpus) until Ctrl+C, or until ``stop`` is set.
 
     ``stop`` lets a caller outside the main thread (a test, an embedding program) end the
     loop, since Ctrl+C only reaches the main thread. Raises ``CorpusError`` for a bad corpus
     and ``OSError`` when the port cannot be bound, before anything is printed.
     """
-    sandbox = Sandbox(corpus_path, db_path=db_path, port=port)
+    sandbox = Sandbox(corpus_source(corpus_path) if corpus_path else None, db_path=db_path, port=port)
     stop = stop or threading.Event()
     with sandbox:
         elements = len(sandbox.objects("elements"))

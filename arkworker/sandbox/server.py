@@ -16,6 +16,9 @@ the order a real Arkindex would:
 6. run the handler in a store session (one transaction), paginate listings like Django REST
    framework's page-number pagination, and serialise JSON.
 
+Paths under ``/iiif/`` skip all of this: they go to the IIIF image server
+(:mod:`arkworker.sandbox.iiif`), which needs no token, like a public IIIF server.
+
 Every error uses the uniform Arkindex body that arkindex-client 1.3 parses into typed
 exceptions; every request, faults and failures included, is appended to the request log.
 """
@@ -52,6 +55,8 @@ from arkworker.sandbox.handlers.base import (
     not_found,
     parse_query,
 )
+from arkworker.sandbox.iiif import PREFIX as IIIF_PREFIX
+from arkworker.sandbox.iiif import IiifServer
 from arkworker.sandbox.operations import API_PREFIX, OPERATIONS, Operation, get_operation
 from arkworker.sandbox.schema import build_schema
 from arkworker.sandbox.store import Store
@@ -129,6 +134,7 @@ class SandboxApp:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._faults: dict[str, list[_Fault]] = {}
+        self.iiif = IiifServer(store)
 
     # -- control plane -----------------------------------------------------------------------
 
@@ -169,6 +175,7 @@ class SandboxApp:
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
+        self.iiif.clear_faults()
 
     def _take_fault(self, operation_id: str) -> _Fault | None:
         with self._lock:
@@ -201,6 +208,8 @@ class SandboxApp:
         return response(environ, start_response)
 
     def _dispatch(self, request: Request) -> tuple[str | None, Response]:
+        if request.path.startswith(IIIF_PREFIX):
+            return None, self.iiif.respond(request)
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()

@@ -1,4 +1,4 @@
-"""Running a worker against a sandbox: ``arkworker run APP --sandbox [CORPUS]`` and the fixtures.
+"""Running a worker against a sandbox: ``arkworker run APP --sandbox [CORPUS|DIR]`` and the fixtures.
 
 The run is a production run (a worker run, activities, the same API calls) pointed at a
 sandbox started in this process on a free port; the caller's own Arkindex variables are
@@ -20,6 +20,7 @@ from arkworker.errors import BadInput
 from arkworker.runner import RunOptions, RunResult
 from arkworker.sandbox import Sandbox
 from arkworker.sandbox.corpus import CorpusError
+from arkworker.sandbox.importer import corpus_source
 from arkworker.sandbox.report import format_report
 
 #: Variables of a real Arkindex task that must not leak into a sandbox run.
@@ -38,11 +39,17 @@ def sandbox_environment(env: Mapping[str, str], sandbox: Sandbox) -> dict[str, s
 
 
 def open_sandbox(corpus: str | Path | None) -> Sandbox:
-    """A sandbox seeded from ``corpus`` (the demo corpus when empty), bad files as one line."""
-    if corpus and not Path(corpus).is_file():
-        raise BadInput(f"The sandbox corpus file {corpus} does not exist: give a YAML or JSON corpus file.")
+    """A sandbox seeded from ``corpus`` (the demo corpus when empty), bad files as one line.
+
+    A folder is imported on the fly (``arkworker sandbox import``), for a run on one's own scans.
+    """
+    if corpus and not Path(corpus).exists():
+        raise BadInput(
+            f"The sandbox corpus file {corpus} does not exist: give a YAML or JSON corpus file, "
+            "or a folder of images."
+        )
     try:
-        return Sandbox(corpus=Path(corpus) if corpus else None)
+        return Sandbox(corpus=corpus_source(corpus) if corpus else None)
     except CorpusError as exc:
         raise BadInput(str(exc)) from None
 

@@ -127,6 +127,7 @@ def test_coverage_list():
             "RetrieveCorpus",
             "RetrieveElement",
             "RetrieveSecret",
+            "RetrieveTaskFromAgent",
             "RetrieveWorkerRun",
             "UpdateWorkerActivity",
         ]

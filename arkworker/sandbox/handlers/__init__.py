@@ -13,6 +13,7 @@ from arkworker.sandbox.handlers import (
     metadata,
     process,
     secrets,
+    tasks,
     transcriptions,
 )
 from arkworker.sandbox.handlers.base import HANDLERS, handles
@@ -28,6 +29,7 @@ __all__ = [
     "metadata",
     "process",
     "secrets",
+    "tasks",
     "transcriptions",
 ]
 

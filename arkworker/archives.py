@@ -1,0 +1,278 @@
+"""Zstandard and ``.tar.zst`` archives: decompress, extract safely, create.
+
+Arkindex tasks hand files to each other as ``.tar.zst`` archives, and those archives come
+from other tasks, other workers, sometimes other people: extracting one must never write
+outside the destination. The checks below are those of Python's tar ``data`` filter, done
+by hand so they behave the same on every supported Python (3.10 and 3.11 may lack the
+filter): a member is refused when its path is absolute or climbs with ``..``, when it goes
+through a link of the archive, when it is a symbolic or hard link pointing outside the
+destination, or when it is a device or a FIFO. Owners are never restored and modes lose
+their set-uid/set-gid/sticky bits and group/other write permission.
+
+Archives are streamed: the zstd stream is decompressed chunk by chunk to a temporary tar
+file on disk, never held in memory. Extraction goes to a staging directory inside the
+destination and is moved into place only once every member was written, so a corrupt or
+refused archive leaves the destination as it was; temporary files are removed on every
+path out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import stat
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import zstandard
+
+from arkworker.errors import BadInput
+
+#: Read and write granularity of the streaming functions (bytes).
+CHUNK_SIZE = 1 << 20
+
+#: Compressed bytes fed to zstd at once: bounds what one step can expand to.
+INPUT_CHUNK_SIZE = 1 << 14
+
+#: Compression level of created archives (the reference's).
+COMPRESSION_LEVEL = 3
+
+
+class ArchiveError(BadInput):
+    """An archive is missing, corrupt or unsafe; the message names the file."""
+
+
+@dataclass(frozen=True)
+class ArchiveInfo:
+    """What a worker publishing an archive needs to announce it.
+
+    ``content_md5`` hashes the bytes of the regular files in sorted path order (names are
+    not hashed), so two archives of the same files have the same content hash even when
+    their compressed bytes differ; ``archive_md5`` hashes the compressed file.
+    """
+
+    path: Path
+    size: int
+    content_md5: str
+    archive_md5: str
+
+
+def decompress_zst(source: str | Path, destination: str | Path) -> Path:
+    """Decompress the zstd file ``source`` into ``destination``, streaming.
+
+    Multi-frame input (as the reference writes) is read across frames. ``destination`` is
+    written to a temporary file next to it and renamed at the end, so a corrupt input
+    leaves no partial file behind.
+    """
+    source, destination = Path(source), Path(destination)
+    _require_file(source)
+    handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}-", dir=destination.parent)
+    try:
+        with os.fdopen(handle, "wb") as output:
+            _decompress_to(source, output)
+        os.replace(temporary, destination)
+    except BaseException:
+        _remove(temporary)
+        raise
+    return destination
+
+
+def extract_tar_zst(archive: str | Path, destination: str | Path) -> list[Path]:
+    """Extract the ``.tar.zst`` file ``archive`` into ``destination`` (created if missing).
+
+    Returns the paths written (regular files, directories and links), relative to
+    ``destination``. Files already in ``destination`` with the same relative path are
+    replaced; nothing is written when the archive is corrupt or holds an unsafe member.
+    """
+    archive, destination = Path(archive), Path(destination)
+    _require_file(archive)
+    destination.mkdir(parents=True, exist_ok=True)
+    handle, tar_path = tempfile.mkstemp(suffix=".tar")
+    staging = Path(tempfile.mkdtemp(prefix=".extracting-", dir=destination))
+    try:
+        with os.fdopen(handle, "wb") as output:
+            _decompress_to(archive, output)
+        written = _extract_tar(archive, Path(tar_path), staging)
+        _move_tree(staging, destination)
+        return written
+    finally:
+        _remove(tar_path)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def create_tar_zst(source_dir: str | Path, archive: str | Path) -> ArchiveInfo:
+    """Archive every entry under ``source_dir`` (paths relative to it) into ``archive``.
+
+    The tar stream is compressed as it is produced, never held in memory nor written
+    uncompressed. Symbolic links are stored as links. The archive is written under a
+    temporary name next to ``archive`` and renamed at the end.
+    """
+    source_dir, archive = Path(source_dir), Path(archive)
+    if not source_dir.is_dir():
+        raise ArchiveError(f"Cannot archive {source_dir}: it is not a directory.")
+    entries = sorted(source_dir.rglob("*"), key=lambda path: path.relative_to(source_dir).as_posix())
+    content_hash = hashlib.md5(usedforsecurity=False)
+    handle, temporary = tempfile.mkstemp(prefix=f".{archive.name}-", dir=archive.parent)
+    try:
+        with os.fdopen(handle, "wb") as output:
+            compressor = zstandard.ZstdCompressor(level=COMPRESSION_LEVEL)
+            with (
+                compressor.stream_writer(output, closefd=False) as writer,
+                tarfile.open(fileobj=writer, mode="w|", format=tarfile.PAX_FORMAT) as tar,
+            ):
+                for entry in entries:
+                    tar.add(entry, arcname=entry.relative_to(source_dir).as_posix(), recursive=False)
+                    if entry.is_file() and not entry.is_symlink():
+                        _hash_file(entry, content_hash)
+        archive_hash = hashlib.md5(usedforsecurity=False)
+        _hash_file(Path(temporary), archive_hash)
+        os.replace(temporary, archive)
+    except BaseException:
+        _remove(temporary)
+        raise
+    return ArchiveInfo(archive, archive.stat().st_size, content_hash.hexdigest(), archive_hash.hexdigest())
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise ArchiveError(f"Archive {path} does not exist or is not a file.")
+
+
+def _decompress_to(source: Path, output) -> None:
+    """Stream ``source`` frame after frame into ``output``; a truncated last frame is an error.
+
+    Input is fed in :data:`INPUT_CHUNK_SIZE` pieces so the output held at once stays small
+    (zstd's stream reader would bound it too, but it reports a truncated file as a clean end).
+    """
+    decompressor = zstandard.ZstdDecompressor()
+    frame, frames, pending = decompressor.decompressobj(), 0, False
+    try:
+        with source.open("rb") as compressed:
+            while chunk := compressed.read(INPUT_CHUNK_SIZE):
+                while chunk:
+                    output.write(frame.decompress(chunk))
+                    pending, chunk = True, b""
+                    if frame.eof:
+                        chunk, frames, pending = frame.unused_data, frames + 1, False
+                        frame = decompressor.decompressobj()
+    except zstandard.ZstdError as error:
+        raise ArchiveError(f"Archive {source} is not a valid zstd file ({error}).") from None
+    if pending or not frames:
+        raise ArchiveError(f"Archive {source} is not a valid zstd file (it ends early); is it complete?")
+
+
+def _extract_tar(archive: Path, tar_path: Path, staging: Path) -> list[Path]:
+    try:
+        with tarfile.open(tar_path, mode="r:") as tar:
+            members = tar.getmembers()
+            links = {PurePosixPath(member.name) for member in members if member.issym() or member.islnk()}
+            seen: set[PurePosixPath] = set()
+            for member in members:
+                _check_member(archive, member, links, seen)
+                seen.add(PurePosixPath(member.name))
+            written = []
+            for member in members:
+                _write_member(tar, member, staging)
+                if PurePosixPath(member.name).parts:  # not the archive's "." root
+                    written.append(Path(member.name))
+            return written
+    except (tarfile.TarError, EOFError) as error:
+        raise ArchiveError(f"Archive {archive} does not hold a valid tar file ({error}).") from None
+
+
+def _check_member(
+    archive: Path, member: tarfile.TarInfo, links: set[PurePosixPath], seen: set[PurePosixPath]
+) -> None:
+    """Refuse what Python's tar ``data`` filter refuses (``seen``: the members before this one)."""
+
+    def refuse(reason: str) -> ArchiveError:
+        return ArchiveError(f"Refusing to extract {archive}: member {member.name!r} {reason}.")
+
+    path = PurePosixPath(member.name)
+    if path.is_absolute():
+        raise refuse("has an absolute path")
+    if ".." in path.parts:
+        raise refuse("climbs out of the destination with '..'")
+    if any(parent in links for parent in path.parents):
+        raise refuse("goes through a link of the archive")
+    if member.isdev():
+        raise refuse("is a device or a FIFO")
+    if member.issym():
+        target = PurePosixPath(member.linkname)
+        if target.is_absolute() or not _stays_inside(path.parent / target):
+            raise refuse(f"is a link to {member.linkname!r}, outside the destination")
+    if member.islnk():
+        target = PurePosixPath(member.linkname)
+        if target.is_absolute() or ".." in target.parts:
+            raise refuse(f"is a hard link to {member.linkname!r}, outside the destination")
+        if target not in seen:
+            raise refuse(f"is a hard link to {member.linkname!r}, which is not an earlier member")
+    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
+        raise refuse("has an unsupported type")
+
+
+def _stays_inside(path: PurePosixPath) -> bool:
+    """Whether ``path`` (relative to the destination) stays inside it once ``..`` are resolved."""
+    depth = 0
+    for part in path.parts:
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return False
+        elif part != ".":
+            depth += 1
+    return True
+
+
+def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, staging: Path) -> None:
+    target = staging / member.name
+    if member.isdir():
+        target.mkdir(parents=True, exist_ok=True)
+        target.chmod(_safe_mode(member.mode) | stat.S_IRWXU)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_symlink() or target.exists():
+        target.unlink()
+    if member.issym():
+        os.symlink(member.linkname, target)
+    elif member.islnk():
+        shutil.copy2(staging / member.linkname, target, follow_symlinks=False)
+    else:
+        source = tar.extractfile(member)
+        with source, target.open("wb") as output:
+            shutil.copyfileobj(source, output, CHUNK_SIZE)
+        target.chmod(_safe_mode(member.mode) | stat.S_IRUSR | stat.S_IWUSR)
+
+
+def _safe_mode(mode: int) -> int:
+    """The data filter's rule: no set-uid/set-gid/sticky bits, no group/other write."""
+    return mode & 0o755
+
+
+def _move_tree(staging: Path, destination: Path) -> None:
+    """Move everything under ``staging`` to the same relative place under ``destination``."""
+    for entry in sorted(staging.iterdir()):
+        target = destination / entry.name
+        if entry.is_dir() and not entry.is_symlink() and target.is_dir() and not target.is_symlink():
+            _move_tree(entry, target)
+            continue
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.is_symlink() or target.exists():
+            target.unlink()
+        os.replace(entry, target)
+
+
+def _hash_file(path: Path, digest) -> None:
+    with path.open("rb") as content:
+        while chunk := content.read(CHUNK_SIZE):
+            digest.update(chunk)
+
+
+def _remove(path: str | Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)

@@ -1,0 +1,231 @@
+"""Cache files as files: merging parent caches into a task's cache, and describing one.
+
+A task of an Arkindex process starts from the caches its parent tasks left in
+``$PONOS_DATA/<parent>/db.sqlite``; they are merged, table by table, into the task's own
+``db.sqlite``. This merge does what arkindex-base-worker's does (every row of every parent;
+on a primary key present in several parents, the last parent wins) without its weaknesses:
+
+* parent paths are bound as SQL parameters, never pasted into a statement;
+* each parent is attached read-only (``mode=ro``), so a parent task's file is never
+  modified, and detached once copied, so any number of parents works (SQLite allows ten
+  attached databases at once);
+* columns are named in every copy, so the physical column order of a parent does not
+  matter, and a table that lacks a column is reported, not copied into the wrong place;
+* the result is built in a temporary file next to the target and renamed over it at the
+  end: a failed merge (a corrupt or foreign parent, a full disk) leaves the target exactly
+  as it was.
+
+Everything here uses plain :mod:`sqlite3` connections of its own, never the run's cache
+connection, so it is safe to call before the cache is opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from peewee import SchemaManager, SqliteDatabase
+
+from arkworker import cache
+
+logger = logging.getLogger("arkworker")
+
+#: The data tables and their columns, in merge order (referenced tables first).
+TABLES: dict[str, tuple[str, ...]] = {
+    model._meta.table_name: tuple(field.column_name for field in model._meta.sorted_fields)
+    for model in cache.MODELS
+}
+
+
+class CacheFileError(ValueError):
+    """A cache file that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """What a cache file holds: its version, rows per table (None: no such table), initial elements."""
+
+    path: Path
+    version: int | None
+    counts: dict[str, int | None]
+    initial_elements: int | None
+
+
+def read_only_uri(path: Path) -> str:
+    """The SQLite URI that opens ``path`` read-only (special characters escaped)."""
+    return f"{Path(path).resolve().as_uri()}?mode=ro"
+
+
+def check_cache_file(path: Path) -> None:
+    """Refuse, by name, a file that is missing, not SQLite, or not a cache of the current version."""
+    if not Path(path).is_file():
+        raise CacheFileError(f"The cache file {path} does not exist")
+    try:
+        cache.check_version(Path(path))
+    except cache.CacheVersionError as exc:
+        raise CacheFileError(str(exc)) from None
+
+
+def create_cache_file(path: Path) -> None:
+    """Create (or complete) a cache file: every table of the schema and the version row.
+
+    Idempotent: on a file that already has the tables and the row, nothing changes.
+    """
+    connection = sqlite3.connect(path)
+    try:
+        _create_schema(connection)
+        connection.commit()
+    finally:
+        connection.close()
+
+
+def merge_caches(target: Path, parents: Sequence[Path], *, keep_existing: bool = True) -> dict[str, int]:
+    """Merge every ``parents`` cache into ``target``; return the rows copied per table.
+
+    Each parent is checked first (exists, SQLite, version 3), all before anything is
+    written. ``target`` is created when missing; when it exists, its rows are kept
+    (``keep_existing``) or discarded. On any failure :class:`CacheFileError` names the
+    parent at fault and ``target`` is left untouched.
+    """
+    target = Path(target)
+    for parent in parents:
+        check_cache_file(parent)
+    if keep_existing and target.exists():
+        check_cache_file(target)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}-merge-", dir=target.parent)
+    os.close(handle)
+    copied = dict.fromkeys(TABLES, 0)
+    try:
+        if keep_existing and target.exists():
+            shutil.copyfile(target, temporary)
+        connection = sqlite3.connect(Path(temporary).resolve().as_uri(), uri=True, isolation_level=None)
+        try:
+            # The file is private until renamed: crash safety comes from the rename, not the journal.
+            connection.execute("PRAGMA synchronous = OFF")
+            connection.execute("PRAGMA journal_mode = MEMORY")
+            try:
+                with _transaction(connection):
+                    _create_schema(connection)
+            except sqlite3.DatabaseError as exc:
+                raise CacheFileError(f"The cache file {target} cannot be merged into ({exc})") from None
+            for parent in parents:
+                logger.info("Merging parent db %s into %s", parent, target)
+                for table, rows in _merge_one(connection, Path(parent)).items():
+                    copied[table] += rows
+        finally:
+            connection.close()
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return copied
+
+
+def cache_info(path: Path) -> CacheInfo:
+    """Describe a cache file without changing it (opened read-only)."""
+    if not Path(path).is_file():
+        raise CacheFileError(f"The cache file {path} does not exist")
+    try:
+        version = cache.read_version(Path(path))
+    except cache.CacheVersionError as exc:
+        raise CacheFileError(str(exc)) from None
+    connection = sqlite3.connect(read_only_uri(path), uri=True)
+    try:
+        present = _tables(connection, "main")
+        counts = {
+            table: connection.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0]
+            if table in present
+            else None
+            for table in TABLES
+        }
+        initial = None
+        if "elements" in present:
+            initial = connection.execute("SELECT COUNT(*) FROM elements WHERE initial = 1").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise CacheFileError(f"The cache file {path} cannot be read ({exc})") from None
+    finally:
+        connection.close()
+    return CacheInfo(Path(path), version, counts, initial)
+
+
+def _merge_one(connection: sqlite3.Connection, parent: Path) -> dict[str, int]:
+    """Copy one parent's rows into the connection's database; the parent is only read."""
+    try:
+        connection.execute("ATTACH DATABASE ? AS parent", (read_only_uri(parent),))
+    except sqlite3.DatabaseError as exc:
+        raise CacheFileError(f"The parent cache {parent} cannot be opened ({exc})") from None
+    copied: dict[str, int] = {}
+    try:
+        with _transaction(connection):
+            present = _tables(connection, "parent")
+            for table, columns in TABLES.items():
+                if table not in present:
+                    continue  # the reference would create it empty: nothing to copy
+                missing = set(columns) - _columns(connection, table)
+                if missing:
+                    raise CacheFileError(
+                        f"The parent cache {parent} is not compatible: its table {table} lacks the "
+                        f"column(s) {', '.join(sorted(missing))}"
+                    )
+                names = ", ".join(f'"{column}"' for column in columns)
+                cursor = connection.execute(
+                    f'INSERT OR REPLACE INTO main."{table}" ({names}) SELECT {names} FROM parent."{table}"'
+                )
+                copied[table] = cursor.rowcount
+    except sqlite3.DatabaseError as exc:
+        raise CacheFileError(f"The parent cache {parent} cannot be merged ({exc})") from None
+    finally:
+        connection.execute("DETACH DATABASE parent")
+    return copied
+
+
+@contextlib.contextmanager
+def _transaction(connection: sqlite3.Connection):
+    connection.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _tables(connection: sqlite3.Connection, schema: str) -> set[str]:
+    query = f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table'"
+    return {row[0] for row in connection.execute(query)}
+
+
+def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in connection.execute(f'PRAGMA parent.table_info("{table}")')}
+
+
+def _create_schema(connection: sqlite3.Connection) -> None:
+    """The reference's DDL (generated from the peewee models) and the version row, idempotently."""
+    for statement in schema_statements():
+        connection.execute(statement)
+    connection.execute("INSERT OR IGNORE INTO version (version) VALUES (?)", (cache.SQL_VERSION,))
+
+
+@functools.cache
+def schema_statements() -> tuple[str, ...]:
+    """``CREATE TABLE/INDEX IF NOT EXISTS`` statements of the cache schema, in creation order.
+
+    Generated from the models through a schema manager of its own, so that the models'
+    binding to the run's cache (possibly in use by other threads) is never touched.
+    """
+    generator = SqliteDatabase(None)
+    statements = []
+    for model in (cache.Version, *cache.MODELS):
+        schema = SchemaManager(model, database=generator)
+        statements.append(schema._create_table(safe=True).query()[0])
+        statements.extend(index.query()[0] for index in schema._create_indexes(safe=True))
+    return tuple(statements)

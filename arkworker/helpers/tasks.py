@@ -1,0 +1,80 @@
+"""``ctx`` helpers about the task: its parents' files, parent archives, the extras directory."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from arkworker.api import Api
+from arkworker.archives import extract_tar_zst
+from arkworker.config import Environment
+from arkworker.errors import ConfigurationError
+from arkworker.tasks import parent_file_paths, retrieve_parents
+
+
+class ExtrasDirNotFoundError(ConfigurationError):
+    """The extras directory is not given, or does not exist."""
+
+
+class TaskMixin:
+    """Parent tasks and extra files (mixed into the run context)."""
+
+    environment: Environment
+    api: Api
+    args: SimpleNamespace
+    config: dict[str, Any]
+
+    @cached_property
+    def task_parents(self) -> list[str]:
+        """The ids of the parent tasks (``RetrieveTaskFromAgent``); empty outside a Ponos task."""
+        if self.environment.ponos_task is None:
+            return []
+        return retrieve_parents(self.api, self.environment.ponos_task)
+
+    def find_parents_file_paths(self, filename: str | Path) -> list[Path]:
+        """The files named ``filename`` that the parent tasks left, in parent order.
+
+        With ``ARKINDEX_TASK_CHUNK=<n>`` the chunk's variant (``name_<n>.ext``) is looked
+        for too, right after the plain name in each parent.
+        """
+        return parent_file_paths(
+            self.environment.task_data_dir, self.task_parents, str(filename), self.environment.task_chunk
+        )
+
+    def extract_parent_archives(self, archive_name: str | Path, destination: str | Path) -> list[Path]:
+        """Extract every parent's ``archive_name`` (a ``.tar.zst``) into ``destination``.
+
+        Archives are extracted in parent order, so a later parent's file replaces an earlier
+        one with the same path. Returns the archives extracted. Unsafe or corrupt archives
+        raise :class:`~arkworker.archives.ArchiveError` naming the file.
+        """
+        archives = self.find_parents_file_paths(archive_name)
+        for archive in archives:
+            extract_tar_zst(archive, destination)
+        return archives
+
+    @property
+    def extras_dir(self) -> Path:
+        """The directory of extra files (models, dictionaries...) the worker was given.
+
+        In a Ponos task: ``<task data dir>/extra_files`` when it exists, else the work
+        directory. Locally: the configuration's ``extras_dir`` when the key is present
+        (even empty), else ``--extras-dir``.
+        """
+        if self.environment.ponos_task is not None:
+            extra_files = self.environment.task_data_dir / "extra_files"
+            return extra_files if extra_files.is_dir() else self.environment.work_dir
+        value = self.config.get("extras_dir", self.args.extras_dir)
+        if not value:
+            raise ExtrasDirNotFoundError(
+                "No extras directory: set 'extras_dir' in the configuration file or pass --extras-dir."
+            )
+        path = Path(value)
+        if not path.is_dir():
+            raise ExtrasDirNotFoundError(
+                f"The extras directory {path} does not exist or is not a directory: fix 'extras_dir' "
+                "or --extras-dir."
+            )
+        return path

@@ -1,0 +1,56 @@
+"""The ``tasks`` section of a corpus file: the Ponos tasks of the sandbox's process.
+
+::
+
+    tasks:
+      - {slug: init}                            # id optional, derived like every other id
+      - {slug: worker, parents: [init]}         # parents by slug or id, declared earlier
+
+A worker run in one of these tasks (``PONOS_TASK=<id>``) gets its parents from
+``RetrieveTaskFromAgent``. A parent must be declared before its children, so the tasks
+form a graph without cycles, and its depth is one more than its deepest parent's.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from arkworker.sandbox.corpus import _Parser
+
+_TASK_KEYS = ("id", "slug", "parents", "state")
+TASK_STATES = ("unscheduled", "pending", "running", "completed", "failed", "error", "stopped")
+
+
+def parse_tasks(parser: _Parser, value: Any, loc: str, process_id: str) -> list[dict[str, Any]]:
+    """The rows of the tasks table; problems are reported through ``parser.fail``."""
+    rows: list[dict[str, Any]] = []
+    by_reference: dict[str, dict[str, Any]] = {}
+    for index, entry in enumerate(parser.sequence(value, loc)):
+        here = f"{loc}[{index}]"
+        entry = parser.mapping(entry, here, _TASK_KEYS)
+        if "slug" not in entry:
+            parser.fail(here, "missing 'slug'")
+        slug = parser.string(entry["slug"], f"{here}.slug")
+        if slug in by_reference:
+            parser.fail(f"{here}.slug", f"duplicate task slug {slug!r}")
+        parents = []
+        for position, reference in enumerate(parser.sequence(entry.get("parents", []), f"{here}.parents")):
+            parent = by_reference.get(parser.string(reference, f"{here}.parents[{position}]"))
+            if parent is None:
+                parser.fail(
+                    f"{here}.parents[{position}]",
+                    f"unknown task {reference!r} (declare parent tasks before their children)",
+                )
+            parents.append(parent)
+        row = {
+            "id": parser.identifier(entry, here, "tasks", derive_from=f"tasks\n{slug}"),
+            "process": process_id,
+            "slug": slug,
+            "state": parser.string(entry.get("state", "running"), f"{here}.state", choices=TASK_STATES),
+            "depth": max((parent["depth"] + 1 for parent in parents), default=0),
+            "parents": [parent["id"] for parent in parents],
+        }
+        rows.append(row)
+        by_reference[slug] = by_reference[row["id"]] = row
+    return rows

@@ -1,0 +1,321 @@
+"""The sandbox's IIIF Image API 2.1 server, for images stored on local disk.
+
+Corpus images given by ``path:`` (and folders imported with ``arkworker sandbox import``)
+have no IIIF server of their own: the sandbox serves them at ``<sandbox>/iiif/<image id>``
+so that ``element.open_image()`` works on a user's scans with no Arkindex instance. The
+server follows the Image API 2.1 URL syntax ``{region}/{size}/{rotation}/{quality}.{format}``
+and applies the operations in the specified order:
+
+* region: ``full``, ``square``, ``x,y,w,h``, ``pct:x,y,w,h`` (clipped to the image);
+* size: ``full``, ``max``, ``w,``, ``,h``, ``pct:n``, ``w,h``, ``!w,h``;
+* rotation: ``0``, ``90``, ``180``, ``270``, mirrored first with a ``!`` prefix;
+* quality: ``default``, ``color``, ``gray``, ``bitonal``; format: ``jpg``, ``png``.
+
+An image's ``max_width`` / ``max_height`` (corpus file) are advertised in ``info.json``
+and enforced: a larger answer is refused with 400, except for size ``max``, which is
+scaled down to fit. That is how a test exercises the tiles path of a worker. Images
+declared with a size only (no ``path``, no ``url``) are served as blank pages. Faults can be
+injected (:meth:`IiifServer.fail`, ``Sandbox.fail_iiif``) to test 4xx and 5xx handling.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps
+from werkzeug.wrappers import Request, Response
+
+from arkworker.sandbox.store import Image as ImageRow
+from arkworker.sandbox.store import Store
+
+PREFIX = "/iiif/"
+#: The square tile size advertised in info.json, lowered to fit an image's size limits.
+TILE_SIZE = 512
+#: The colour of images declared with a size but no file.
+BLANK = (236, 232, 222)
+FORMATS = {"jpg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png")}
+QUALITIES = {"default": None, "color": "RGB", "gray": "L", "bitonal": "1"}
+_NUMBER = r"\d+(?:\.\d+)?"
+_IMAGE_PATH = re.compile(
+    r"^(?P<id>[^/]+)/(?P<region>[^/]+)/(?P<size>[^/]+)/(?P<rotation>[^/]+)/(?P<file>[^/]+)$"
+)
+
+
+class IiifError(Exception):
+    """A request the server refuses: ``status`` and a plain-text explanation."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class _Fault:
+    status: int
+    remaining: int | None
+    body: str | bytes
+    delay: float
+
+
+def parse_region(value: str, width: int, height: int) -> tuple[int, int, int, int]:
+    """``(x, y, w, h)`` of a region parameter, clipped to the image."""
+    if value == "full":
+        return 0, 0, width, height
+    if value == "square":
+        side = min(width, height)
+        return (width - side) // 2, (height - side) // 2, side, side
+    pct = value.startswith("pct:")
+    numbers = value[4:] if pct else value
+    if not re.fullmatch(rf"{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}" if pct else r"\d+,\d+,\d+,\d+", numbers):
+        raise IiifError(400, f"Invalid region {value!r}: use full, square, x,y,w,h or pct:x,y,w,h")
+    x, y, w, h = (float(part) for part in numbers.split(","))
+    if pct:
+        x, y, w, h = x * width / 100, y * height / 100, w * width / 100, h * height / 100
+    x, y, w, h = round(x), round(y), round(w), round(h)
+    if w <= 0 or h <= 0 or x >= width or y >= height:
+        raise IiifError(400, f"Region {value!r} is empty or outside the image ({width}x{height})")
+    return x, y, min(w, width - x), min(h, height - y)
+
+
+def parse_size(
+    value: str, width: int, height: int, max_width: int | None = None, max_height: int | None = None
+) -> tuple[int, int]:
+    """The output size for a region of ``width`` x ``height`` pixels."""
+    if value in ("full", "max"):
+        size = width, height
+        if value == "max":
+            scale = min(1.0, (max_width or width) / width, (max_height or height) / height)
+            size = max(1, round(width * scale)), max(1, round(height * scale))
+    elif match := re.fullmatch(r"pct:(\d+(?:\.\d+)?)", value):
+        scale = float(match[1]) / 100
+        size = round(width * scale), round(height * scale)
+    elif match := re.fullmatch(r"(!?)(\d*),(\d*)", value):
+        bang = match[1]
+        w = int(match[2]) if match[2] else None
+        h = int(match[3]) if match[3] else None
+        if bang and w is not None and h is not None:
+            scale = min(w / width, h / height)
+            size = round(width * scale), round(height * scale)
+        elif bang or (w is None and h is None):
+            raise IiifError(400, f"Invalid size {value!r}: !w,h needs both a width and a height")
+        elif w is None:
+            size = round(width * h / height), h
+        elif h is None:
+            size = w, round(height * w / width)
+        else:
+            size = w, h
+    else:
+        raise IiifError(400, f"Invalid size {value!r}: use full, max, w,, ,h, pct:n, w,h or !w,h")
+    if size[0] < 1 or size[1] < 1:
+        raise IiifError(400, f"Size {value!r} gives an empty image")
+    if (max_width and size[0] > max_width) or (max_height and size[1] > max_height):
+        raise IiifError(
+            400,
+            f"Size {size[0]}x{size[1]} exceeds the server's limits (maxWidth {max_width}, "
+            f"maxHeight {max_height}): ask for a smaller size or fetch tiles",
+        )
+    return size
+
+
+def parse_rotation(value: str) -> tuple[bool, int]:
+    """``(mirrored, degrees clockwise)``; only multiples of 90 are supported."""
+    mirrored = value.startswith("!")
+    degrees = value[1:] if mirrored else value
+    if degrees not in ("0", "90", "180", "270"):
+        raise IiifError(400, f"Invalid rotation {value!r}: use 0, 90, 180 or 270, with ! to mirror first")
+    return mirrored, int(degrees)
+
+
+def render(
+    image: Image.Image, region: str, size: str, rotation: str, filename: str, limits: tuple[Any, Any]
+) -> tuple[bytes, str]:
+    """Apply one IIIF request to ``image``: the encoded bytes and their media type."""
+    quality, _, extension = filename.rpartition(".")
+    if quality not in QUALITIES:
+        raise IiifError(400, f"Invalid quality {quality!r}: use {', '.join(QUALITIES)}")
+    if extension not in FORMATS:
+        raise IiifError(400, f"Unsupported format {extension!r}: use {' or '.join(FORMATS)}")
+    x, y, w, h = parse_region(region, image.width, image.height)
+    target = parse_size(size, w, h, *limits)
+    mirrored, degrees = parse_rotation(rotation)
+    result = image.crop((x, y, x + w, y + h))
+    if result.size != target:
+        result = result.resize(target, Image.Resampling.LANCZOS)
+    if mirrored:
+        result = ImageOps.mirror(result)
+    if degrees:
+        result = result.rotate(-degrees, expand=True)
+    mode = QUALITIES[quality]
+    if mode and result.mode != mode:
+        result = result.convert(mode)
+    pillow_format, media_type = FORMATS[extension]
+    if pillow_format == "JPEG" and result.mode not in ("RGB", "L", "1", "CMYK"):
+        result = result.convert("RGB")
+    buffer = io.BytesIO()
+    result.save(buffer, format=pillow_format, quality=90)
+    return buffer.getvalue(), media_type
+
+
+def info_document(row: ImageRow, base: str) -> dict[str, Any]:
+    """The ``info.json`` of an image: size, limits, supported features, tiles."""
+    tile = min(TILE_SIZE, row.max_width or TILE_SIZE, row.max_height or TILE_SIZE)
+    info: dict[str, Any] = {
+        "@context": "http://iiif.io/api/image/2/context.json",
+        "@id": base,
+        "protocol": "http://iiif.io/api/image",
+        "width": row.width,
+        "height": row.height,
+        "profile": [
+            "http://iiif.io/api/image/2/level2.json",
+            {
+                "formats": list(FORMATS),
+                "qualities": list(QUALITIES),
+                "supports": ["mirroring", "rotationBy90s", "regionByPct", "regionSquare", "sizeByPct"],
+            },
+        ],
+        "tiles": [{"width": tile, "height": tile, "scaleFactors": [1]}],
+    }
+    if row.max_width:
+        info["maxWidth"] = row.max_width
+    if row.max_height:
+        info["maxHeight"] = row.max_height
+    return info
+
+
+class IiifServer:
+    """Answers ``/iiif/...`` requests of one sandbox from the image files its store names."""
+
+    def __init__(self, store: Store, cache_size: int = 8) -> None:
+        self.store = store
+        self.cache_size = cache_size
+        self._lock = threading.Lock()
+        self._faults: list[_Fault] = []
+        self._images: OrderedDict[tuple[str, int], Image.Image] = OrderedDict()
+
+    def fail(
+        self, status: int = 500, times: int | None = 1, body: str | bytes | None = None, delay: float = 0.0
+    ) -> None:
+        """Make the next ``times`` IIIF requests (``None``: all until cleared) answer ``status``.
+
+        A 200 status with a ``body`` serves that body as the image: corrupt or truncated data.
+        """
+        if (
+            isinstance(status, bool)
+            or not isinstance(status, int)
+            or not (status == 200 or 400 <= status <= 599)
+        ):
+            raise ValueError(
+                f"A fault status must be 200 or an HTTP error status (400 to 599), got {status!r}"
+            )
+        if status == 200 and body is None:
+            raise ValueError("A 200 fault serves its body as the image: give the body (corrupt bytes)")
+        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+            raise ValueError(
+                f"times must be a positive integer or None (until clear_faults()), got {times!r}"
+            )
+        if delay < 0:
+            raise ValueError(f"delay must be zero or more seconds, got {delay!r}")
+        text = body if body is not None else f"Fault injected by sandbox.fail_iiif(status={status})"
+        with self._lock:
+            self._faults.append(_Fault(status, times, text, float(delay)))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def _take_fault(self) -> _Fault | None:
+        with self._lock:
+            if not self._faults:
+                return None
+            fault = self._faults[0]
+            if fault.remaining is not None:
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self._faults.pop(0)
+            return fault
+
+    def respond(self, request: Request) -> Response:
+        fault = self._take_fault()
+        if fault is not None:
+            if fault.delay:
+                time.sleep(fault.delay)
+            mimetype = "text/plain" if fault.status >= 400 else "image/jpeg"
+            return Response(fault.body, status=fault.status, mimetype=mimetype)
+        try:
+            return self._answer(request)
+        except IiifError as error:
+            return Response(str(error), status=error.status, mimetype="text/plain")
+
+    def _answer(self, request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            raise IiifError(405, "The IIIF server only answers GET")
+        path = request.path[len(PREFIX) :]
+        identifier, _, rest = path.partition("/")
+        row = self._row(identifier)
+        base = f"{request.host_url}iiif/{row.id}"
+        if rest in ("", "info.json"):
+            if rest == "":
+                return Response(status=303, headers={"Location": f"{base}/info.json"})
+            response = Response(mimetype="application/json")
+            response.set_data(json.dumps(info_document(row, base)))
+            response.headers["Access-Control-Allow-Origin"] = "*"
+            return response
+        match = _IMAGE_PATH.match(path)
+        if match is None:
+            raise IiifError(400, "Expected /iiif/<id>/{region}/{size}/{rotation}/{quality}.{format}")
+        image = self._pixels(row)
+        data, media_type = render(
+            image,
+            match["region"],
+            match["size"],
+            match["rotation"],
+            match["file"],
+            (row.max_width, row.max_height),
+        )
+        return Response(data, mimetype=media_type)
+
+    def _row(self, identifier: str) -> ImageRow:
+        try:
+            key = str(uuid.UUID(identifier))
+        except ValueError:
+            raise IiifError(404, f"No image {identifier!r}: identifiers are image UUIDs") from None
+        with self.store.session():
+            row = ImageRow.get_or_none(ImageRow.id == key)
+        if row is None:
+            raise IiifError(404, f"No image {key} in the sandbox")
+        if row.url:
+            raise IiifError(404, f"Image {key} is served by {row.url}, not by the sandbox")
+        return row
+
+    def _pixels(self, row: ImageRow) -> Image.Image:
+        if not row.path:  # a corpus image given by its size only: a blank page of that size
+            return Image.new("RGB", (row.width, row.height), BLANK)
+        path = Path(row.path)
+        try:
+            key = (str(path), path.stat().st_mtime_ns)
+        except OSError as error:
+            raise IiifError(404, f"Image file {path} is not readable ({error.strerror})") from None
+        with self._lock:
+            image = self._images.get(key)
+            if image is not None:
+                self._images.move_to_end(key)
+                return image
+            try:
+                with Image.open(path) as opened:
+                    opened.load()
+                    image = opened.copy()
+            except Exception as error:
+                raise IiifError(500, f"Image file {path} cannot be decoded: {error}") from None
+            self._images[key] = image
+            while len(self._images) > self.cache_size:
+                self._images.popitem(last=False)
+            return image

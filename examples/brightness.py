@@ -1,0 +1,58 @@
+"""Brightness: classify pages as dark or light from the mean intensity of their pixels.
+
+A worker that uses the pixels of its elements. Try it on the demo corpus (its third page
+is dark paper) or on a folder of your own scans, with no Arkindex instance:
+
+    arkworker run examples/brightness.py --sandbox
+    arkworker run examples/brightness.py --sandbox path/to/scans/
+
+Each page's class is logged, and the run writes a report, ``brightness.json``, in the work
+directory (``$XDG_DATA_HOME/arkindex``, or ``$PONOS_DATA/current`` in an Arkindex task).
+"""
+
+import json
+
+from PIL import ImageStat
+
+from arkworker import Worker
+
+app = Worker("brightness", description="Classifies pages as dark or light from their mean intensity.")
+
+#: Per page: its name, mean grey level (0 black to 255 white) and class.
+report: dict[str, dict] = {}
+
+
+@app.option(
+    "--threshold",
+    type=float,
+    default=128.0,
+    show_default=True,
+    help="Mean grey level below which a page is dark.",
+)
+@app.option(
+    "--max-size",
+    type=int,
+    default=512,
+    show_default=True,
+    help="Largest side of the image analysed, in pixels.",
+)
+@app.element
+def classify(element, ctx):
+    # A downscaled grey image is plenty for a mean, and much faster to download.
+    image = element.open_image("L", max_width=ctx.args.max_size, max_height=ctx.args.max_size)
+    mean = ImageStat.Stat(image).mean[0]
+    label = "dark" if mean < ctx.args.threshold else "light"
+    ctx.logger.info("%s is %s (mean intensity %.1f)", element, label, mean)
+    report[str(element.id)] = {"name": element.name, "mean_intensity": round(mean, 1), "class": label}
+
+
+@app.teardown
+def write_report(ctx):
+    path = ctx.work_dir / "brightness.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    ctx.logger.info("Wrote the report of %d pages to %s", len(report), path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(app.run())

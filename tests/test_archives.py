@@ -1,0 +1,214 @@
+"""Archives on real files: round trip, streaming, and every unsafe or broken archive refused."""
+
+import hashlib
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from arkworker.archives import ArchiveError, create_tar_zst, decompress_zst, extract_tar_zst
+from arkworker.errors import BadInput
+
+
+def make_archive(path, members):
+    """Write a .tar.zst holding ``members``: (TarInfo, bytes or None) pairs, as given."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    path.write_bytes(zstandard.ZstdCompressor().compress(buffer.getvalue()))
+    return path
+
+
+def member(name, kind=tarfile.REGTYPE, linkname="", mode=0o644):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname, info.mode = kind, linkname, mode
+    return info
+
+
+def tree(root):
+    """Every path under root, relative, with file contents or link targets."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        key = path.relative_to(root).as_posix()
+        if path.is_symlink():
+            found[key] = ("link", os.readlink(path))
+        elif path.is_dir():
+            found[key] = ("dir",)
+        else:
+            found[key] = ("file", path.read_bytes())
+    return found
+
+
+@pytest.fixture
+def source(tmp_path):
+    root = tmp_path / "source"
+    (root / "model" / "weights").mkdir(parents=True)
+    (root / "model" / "weights" / "a.bin").write_bytes(bytes(range(256)) * 100)
+    (root / "model" / "config.json").write_text('{"layers": 3}')
+    (root / "README").write_text("hello")
+    (root / "latest").symlink_to("model/config.json")
+    return root
+
+
+def test_round_trip_keeps_files_directories_and_links(tmp_path, source):
+    info = create_tar_zst(source, tmp_path / "model.tar.zst")
+    assert info.path == tmp_path / "model.tar.zst"
+    assert info.size == info.path.stat().st_size
+    assert info.archive_md5 == hashlib.md5(info.path.read_bytes()).hexdigest()
+    contents = b"hello" + b'{"layers": 3}' + bytes(range(256)) * 100  # sorted paths, regular files
+    assert info.content_md5 == hashlib.md5(contents).hexdigest()
+
+    written = extract_tar_zst(info.path, tmp_path / "out")
+    assert tree(tmp_path / "out") == tree(source)
+    assert {path.as_posix() for path in written} == set(tree(source))
+    assert list((tmp_path / "out").glob(".extracting-*")) == []
+
+
+def test_extraction_merges_into_an_existing_destination(tmp_path, source):
+    archive = create_tar_zst(source, tmp_path / "a.tar.zst").path
+    destination = tmp_path / "out"
+    (destination / "model").mkdir(parents=True)
+    (destination / "model" / "config.json").write_text("old")
+    (destination / "kept.txt").write_text("kept")
+    extract_tar_zst(archive, destination)
+    assert (destination / "model" / "config.json").read_text() == '{"layers": 3}'
+    assert (destination / "kept.txt").read_text() == "kept"
+
+
+def test_multi_frame_input_is_decompressed_across_frames(tmp_path):
+    compressor = zstandard.ZstdCompressor()
+    source = tmp_path / "data.zst"
+    source.write_bytes(b"".join(compressor.compress(bytes([n]) * 1024) for n in range(5)))
+    decompress_zst(source, tmp_path / "data")
+    assert (tmp_path / "data").read_bytes() == b"".join(bytes([n]) * 1024 for n in range(5))
+
+
+def test_a_tar_made_elsewhere_with_a_dot_root_is_extracted(tmp_path):
+    archive = make_archive(
+        tmp_path / "dot.tar.zst",
+        [(member(".", tarfile.DIRTYPE, mode=0o755), None), (member("./a.txt"), b"A")],
+    )
+    assert extract_tar_zst(archive, tmp_path / "out") == [Path("a.txt")]
+    assert (tmp_path / "out" / "a.txt").read_bytes() == b"A"
+
+
+@pytest.mark.parametrize(
+    ("members", "reason"),
+    [
+        ([(member("../evil.txt"), b"x")], "climbs out of the destination"),
+        ([(member("ok/../../evil.txt"), b"x")], "climbs out of the destination"),
+        ([(member("/tmp/evil.txt"), b"x")], "absolute path"),
+        ([(member("escape", tarfile.SYMTYPE, "../../outside"), None)], "outside the destination"),
+        ([(member("escape", tarfile.SYMTYPE, "/etc/passwd"), None)], "outside the destination"),
+        (
+            [(member("sub", tarfile.SYMTYPE, "."), None), (member("sub/evil.txt"), b"x")],
+            "goes through a link",
+        ),
+        ([(member("hard", tarfile.LNKTYPE, "../outside"), None)], "hard link"),
+        ([(member("hard", tarfile.LNKTYPE, "/etc/passwd"), None)], "hard link"),
+        ([(member("null", tarfile.CHRTYPE), None)], "device or a FIFO"),
+        ([(member("fifo", tarfile.FIFOTYPE), None)], "device or a FIFO"),
+    ],
+    ids=[
+        "dotdot",
+        "nested-dotdot",
+        "absolute",
+        "symlink-escape",
+        "absolute-symlink",
+        "through-link",
+        "hardlink-escape",
+        "absolute-hardlink",
+        "device",
+        "fifo",
+    ],
+)
+def test_unsafe_archives_are_refused_and_nothing_is_written(tmp_path, members, reason):
+    archive = make_archive(tmp_path / "evil.tar.zst", [(member("good.txt"), b"good"), *members])
+    destination = tmp_path / "deep" / "out"
+    with pytest.raises(ArchiveError, match=reason) as raised:
+        extract_tar_zst(archive, destination)
+    assert str(archive) in raised.value.message
+    assert isinstance(raised.value, BadInput)
+    assert list(destination.iterdir()) == []
+    assert not (tmp_path / "evil.txt").exists()
+    assert not (tmp_path / "deep" / "evil.txt").exists()
+
+
+def test_links_inside_the_destination_are_extracted(tmp_path):
+    archive = make_archive(
+        tmp_path / "links.tar.zst",
+        [
+            (member("data/a.txt"), b"A"),
+            (member("data/alias", tarfile.SYMTYPE, "a.txt"), None),
+            (member("copy", tarfile.LNKTYPE, "data/a.txt"), None),
+        ],
+    )
+    extract_tar_zst(archive, tmp_path / "out")
+    assert os.readlink(tmp_path / "out" / "data" / "alias") == "a.txt"
+    assert (tmp_path / "out" / "copy").read_bytes() == b"A"
+
+
+def test_modes_lose_special_bits_and_foreign_write(tmp_path):
+    archive = make_archive(tmp_path / "modes.tar.zst", [(member("run.sh", mode=0o6777), b"#!")])
+    extract_tar_zst(archive, tmp_path / "out")
+    assert (tmp_path / "out" / "run.sh").stat().st_mode & 0o7777 == 0o755
+
+
+def test_a_corrupt_zstd_archive_names_the_file_and_leaves_nothing(tmp_path, source):
+    archive = create_tar_zst(source, tmp_path / "a.tar.zst").path
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(ArchiveError, match=r"a\.tar\.zst is not a valid zstd file"):
+        extract_tar_zst(archive, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_not_zstd_at_all(tmp_path):
+    archive = tmp_path / "plain.tar.zst"
+    archive.write_bytes(b"this is not an archive")
+    with pytest.raises(ArchiveError, match=r"plain\.tar\.zst is not a valid zstd file"):
+        extract_tar_zst(archive, tmp_path / "out")
+
+
+def test_zstd_holding_something_else_than_a_tar(tmp_path):
+    archive = tmp_path / "notar.tar.zst"
+    archive.write_bytes(zstandard.ZstdCompressor().compress(b"x" * 5000))
+    with pytest.raises(ArchiveError, match=r"notar\.tar\.zst does not hold a valid tar file"):
+        extract_tar_zst(archive, tmp_path / "out")
+
+
+def test_a_missing_archive(tmp_path):
+    with pytest.raises(ArchiveError, match=r"missing\.tar\.zst does not exist"):
+        extract_tar_zst(tmp_path / "missing.tar.zst", tmp_path / "out")
+
+
+def test_decompress_leaves_no_partial_file_on_corrupt_input(tmp_path):
+    source = tmp_path / "data.zst"
+    source.write_bytes(zstandard.ZstdCompressor().compress(os.urandom(100_000))[:5000])
+    with pytest.raises(ArchiveError, match=r"data\.zst"):
+        decompress_zst(source, tmp_path / "data")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data.zst"]
+
+
+def test_temporary_tar_files_are_removed(tmp_path, source, monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    archive = create_tar_zst(source, tmp_path / "a.tar.zst").path
+    extract_tar_zst(archive, tmp_path / "out")
+    bad = make_archive(tmp_path / "bad.tar.zst", [(member("../x"), b"x")])
+    with pytest.raises(ArchiveError):
+        extract_tar_zst(bad, tmp_path / "out2")
+    assert list(scratch.iterdir()) == []
+
+
+def test_creating_from_a_missing_directory(tmp_path):
+    with pytest.raises(ArchiveError, match="is not a directory"):
+        create_tar_zst(tmp_path / "nothing", tmp_path / "a.tar.zst")
+    assert list(tmp_path.iterdir()) == []
