@@ -47,7 +47,7 @@ def element_id(value: Element | CachedElement) -> str:
 
 
 def text(value: Any, name: str, prefix: str = "", *, optional: bool = False) -> str | None:
-    """A non-empty string (an enum gives its value: ``ElementType.Page`` is ``"page"``)."""
+    """A non-empty string (a string enum gives its value: ``MetaType.Text`` is ``"text"``)."""
     if optional and value is None:
         return None
     if isinstance(value, Enum) and isinstance(value.value, str):
