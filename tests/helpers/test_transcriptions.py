@@ -311,3 +311,27 @@ def test_worker_version_filters_are_deprecated(call_helpers, arkworker_sandbox):
 
     listed, _ = call_helpers(handler)
     assert listed == []
+
+
+def test_a_failing_batch_raises_and_keeps_the_earlier_batches(call_helpers, arkworker_sandbox, named):
+    unknown = "00000000-0000-4000-8000-000000000000"
+    items = [
+        {"element_id": eid, "text": "t", "confidence": 0.5}
+        for eid in (named("Line 1"), named("Line 2"), unknown)
+    ]
+
+    def handler(element, ctx):
+        with pytest.raises(ArkindexValidationError) as info:
+            ctx.create_transcriptions(items, batch_size=2)
+        return info.value.content["errors"][0]["attr"]
+
+    attr, run = call_helpers(handler)
+    assert attr == ["transcriptions", 0, "element_id"]
+    assert [row["element_id"] for row in run.created["transcriptions"]] == [named("Line 1"), named("Line 2")]
+
+
+def test_helpers_retry_server_errors(call_helpers, arkworker_sandbox):
+    arkworker_sandbox.fail("CreateTranscription", status=502, times=2)
+    created, run = call_helpers(lambda element, ctx: ctx.create_transcription(element, "after retries", 0.5))
+    assert [row["id"] for row in run.created["transcriptions"]] == [created["id"]]
+    assert [r.status for r in requests_of(arkworker_sandbox, "CreateTranscription")] == [502, 502, 201]
