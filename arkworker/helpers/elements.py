@@ -60,16 +60,16 @@ class ElementMixin(HelperMixin):
 
     def create_required_types(self, element_types: Sequence[ElementType]) -> None:
         """Create the given element types in the corpus of the process."""
-        types = [
-            ElementType(*item) if isinstance(item, tuple) else item
-            for item in check.non_empty_list(element_types, "element_types")
-        ]
-        for index, item in enumerate(types):
-            if not isinstance(item, ElementType):
-                raise check.fail(
-                    f"must be an ElementType(name, slug, is_folder), got {item!r}",
-                    check.item_prefix("Element type", index, "element_types"),
-                )
+        types = []
+        for index, item in enumerate(check.non_empty_list(element_types, "element_types")):
+            prefix = check.item_prefix("Element type", index, "element_types")
+            if not isinstance(item, tuple) or len(item) != 3:
+                raise check.fail(f"must be an ElementType(name, slug, is_folder), got {item!r}", prefix)
+            item = ElementType(*item)
+            check.text(item.name, "name", prefix)
+            check.text(item.slug, "slug", prefix)
+            check.boolean(item.is_folder, "is_folder", prefix)
+            types.append(item)
         if self._read_only_skip("element types " + ", ".join(t.slug for t in types)):
             return
         for item in types:

@@ -41,6 +41,24 @@ def test_create_required_types(call_helpers, arkworker_sandbox):
     assert (rows["paragraph"]["display_name"], rows["box"]["folder"]) == ("Paragraph", True)
 
 
+@pytest.mark.parametrize(
+    ("types", "message"),
+    [
+        ([], "element_types must be a non-empty list"),
+        (["box"], "Element type at index 0 in element_types: must be an ElementType"),
+        ([ElementType("Box", "", False)], "index 0 in element_types: slug must be a non-empty string"),
+        ([("Box", "box", "no")], "is_folder must be True or False"),
+    ],
+)
+def test_create_required_types_validation(call_helpers, arkworker_sandbox, types, message):
+    def handler(element, ctx):
+        with pytest.raises(InvalidArgument, match=message):
+            ctx.create_required_types(types)
+
+    call_helpers(handler)
+    assert requests_of(arkworker_sandbox, "CreateElementType") == []
+
+
 def test_types_are_never_created_in_read_only_mode(call_helpers, arkworker_sandbox):
     def handler(element, ctx):
         ctx.create_required_types([ElementType("Box", "box", True)])
@@ -255,6 +273,14 @@ def test_cache_writes_and_reads(call_helpers, arkworker_sandbox, cache_path, nam
         bulk = ctx.create_elements(element, [{"name": "Bulk", "type": "word", "polygon": SQUARE}])
         ctx.partial_update_element(element, polygon=[[0, 0], [0, 10], [10, 10]], rotation_angle=90)
         line = next(iter(ctx.list_element_children(element, type="text_line")))
+        deep = ctx.create_sub_element(line, "word", "Deep", polygon=SQUARE)
+        descendants = sorted(
+            str(c.id) for c in ctx.list_element_children(element, recursive=True, type="word")
+        )
+        ancestors = [
+            str(p.id)
+            for p in ctx.list_element_parents(next(iter(ctx.list_element_children(line))), recursive=True)
+        ]
         return (
             single,
             bulk,
@@ -265,9 +291,12 @@ def test_cache_writes_and_reads(call_helpers, arkworker_sandbox, cache_path, nam
             ],
             [str(c.id) for c in ctx.list_element_children(element, worker_run=False)],
             [str(p.id) for p in ctx.list_element_parents(line)],
+            (deep, descendants, ancestors),
         )
 
-    (single, bulk, kinds, words, manual, parents), _ = call_helpers(handler, "--database", str(cache_path))
+    (single, bulk, kinds, words, manual, parents, deep), _ = call_helpers(
+        handler, "--database", str(cache_path)
+    )
     rows = {r["id"]: r for r in cache_rows(cache_path, "elements")}
     assert rows[hexid(single)]["confidence"] == 0.25
     assert rows[hexid(single)]["parent_id"] == hexid(named("Page 1"))
@@ -278,6 +307,9 @@ def test_cache_writes_and_reads(call_helpers, arkworker_sandbox, cache_path, nam
     assert sorted(words) == sorted([single, bulk[0]["id"]])
     assert sorted(manual) == sorted([named("Line 1"), named("Line 2")])
     assert parents == [named("Page 1")]
+    deep_id, descendants, ancestors = deep
+    assert descendants == sorted([single, bulk[0]["id"], deep_id])
+    assert ancestors == [named("Line 1"), named("Page 1")]
     assert requests_of(arkworker_sandbox, "ListElementChildren") == []
 
 
