@@ -18,15 +18,16 @@ from importlib.metadata import PackageNotFoundError, version
 
 from arkworker.app import Worker
 from arkworker.context import Context
-from arkworker.enums import (
-    ActivityState,
-    ClassificationState,
-    DatasetState,
-    ElementType,
-    MetaType,
-    TextOrientation,
+from arkworker.enums import ActivityState, ClassificationState, DatasetState, MetaType, TextOrientation
+from arkworker.errors import (
+    BadInput,
+    ConfigurationError,
+    InvalidArgument,
+    MissingEntityType,
+    MissingTypeError,
+    RegistrationError,
 )
-from arkworker.errors import BadInput, ConfigurationError, InvalidArgument, RegistrationError
+from arkworker.helpers.elements import ElementType
 
 try:
     __version__ = version("arkworker")
@@ -43,6 +44,8 @@ __all__ = [
     "ElementType",
     "InvalidArgument",
     "MetaType",
+    "MissingEntityType",
+    "MissingTypeError",
     "RegistrationError",
     "TextOrientation",
     "Worker",

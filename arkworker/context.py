@@ -19,9 +19,14 @@ from typing import TYPE_CHECKING, Any
 from arkworker.api import Api, Paginator
 from arkworker.config import Configuration, Environment
 from arkworker.errors import ConfigurationError
+from arkworker.helpers.classifications import ClassificationMixin
 from arkworker.helpers.datasets import DatasetMixin
+from arkworker.helpers.elements import ElementMixin
+from arkworker.helpers.entities import EntityMixin
+from arkworker.helpers.metadata import MetaDataMixin
 from arkworker.helpers.tasks import TaskMixin
 from arkworker.helpers.transcriptions import TranscriptionMixin
+from arkworker.helpers.worker_versions import WorkerVersionMixin
 
 if TYPE_CHECKING:
     from arkindex import ArkindexClient
@@ -30,7 +35,16 @@ if TYPE_CHECKING:
     from arkworker.app import Worker
 
 
-class Context(DatasetMixin, TranscriptionMixin, TaskMixin):
+class Context(
+    ClassificationMixin,
+    DatasetMixin,
+    ElementMixin,
+    EntityMixin,
+    MetaDataMixin,
+    TranscriptionMixin,
+    WorkerVersionMixin,
+    TaskMixin,
+):
     """Everything a handler can use during a run.
 
     :ivar args: the parsed command line, built-in and custom options (``ctx.args.threshold``).

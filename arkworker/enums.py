@@ -35,20 +35,6 @@ class MetaType(Enum):
     URL = "url"
 
 
-class ElementType(Enum):
-    """Slugs of element types common to most corpora; helpers take the slug text of any type.
-
-    Handy to avoid typos (``ctx.create_sub_element(page, ElementType.TextLine.value, ...)``);
-    corpora may define other types, which are plain strings.
-    """
-
-    Folder = "folder"
-    Page = "page"
-    TextZone = "text_zone"
-    TextLine = "text_line"
-    Word = "word"
-
-
 class ClassificationState(Enum):
     """The moderation state of a classification, as Arkindex returns it."""
 

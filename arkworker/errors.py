@@ -35,3 +35,11 @@ class InvalidArgument(ValueError, AssertionError):
     arkindex-base-worker raises for the same mistakes: tests of a ported worker keep passing.
     Unlike ``assert`` statements, the checks still run under ``python -O``.
     """
+
+
+class MissingTypeError(Exception):
+    """Element types a worker needs are missing from the corpus (``ctx.check_required_types``)."""
+
+
+class MissingEntityType(Exception):
+    """An entity type a worker needs is missing from the corpus (``ctx.check_required_entity_types``)."""

@@ -125,6 +125,8 @@ def main() -> None:
                 capture_output=True,
                 text=True,
                 check=False,
+                # The reference's image module builds an API client when imported.
+                env={**os.environ, **sandbox.env()},
             )
             if completed.returncode == 0:
                 reference = json.loads(completed.stdout.strip().splitlines()[-1])

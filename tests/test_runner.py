@@ -139,13 +139,13 @@ def test_a_persistent_server_error_is_tried_exactly_five_times(arkworker_run, ar
 
 def test_not_implemented_and_client_errors_are_not_retried(arkworker_run, arkworker_sandbox, make_app):
     def process(element, ctx):
-        ctx.request("RetrieveWorkerVersion", id=element.id)
+        ctx.request("DestroyModelVersion", id=element.id)
 
     arkworker_sandbox.fail("RetrieveElement", status=404, times=1)
     run = arkworker_run(make_app(process), elements=page_ids(arkworker_sandbox)[:2])
     assert run.summary == "Ran on 2 elements: 0 completed, 2 failed"
     assert len(requests_of(arkworker_sandbox, "RetrieveElement")) == 2
-    assert [record.status for record in requests_of(arkworker_sandbox, "RetrieveWorkerVersion")] == [501]
+    assert [record.status for record in requests_of(arkworker_sandbox, "DestroyModelVersion")] == [501]
 
 
 def test_setup_and_teardown_wrap_the_run(arkworker_run, make_app):

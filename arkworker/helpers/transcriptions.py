@@ -36,7 +36,7 @@ class TranscriptionMixin(HelperMixin):
         text: str,
         confidence: float,
         orientation: TextOrientation = TextOrientation.HorizontalLeftToRight,
-    ) -> dict[str, Any] | None:
+    ) -> Transcription | None:
         """Create one transcription on ``element``; the API's answer, None in read-only mode."""
         check.element(element)
         body = {
@@ -59,11 +59,11 @@ class TranscriptionMixin(HelperMixin):
                 worker_run_id=self.worker_run_id,
             ),
         )
-        return created
+        return Transcription(created)
 
     def create_transcriptions(
         self, transcriptions: list[dict[str, Any]], batch_size: int = DEFAULT_BATCH_SIZE
-    ) -> list[dict[str, Any]] | None:
+    ) -> list[Transcription] | None:
         """Create transcriptions on any elements (``element_id``, ``text``, ``confidence``, ``orientation``).
 
         Sent ``batch_size`` at a time; the created transcriptions come back in input order.
@@ -77,7 +77,7 @@ class TranscriptionMixin(HelperMixin):
         size = check.batch_size(batch_size)
         if self._read_only_skip("transcription"):
             return None
-        created: list[dict[str, Any]] = []
+        created: list[Transcription] = []
         for batch in batches(items, size):
             answer = self.request(
                 "CreateTranscriptions",
@@ -85,7 +85,7 @@ class TranscriptionMixin(HelperMixin):
             )
             rows = answer["transcriptions"]
             self._cache_write("transcriptions", lambda rows=rows: self._cache_transcriptions(rows))
-            created.extend(rows)
+            created.extend(Transcription(row) for row in rows)
         return created
 
     def _cache_transcriptions(self, rows: Iterable[Mapping[str, Any]]) -> None:

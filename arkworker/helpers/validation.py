@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import uuid
+import warnings
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
@@ -46,7 +47,7 @@ def element_id(value: Element | CachedElement) -> str:
 
 
 def text(value: Any, name: str, prefix: str = "", *, optional: bool = False) -> str | None:
-    """A non-empty string (an enum gives its value: ``ElementType.Page`` is ``"page"``)."""
+    """A non-empty string (a string enum gives its value: ``MetaType.Text`` is ``"text"``)."""
     if optional and value is None:
         return None
     if isinstance(value, Enum) and isinstance(value.value, str):
@@ -126,13 +127,22 @@ def uuid_text(value: Any, name: str, prefix: str = "", *, optional: bool = False
 
 
 def worker_filter(value: Any, name: str) -> str | bool | None:
-    """A worker version/run filter: an id, ``False`` for manual results, or None for no filter."""
-    if value is None or value is False:
-        return value
+    """A worker version/run filter: an id, ``False`` for manual results, or None for no filter.
+
+    Filtering on worker versions is deprecated in Arkindex (worker runs replace them).
+    """
+    if value is None:
+        return None
     if isinstance(value, uuid.UUID):
-        return str(value)
-    if not isinstance(value, str) or not value:
+        value = str(value)
+    if value is not False and (not isinstance(value, str) or not value):
         raise fail(f"{name} must be an id or False (manual results only), got {_show(value)}")
+    if name.endswith("worker_version"):
+        warnings.warn(
+            f"Filtering on {name} is deprecated: filter on worker runs instead.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
     return value
 
 

@@ -33,6 +33,9 @@ same file always gives the same ids (tests and ``--element`` arguments can rely 
     datasets:                            # see arkworker.sandbox.corpus_datasets
       - {name: Lines, sets: {train: [Page 1]}, archive: lines.tar.zst}
 
+Annotation sections (``classes``, ``entity_types``, ``entities`` at the top; ``classifications``
+and ``metadata`` on elements) are described in :mod:`arkworker.sandbox.corpus_annotations`.
+
 Every problem raises :class:`CorpusError` whose message is one line naming the file and
 the location, e.g. ``demo.yml: elements[0].children[2].type: unknown type 'paeg'
 (declared: folder, page, line)``.
@@ -51,6 +54,7 @@ from typing import Any, NoReturn
 import yaml
 from peewee import chunked
 
+from arkworker.sandbox import corpus_annotations
 from arkworker.sandbox.corpus_datasets import parse_datasets
 from arkworker.sandbox.corpus_images import local_image
 from arkworker.sandbox.corpus_tasks import parse_tasks
@@ -79,7 +83,17 @@ ACTIVITY_STATES = ("ready", "disabled", "pending", "error")
 PROCESS_MODES = ("workers", "files", "template", "s3", "local", "dataset", "export")
 ORIENTATIONS = ("horizontal-lr", "horizontal-rl", "vertical-rl", "vertical-lr")
 
-_TOP_KEYS = ("corpus", "types", "images", "elements", "worker_run", "secrets", "tasks", "datasets")
+_TOP_KEYS = (
+    "corpus",
+    "types",
+    "images",
+    "elements",
+    "worker_run",
+    "secrets",
+    "tasks",
+    "datasets",
+    *corpus_annotations.TOP_KEYS,
+)
 _ELEMENT_KEYS = (
     "id",
     "name",
@@ -91,6 +105,7 @@ _ELEMENT_KEYS = (
     "confidence",
     "transcriptions",
     "children",
+    *corpus_annotations.ELEMENT_KEYS,
 )
 _COLOR = re.compile(r"^[0-9a-fA-F]{6}$")
 
@@ -118,6 +133,8 @@ class CorpusSpec:
     tasks: list[dict[str, Any]] = field(default_factory=list)
     #: Rows of other sections (datasets...), per table, inserted after the worker run.
     extra: list[tuple[Any, list[dict[str, Any]]]] = field(default_factory=list)
+    #: (model, rows) of the annotation sections (classes, entities...), inserted last.
+    annotations: list[tuple[Any, list[dict[str, Any]]]] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -134,6 +151,7 @@ class CorpusSpec:
                 (ElementPath, self.paths),
                 (Transcription, self.transcriptions),
                 (Secret, self.secrets),
+                *self.annotations,
             ):
                 for batch in chunked(rows, 100):
                     model.insert_many(batch).execute()
@@ -346,10 +364,13 @@ class _Parser:
             self.parse_types(self.sequence(top["types"], "types"))
         for index, image in enumerate(self.sequence(top.get("images", []), "images")):
             self.parse_image(image, f"images[{index}]")
+        self.annotations = corpus_annotations.Annotations(self)
+        self.annotations.parse_top(top)
         for index, element in enumerate(self.sequence(top.get("elements", []), "elements")):
             self.parse_element(element, f"elements[{index}]", parent=None, ordering=index)
         if self.declared_types is None:
             self.spec.types = [self.type_row({"slug": slug}, f"types.{slug}") for slug in self.used_types]
+        self.spec.annotations = self.annotations.rows()
         self.parse_worker_run(top.get("worker_run") or {}, "worker_run")
         self.spec.extra = parse_datasets(self, top.get("datasets") or [], "datasets")
         secrets = top.get("secrets") or {}
@@ -518,6 +539,7 @@ class _Parser:
         transcriptions = self.sequence(entry.get("transcriptions", []), _key(loc, "transcriptions"))
         for index, transcription in enumerate(transcriptions):
             self.parse_transcription(transcription, f"{loc}.transcriptions[{index}]", element_id)
+        self.annotations.parse_element(entry, loc, element_id)
         children = self.sequence(entry.get("children", []), _key(loc, "children"))
         for index, child in enumerate(children):
             self.parse_element(child, f"{loc}.children[{index}]", parent=element_id, ordering=index)

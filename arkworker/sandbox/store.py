@@ -56,7 +56,7 @@ from peewee import (
 )
 
 #: Bumped whenever a table changes; a file written by another version is refused, not migrated.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _LOCK = threading.RLock()
 

@@ -13,16 +13,20 @@ HELPERS_CORPUS = {
     "corpus": {"name": "Helpers corpus"},
     "types": [{"slug": "folder", "folder": True}, "page", "text_line", "word"],
     "images": [{"name": "scan", "width": 1000, "height": 1500}],
+    "entity_types": ["person", "place"],
+    "entities": [{"name": "Paris", "type": "place", "metas": {"country": "France"}}],
     "elements": [
         {
             "name": "Volume",
             "type": "folder",
+            "metadata": [{"name": "collection", "value": "Letters"}],
             "children": [
                 {
                     "name": "Page 1",
                     "type": "page",
                     "image": "scan",
                     "transcriptions": ["Manual page text"],
+                    "metadata": [{"type": "reference", "name": "place", "value": "Paris", "entity": "Paris"}],
                     "children": [
                         {
                             "name": "Line 1",

@@ -1,6 +1,7 @@
 """Transcription helpers over HTTP against the sandbox: bodies, validation, read-only, cache, batches."""
 
 import pytest
+from arkindex.exceptions import ArkindexValidationError
 
 from arkworker import InvalidArgument, TextOrientation
 from arkworker.models import Element, Transcription
@@ -187,8 +188,6 @@ def test_element_transcriptions_validation(call_helpers, arkworker_sandbox, item
 
 
 def test_the_sandbox_validates_like_arkindex(call_helpers, arkworker_sandbox):
-    from arkindex.exceptions import ArkindexValidationError
-
     def handler(element, ctx):
         with pytest.raises(ArkindexValidationError) as info:
             ctx.create_element_transcriptions(
@@ -298,3 +297,41 @@ def test_a_cache_refusal_is_a_warning_not_a_failure(call_helpers, cache_path, ar
     assert "Couldn't save the created transcription in the local cache" in run.output
     assert arkworker_sandbox.objects("transcriptions", id=created["id"])
     assert cache_rows(cache_path, "transcriptions") == []
+
+
+def test_worker_version_filters_are_deprecated(call_helpers, arkworker_sandbox):
+    (version,) = arkworker_sandbox.objects("worker_versions")
+
+    def handler(element, ctx):
+        with pytest.warns(DeprecationWarning, match="Filtering on worker_version is deprecated"):
+            listed = list(ctx.list_transcriptions(element, worker_version=version["id"]))
+        with pytest.warns(DeprecationWarning, match="transcription_worker_version"):
+            ctx.list_element_children(element, transcription_worker_version=False)
+        return listed
+
+    listed, _ = call_helpers(handler)
+    assert listed == []
+
+
+def test_a_failing_batch_raises_and_keeps_the_earlier_batches(call_helpers, arkworker_sandbox, named):
+    unknown = "00000000-0000-4000-8000-000000000000"
+    items = [
+        {"element_id": eid, "text": "t", "confidence": 0.5}
+        for eid in (named("Line 1"), named("Line 2"), unknown)
+    ]
+
+    def handler(element, ctx):
+        with pytest.raises(ArkindexValidationError) as info:
+            ctx.create_transcriptions(items, batch_size=2)
+        return info.value.content["errors"][0]["attr"]
+
+    attr, run = call_helpers(handler)
+    assert attr == ["transcriptions", 0, "element_id"]
+    assert [row["element_id"] for row in run.created["transcriptions"]] == [named("Line 1"), named("Line 2")]
+
+
+def test_helpers_retry_server_errors(call_helpers, arkworker_sandbox):
+    arkworker_sandbox.fail("CreateTranscription", status=502, times=2)
+    created, run = call_helpers(lambda element, ctx: ctx.create_transcription(element, "after retries", 0.5))
+    assert [row["id"] for row in run.created["transcriptions"]] == [created["id"]]
+    assert [r.status for r in requests_of(arkworker_sandbox, "CreateTranscription")] == [502, 502, 201]

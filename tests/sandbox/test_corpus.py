@@ -185,7 +185,7 @@ IMAGE = {"name": "scan", "width": 100, "height": 100}
         (
             {"corpus": CORPUS, "elemnts": []},
             "top level: unknown key 'elemnts' (valid keys: corpus, types, images, "
-            "elements, worker_run, secrets, tasks, datasets)",
+            "elements, worker_run, secrets, tasks, datasets, classes, entity_types, entities)",
         ),
         ({"elements": []}, "top level: missing the 'corpus' mapping (at least corpus: {name: ...})"),
         ({"corpus": {}}, "corpus: missing 'name'"),
@@ -195,7 +195,7 @@ IMAGE = {"name": "scan", "width": 100, "height": 100}
         (
             {"corpus": CORPUS, "elements": [{**PAGE, "nmae": "x"}]},
             "elements[0]: unknown key 'nmae' (valid keys: id, name, type, image, polygon, rotation_angle, "
-            "mirrored, confidence, transcriptions, children)",
+            "mirrored, confidence, transcriptions, children, classifications, metadata)",
         ),
         ({"corpus": CORPUS, "elements": [{"type": "page"}]}, "elements[0]: missing 'name'"),
         ({"corpus": CORPUS, "elements": PAGE}, "elements: expected a list, got dict"),

@@ -107,9 +107,10 @@ def test_schema_flags_what_is_implemented(module_sandbox):
     document = requests.get(module_sandbox.url + "/api/v1/openapi/", timeout=5).json()
     element = document["paths"]["/api/v1/element/{id}/"]
     assert element["get"]["x-sandbox-implemented"] is True
-    assert element["patch"]["x-sandbox-implemented"] is False
-    assert "answers 501" in element["patch"]["description"]
-    assert element["patch"]["requestBody"]["content"]["application/json"]["schema"] == {"type": "object"}
+    version = document["paths"]["/api/v1/modelversion/{id}/"]
+    assert version["put"]["x-sandbox-implemented"] is False
+    assert "answers 501" in version["put"]["description"]
+    assert version["put"]["requestBody"]["content"]["application/json"]["schema"] == {"type": "object"}
 
 
 def test_coverage_list():

@@ -57,11 +57,10 @@ def test_fixed_token(tmp_path):
 
 def test_unimplemented_operation_is_a_loud_501(sb, client, named):
     with pytest.raises(ArkindexServerError) as info:
-        client.single_request("PartialUpdateElement", id=named("Page 1"), body={"name": "Renamed"})
+        client.single_request("UpdateModelVersion", id=UNKNOWN, body={"tag": "v2"})
     assert info.value.status_code == 501
     (error,) = info.value.content["errors"]
-    assert error["detail"] == "The arkworker sandbox does not implement PartialUpdateElement yet"
-    assert sb.objects("elements", name="Renamed") == []
+    assert error["detail"] == "The arkworker sandbox does not implement UpdateModelVersion yet"
     assert sb.requests[-1].status == 501
 
 

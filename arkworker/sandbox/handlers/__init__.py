@@ -5,15 +5,30 @@ server, the schema and the store see them all. To add a family, write its module
 with ``@register``, handlers with ``@handles("OperationId")``) and import it below.
 """
 
-from arkworker.sandbox.handlers import datasets, elements, process, secrets, tasks, transcriptions
+from arkworker.sandbox.handlers import (
+    classifications,
+    datasets,
+    element_writes,
+    elements,
+    entities,
+    metadata,
+    process,
+    secrets,
+    tasks,
+    transcriptions,
+)
 from arkworker.sandbox.handlers.base import HANDLERS, handles
 
 __all__ = [
     "HANDLERS",
+    "classifications",
     "datasets",
+    "element_writes",
     "elements",
+    "entities",
     "handles",
     "implemented_operations",
+    "metadata",
     "process",
     "secrets",
     "tasks",

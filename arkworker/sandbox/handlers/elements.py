@@ -7,7 +7,7 @@ the other families (transcriptions list those of descendants, later families too
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,6 +18,10 @@ from arkworker.sandbox.handlers.base import Call, Listing, handles, invalid, not
 from arkworker.sandbox.store import Corpus, Element, ElementPath, ElementType, Image, Transcription, new_id
 
 _CHUNK = 500  # ids per IN (...) query, well below SQLite's variable limit
+
+#: What other families add to listed elements: query flag → (key, function of an element id).
+#: Filled by their modules (``with_classes`` → ``classes``, ``with_metadata`` → ``metadata``).
+LIST_EXTRAS: dict[str, tuple[str, Callable[[str], Any]]] = {}
 
 
 def get_element(element_id: str) -> Element:
@@ -218,11 +222,9 @@ def _list_item(
         worker_run_id=element.worker_run_id,
         confidence=element.confidence,
     )
-    # The sandbox stores no classification nor metadata yet, so the true answers are empty.
-    if query.get("with_classes"):
-        item["classes"] = []
-    if query.get("with_metadata"):
-        item["metadata"] = []
+    for flag, (key, extra) in LIST_EXTRAS.items():
+        if query.get(flag):
+            item[key] = extra(element.id)
     if query.get("with_has_children"):
         item["has_children"] = element.id in parents
     return item

@@ -20,7 +20,7 @@ from arkworker.sandbox.handlers.base import (
     not_found,
     validate,
 )
-from arkworker.sandbox.store import Activity, Element, Process, WorkerRun, new_id, now
+from arkworker.sandbox.store import Activity, Element, Process, WorkerRun, WorkerVersion, new_id, now
 
 ACTIVITY_STATES = ("queued", "started", "processed", "error")
 
@@ -75,27 +75,39 @@ def _serialize_process(process: Process) -> dict[str, Any]:
     }
 
 
+def serialize_worker_version(version: WorkerVersion, uses_model: bool = False) -> dict[str, Any]:
+    worker = version.worker
+    return {
+        "id": version.id,
+        "version": 1,
+        "revision": None,
+        "state": "available",
+        "gpu_usage": "disabled",
+        "model_usage": "required" if uses_model else "disabled",
+        "docker_image_iid": None,
+        "configuration": version.configuration,
+        "worker": {"id": worker.id, "name": worker.name, "slug": worker.slug, "type": worker.type},
+    }
+
+
+@handles("RetrieveWorkerVersion")
+def retrieve_worker_version(call: Call) -> dict[str, Any]:
+    version = WorkerVersion.get_or_none(WorkerVersion.id == call.path["id"])
+    if version is None:
+        raise not_found("WorkerVersion")
+    return serialize_worker_version(version)
+
+
 @handles("RetrieveWorkerRun")
 def retrieve_worker_run(call: Call) -> dict[str, Any]:
     run = get_worker_run(call.path["id"])
     version = run.version
-    worker = version.worker
     return {
         "id": run.id,
         "summary": run.summary,
         "parents": [],
         "process": _serialize_process(run.process),
-        "worker_version": {
-            "id": version.id,
-            "version": 1,
-            "revision": None,
-            "state": "available",
-            "gpu_usage": "disabled",
-            "model_usage": "disabled" if run.model_version is None else "required",
-            "docker_image_iid": None,
-            "configuration": version.configuration,
-            "worker": {"id": worker.id, "name": worker.name, "slug": worker.slug, "type": worker.type},
-        },
+        "worker_version": serialize_worker_version(version, run.model_version is not None),
         "model_version": run.model_version,
         "configuration": run.configuration,
     }

@@ -1,0 +1,217 @@
+"""Writing elements: CreateElementType, CreateElement, CreateElements, CreateElementParent, PartialUpdateElement.
+
+Kept apart from the element listings (:mod:`.elements`) so each module reads in one sitting.
+As in Arkindex, a type must exist in the element's corpus, a polygon lies on an image (the
+element's own, or its parent's) and inside it, and element links never form a cycle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arkworker.sandbox.handlers.base import (
+    ApiError,
+    Call,
+    Reply,
+    Rule,
+    error_entry,
+    handles,
+    invalid,
+    validate,
+    validate_list,
+)
+from arkworker.sandbox.handlers.elements import (
+    add_element,
+    clean_polygon,
+    get_element,
+    link,
+    parent_ids,
+    serialize_element,
+)
+from arkworker.sandbox.handlers.process import worker_version_of
+from arkworker.sandbox.store import Corpus, Element, ElementPath, ElementType, Image, new_id
+
+
+def _missing(value: str, attr: list[str | int]) -> ApiError:
+    return invalid(f'Invalid pk "{value}" - object does not exist.', attr, "does_not_exist")
+
+
+def check_type(corpus_id: str, slug: str, attr: list[str | int]) -> str:
+    """A type slug of the corpus, or the 400 naming the field."""
+    if (
+        not ElementType.select()
+        .where((ElementType.corpus == corpus_id) & (ElementType.slug == slug))
+        .exists()
+    ):
+        raise invalid(f"Type {slug!r} does not exist in this corpus.", attr)
+    return slug
+
+
+@handles("CreateElementType")
+def create_element_type(call: Call) -> Reply:
+    data = validate(
+        call.body,
+        {
+            "slug": Rule("str"),
+            "display_name": Rule("str"),
+            "folder": Rule("bool", required=False, default=False),
+            "corpus": Rule("uuid"),
+        },
+    )
+    if Corpus.get_or_none(Corpus.id == data["corpus"]) is None:
+        raise _missing(data["corpus"], ["corpus"])
+    if (
+        ElementType.select()
+        .where((ElementType.corpus == data["corpus"]) & (ElementType.slug == data["slug"]))
+        .exists()
+    ):
+        raise invalid(f"An element type with slug {data['slug']!r} already exists in this corpus.", ["slug"])
+    created = ElementType.create(id=new_id(), **data)
+    return Reply(
+        {
+            "id": created.id,
+            "slug": created.slug,
+            "display_name": created.display_name,
+            "folder": created.folder,
+            "corpus": created.corpus_id,
+            "color": created.color,
+        },
+        status=201,
+    )
+
+
+@handles("CreateElement")
+def create_element(call: Call) -> Reply:
+    data = validate(
+        call.body,
+        {
+            "type": Rule("str"),
+            "name": Rule("str"),
+            "corpus": Rule("uuid"),
+            "parent": Rule("uuid", required=False, null=True),
+            "image": Rule("uuid", required=False, null=True),
+            "polygon": Rule("list", required=False, null=True),
+            "worker_run_id": Rule("uuid", required=False, null=True),
+            "confidence": Rule("float", required=False, null=True, minimum=0, maximum=1),
+        },
+    )
+    if Corpus.get_or_none(Corpus.id == data["corpus"]) is None:
+        raise _missing(data["corpus"], ["corpus"])
+    check_type(data["corpus"], data["type"], ["type"])
+    parent = None
+    if data["parent"] is not None:
+        parent = Element.get_or_none(Element.id == data["parent"])
+        if parent is None:
+            raise _missing(data["parent"], ["parent"])
+        if parent.corpus_id != data["corpus"]:
+            raise invalid("The parent element is in another corpus.", ["parent"])
+    image = None
+    if data["image"] is not None:
+        image = Image.get_or_none(Image.id == data["image"])
+        if image is None:
+            raise _missing(data["image"], ["image"])
+    elif data["polygon"] is not None:
+        if parent is None or parent.image_id is None:
+            raise invalid("A polygon needs an image: give image, or a parent that has one.", ["polygon"])
+        image = parent.image
+    polygon = None
+    if data["polygon"] is not None:
+        polygon = clean_polygon(data["polygon"], ["polygon"], image)
+    elif image is not None:
+        polygon = [[0, 0], [0, image.height], [image.width, image.height], [image.width, 0], [0, 0]]
+    element = add_element(
+        parent,
+        corpus=data["corpus"],
+        type=data["type"],
+        name=data["name"],
+        image=image.id if image else None,
+        polygon=polygon,
+        confidence=data["confidence"],
+        worker_run_id=data["worker_run_id"],
+        worker_version_id=worker_version_of(data["worker_run_id"]),
+    )
+    return Reply(serialize_element(element, call.base_url), status=201)
+
+
+@handles("CreateElements")
+def create_elements(call: Call) -> Reply:
+    parent = get_element(call.path["id"])
+    data = validate(call.body, {"worker_run_id": Rule("uuid"), "elements": Rule("list")})
+    items = validate_list(
+        data["elements"],
+        "elements",
+        {
+            "name": Rule("str"),
+            "type": Rule("str"),
+            "polygon": Rule("list"),
+            "confidence": Rule("float", required=False, null=True, minimum=0, maximum=1),
+        },
+    )
+    if parent.image_id is None:
+        raise invalid("The parent element has no image: its children are placed on it.", None)
+    image = parent.image
+    for index, item in enumerate(items):
+        check_type(parent.corpus_id, item["type"], ["elements", index, "type"])
+        item["polygon"] = clean_polygon(item["polygon"], ["elements", index, "polygon"], image)
+    worker_version_id = worker_version_of(data["worker_run_id"])
+    created = [
+        add_element(
+            parent,
+            corpus=parent.corpus_id,
+            image=image.id,
+            worker_run_id=data["worker_run_id"],
+            worker_version_id=worker_version_id,
+            **item,
+        )
+        for item in items
+    ]
+    return Reply([{"id": element.id} for element in created], status=201)
+
+
+@handles("CreateElementParent")
+def create_element_parent(call: Call) -> Reply:
+    child = get_element(call.path["child"])
+    parent = get_element(call.path["parent"])
+    if child.corpus_id != parent.corpus_id:
+        raise invalid("Both elements must be in the same corpus.", ["parent"])
+    if parent.id == child.id or child.id in parent_ids(parent.id, recursive=True):
+        raise invalid(f"Element {parent.id} cannot be a parent of its own ancestor {child.id}.", ["parent"])
+    if (
+        ElementPath.select()
+        .where((ElementPath.parent == parent.id) & (ElementPath.child == child.id))
+        .exists()
+    ):
+        raise ApiError(
+            400,
+            "validation_error",
+            [error_entry(f"{parent.id} is already a parent of {child.id}.", "unique")],
+        )
+    link(parent.id, child.id)
+    return Reply({"parent": parent.id, "child": child.id}, status=201)
+
+
+@handles("PartialUpdateElement")
+def partial_update_element(call: Call) -> dict[str, Any]:
+    element = get_element(call.path["id"])
+    rules = {
+        "type": Rule("str", required=False),
+        "name": Rule("str", required=False),
+        "polygon": Rule("list", required=False),
+        "confidence": Rule("float", required=False, null=True, minimum=0, maximum=1),
+        "rotation_angle": Rule("int", required=False, minimum=0, maximum=359),
+        "mirrored": Rule("bool", required=False),
+        "image": Rule("uuid", required=False),
+    }
+    data = {key: value for key, value in validate(call.body, rules).items() if key in call.body}
+    if "type" in data:
+        check_type(element.corpus_id, data["type"], ["type"])
+    if "image" in data and Image.get_or_none(Image.id == data["image"]) is None:
+        raise _missing(data["image"], ["image"])
+    if "polygon" in data:
+        image = Image.get_or_none(Image.id == data.get("image", element.image_id))
+        if image is None:
+            raise invalid("A polygon needs an image: give image too.", ["polygon"])
+        data["polygon"] = clean_polygon(data["polygon"], ["polygon"], image)
+    if data:
+        Element.update(**data).where(Element.id == element.id).execute()
+    return serialize_element(get_element(element.id), call.base_url)

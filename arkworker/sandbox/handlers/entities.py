@@ -1,0 +1,321 @@
+"""Entities: types, entities, their links to transcriptions, and the corpus's listings.
+
+Operations: ListCorpusEntityTypes, CreateEntityType, CreateEntity, CreateTranscriptionEntity,
+CreateTranscriptionEntities, ListTranscriptionEntities, ListCorpusEntities. As in Arkindex, an
+entity's type belongs to its corpus and a transcription entity lies inside the text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peewee import SQL, BooleanField, CharField, FloatField, ForeignKeyField, IntegerField
+
+from arkworker.sandbox.handlers.base import (
+    ApiError,
+    Call,
+    Listing,
+    Reply,
+    Rule,
+    error_entry,
+    handles,
+    invalid,
+    not_found,
+    validate,
+    validate_list,
+)
+from arkworker.sandbox.handlers.elements import child_ids, get_element
+from arkworker.sandbox.handlers.process import worker_run_brief, worker_version_of
+from arkworker.sandbox.report import ReportTable, register_table, shorten
+from arkworker.sandbox.store import (
+    BaseModel,
+    Corpus,
+    JSONField,
+    Transcription,
+    UUIDKey,
+    new_id,
+    now,
+    register,
+)
+
+
+@register
+class EntityType(BaseModel):
+    id = UUIDKey()
+    corpus = ForeignKeyField(Corpus)
+    name = CharField()
+    color = CharField(default="ff0000")
+
+    class Meta:
+        table_name = "entity_types"
+        indexes = ((("corpus", "name"), True),)
+
+
+@register
+class Entity(BaseModel):
+    worker_output = True
+    noun = "entity"
+
+    id = UUIDKey()
+    corpus = ForeignKeyField(Corpus)
+    type = ForeignKeyField(EntityType)
+    name = CharField()
+    metas = JSONField(null=True)
+    validated = BooleanField(default=False)
+    worker_version_id = CharField(null=True)
+    worker_run_id = CharField(null=True)
+    created = CharField(default=now)
+
+    class Meta:
+        table_name = "entities"
+
+
+@register
+class TranscriptionEntity(BaseModel):
+    worker_output = True
+    noun = "transcription entity"
+
+    id = UUIDKey()
+    transcription = ForeignKeyField(Transcription)
+    entity = ForeignKeyField(Entity)
+    offset = IntegerField()
+    length = IntegerField()
+    confidence = FloatField(null=True)
+    worker_version_id = CharField(null=True)
+    worker_run_id = CharField(null=True)
+
+    class Meta:
+        table_name = "transcription_entities"
+
+
+register_table(
+    ReportTable(
+        "entities",
+        "Entities",
+        (
+            ("Name", lambda row, elements: shorten(row["name"])),
+            ("Validated", lambda row, elements: "yes" if row["validated"] else "no"),
+        ),
+    )
+)
+
+
+def _corpus(corpus_id: str, attr: list[str] | None = None) -> Corpus:
+    corpus = Corpus.get_or_none(Corpus.id == corpus_id)
+    if corpus is None:
+        if attr:
+            raise invalid(f'Invalid pk "{corpus_id}" - object does not exist.', attr, "does_not_exist")
+        raise not_found("Corpus")
+    return corpus
+
+
+def _transcription(transcription_id: str) -> Transcription:
+    transcription = Transcription.get_or_none(Transcription.id == transcription_id)
+    if transcription is None:
+        raise not_found("Transcription")
+    return transcription
+
+
+def _type_brief(entity_type: EntityType) -> dict[str, Any]:
+    return {"id": entity_type.id, "name": entity_type.name, "color": entity_type.color}
+
+
+def serialize_entity(entity: Entity) -> dict[str, Any]:
+    return {
+        "id": entity.id,
+        "name": entity.name,
+        "type": _type_brief(entity.type),
+        "metas": entity.metas,
+        "validated": entity.validated,
+        "corpus": entity.corpus_id,
+        "worker_version_id": entity.worker_version_id,
+        "worker_run": worker_run_brief(entity.worker_run_id),
+    }
+
+
+def _entity_type(corpus_id: str, type_id: str, attr: list[str | int]) -> EntityType:
+    entity_type = EntityType.get_or_none((EntityType.id == type_id) & (EntityType.corpus == corpus_id))
+    if entity_type is None:
+        raise invalid(f'Invalid pk "{type_id}" - object does not exist.', attr, "does_not_exist")
+    return entity_type
+
+
+def _check_span(transcription: Transcription, offset: int, length: int, attr: list[str | int]) -> None:
+    if offset + length > len(transcription.text):
+        raise invalid(
+            f"offset + length ({offset + length}) goes past the end of the text ({len(transcription.text)}).",
+            [*attr, "length"],
+        )
+
+
+_SPAN = {
+    "offset": Rule("int", minimum=0),
+    "length": Rule("int", minimum=1),
+    "confidence": Rule("float", required=False, null=True, minimum=0, maximum=1),
+}
+
+
+@handles("ListCorpusEntityTypes")
+def list_corpus_entity_types(call: Call) -> Listing:
+    corpus = _corpus(call.path["id"])
+    types = EntityType.select().where(EntityType.corpus == corpus.id).order_by(EntityType.name)
+    return Listing(list(types), _type_brief)
+
+
+@handles("CreateEntityType")
+def create_entity_type(call: Call) -> Reply:
+    data = validate(
+        call.body,
+        {"name": Rule("str"), "corpus": Rule("uuid"), "color": Rule("str", required=False, default="ff0000")},
+    )
+    corpus = _corpus(data["corpus"], ["corpus"])
+    if (
+        EntityType.select()
+        .where((EntityType.corpus == corpus.id) & (EntityType.name == data["name"]))
+        .exists()
+    ):
+        raise invalid(f"Entity Type {data['name']} already exists in this corpus.", ["name"], "unique")
+    created = EntityType.create(id=new_id(), corpus=corpus.id, name=data["name"], color=data["color"])
+    return Reply({**_type_brief(created), "corpus": corpus.id}, status=201)
+
+
+@handles("CreateEntity")
+def create_entity(call: Call) -> Reply:
+    data = validate(
+        call.body,
+        {
+            "name": Rule("str"),
+            "type_id": Rule("uuid"),
+            "metas": Rule("dict", required=False, null=True),
+            "validated": Rule("bool", required=False, null=True),
+            "corpus": Rule("uuid"),
+            "worker_run_id": Rule("uuid", required=False, null=True),
+        },
+    )
+    corpus = _corpus(data["corpus"], ["corpus"])
+    entity_type = _entity_type(corpus.id, data["type_id"], ["type_id"])
+    entity = Entity.create(
+        id=new_id(),
+        corpus=corpus.id,
+        type=entity_type.id,
+        name=data["name"],
+        metas=data["metas"],
+        validated=bool(data["validated"]),
+        worker_run_id=data["worker_run_id"],
+        worker_version_id=worker_version_of(data["worker_run_id"]),
+    )
+    return Reply(serialize_entity(entity), status=201)
+
+
+@handles("CreateTranscriptionEntity")
+def create_transcription_entity(call: Call) -> Reply:
+    transcription = _transcription(call.path["id"])
+    data = validate(
+        call.body, {"entity": Rule("uuid"), "worker_run_id": Rule("uuid", required=False, null=True), **_SPAN}
+    )
+    entity = Entity.get_or_none(Entity.id == data["entity"])
+    if entity is None or entity.corpus_id != transcription.element.corpus_id:
+        raise invalid(f'Invalid pk "{data["entity"]}" - object does not exist.', ["entity"], "does_not_exist")
+    _check_span(transcription, data["offset"], data["length"], [])
+    duplicate = TranscriptionEntity.select().where(
+        (TranscriptionEntity.transcription == transcription.id)
+        & (TranscriptionEntity.entity == entity.id)
+        & (TranscriptionEntity.offset == data["offset"])
+        & (TranscriptionEntity.length == data["length"])
+    )
+    if duplicate.exists():
+        detail = "The fields transcription, entity, offset, length, worker_run must make a unique set."
+        raise ApiError(400, "validation_error", [error_entry(detail, "unique")])
+    TranscriptionEntity.create(
+        id=new_id(),
+        transcription=transcription.id,
+        worker_version_id=worker_version_of(data["worker_run_id"]),
+        **data,
+    )
+    return Reply(data, status=201)
+
+
+@handles("CreateTranscriptionEntities")
+def create_transcription_entities(call: Call) -> Reply:
+    transcription = _transcription(call.path["id"])
+    data = validate(call.body, {"worker_run_id": Rule("uuid"), "entities": Rule("list")})
+    items = validate_list(
+        data["entities"], "entities", {"name": Rule("str"), "type_id": Rule("uuid"), **_SPAN}
+    )
+    corpus_id = transcription.element.corpus_id
+    seen: set[tuple[Any, ...]] = set()
+    for index, item in enumerate(items):
+        _entity_type(corpus_id, item["type_id"], ["entities", index, "type_id"])
+        _check_span(transcription, item["offset"], item["length"], ["entities", index])
+        key = (item["offset"], item["length"], item["name"], item["type_id"])
+        if key in seen:
+            raise invalid("Duplicated entities are not allowed.", ["entities", index])
+        seen.add(key)
+    worker_version_id = worker_version_of(data["worker_run_id"])
+    answer = []
+    for item in items:
+        entity = Entity.create(
+            id=new_id(),
+            corpus=corpus_id,
+            type=item["type_id"],
+            name=item["name"],
+            metas=None,
+            worker_run_id=data["worker_run_id"],
+            worker_version_id=worker_version_id,
+        )
+        link = TranscriptionEntity.create(
+            id=new_id(),
+            transcription=transcription.id,
+            entity=entity.id,
+            offset=item["offset"],
+            length=item["length"],
+            confidence=item["confidence"],
+            worker_run_id=data["worker_run_id"],
+            worker_version_id=worker_version_id,
+        )
+        answer.append({"transcription_entity_id": link.id, "entity_id": entity.id})
+    return Reply({"entities": answer}, status=201)
+
+
+@handles("ListTranscriptionEntities")
+def list_transcription_entities(call: Call) -> Listing:
+    transcription = _transcription(call.path["id"])
+    query = TranscriptionEntity.select().where(TranscriptionEntity.transcription == transcription.id)
+    for field in ("worker_version", "worker_run"):
+        if field in call.query:
+            column = getattr(TranscriptionEntity, f"{field}_id")
+            wanted = call.query[field]
+            query = query.where(column.is_null() if wanted is False else column == wanted)
+
+    def serialize(link: TranscriptionEntity) -> dict[str, Any]:
+        return {
+            "entity": serialize_entity(link.entity),
+            "offset": link.offset,
+            "length": link.length,
+            "confidence": link.confidence,
+            "worker_version_id": link.worker_version_id,
+            "worker_run": worker_run_brief(link.worker_run_id),
+        }
+
+    return Listing(list(query.order_by(TranscriptionEntity.offset, SQL("rowid"))), serialize)
+
+
+@handles("ListCorpusEntities")
+def list_corpus_entities(call: Call) -> Listing:
+    corpus = _corpus(call.path["id"])
+    query = Entity.select().where(Entity.corpus == corpus.id)
+    if call.query.get("name"):
+        needle = call.query["name"].casefold()
+        query = [entity for entity in query if needle in entity.name.casefold()]
+    entities = list(query)
+    if "parent" in call.query:
+        parent = get_element(call.query["parent"])
+        element_ids = [parent.id, *child_ids(parent.id, recursive=True)]
+        linked = {
+            link.entity_id
+            for link in TranscriptionEntity.select(TranscriptionEntity.entity)
+            .join(Transcription)
+            .where(Transcription.element.in_(element_ids))
+        }
+        entities = [entity for entity in entities if entity.id in linked]
+    return Listing(entities, serialize_entity)
