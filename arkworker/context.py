@@ -67,6 +67,10 @@ class Context(
         self.api = api
         self.environment = environment
         self.logger = logging.getLogger("arkworker.worker")
+        #: Run-wide values your setup functions prepare (a loaded model, the rows of a final
+        #: report): ``ctx.state.model = load(...)``. It lives as long as the run, so module
+        #: globals are never needed; per-element values belong in the handler's local variables.
+        self.state = SimpleNamespace()
         #: The SQLite cache of the process (a peewee database), None when the run has none.
         self.cache: SqliteDatabase | None = None
 

@@ -6,8 +6,9 @@ is dark paper) or on a folder of your own scans, with no Arkindex instance:
     arkworker run examples/brightness.py --sandbox
     arkworker run examples/brightness.py --sandbox path/to/scans/
 
-Each page's class is logged, and the run writes a report, ``brightness.json``, in the work
-directory (``$XDG_DATA_HOME/arkindex``, or ``$PONOS_DATA/current`` in an Arkindex task).
+Each page gets a ``dark`` or ``light`` classification, and the run writes a report,
+``brightness.json``, in the work directory (``$XDG_DATA_HOME/arkindex``, or
+``$PONOS_DATA/current`` in an Arkindex task).
 """
 
 import json
@@ -18,8 +19,11 @@ from arkworker import Worker
 
 app = Worker("brightness", description="Classifies pages as dark or light from their mean intensity.")
 
-#: Per page: its name, mean grey level (0 black to 255 white) and class.
-report: dict[str, dict] = {}
+
+@app.setup
+def start_report(ctx):
+    # Per page: its name, mean grey level (0 black to 255 white) and class.
+    ctx.state.report = {}
 
 
 @app.option(
@@ -43,15 +47,22 @@ def classify(element, ctx):
     mean = ImageStat.Stat(image).mean[0]
     label = "dark" if mean < ctx.args.threshold else "light"
     ctx.logger.info("%s is %s (mean intensity %.1f)", element, label, mean)
-    report[str(element.id)] = {"name": element.name, "mean_intensity": round(mean, 1), "class": label}
+    # The further from the threshold, the surer: 0.5 at the threshold, 1 a full range away.
+    confidence = round(min(1.0, 0.5 + abs(mean - ctx.args.threshold) / 255), 2)
+    ctx.create_classification(element, ml_class=label, confidence=confidence)
+    ctx.state.report[str(element.id)] = {
+        "name": element.name,
+        "mean_intensity": round(mean, 1),
+        "class": label,
+    }
 
 
 @app.teardown
 def write_report(ctx):
     path = ctx.work_dir / "brightness.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    ctx.logger.info("Wrote the report of %d pages to %s", len(report), path)
+    path.write_text(json.dumps(ctx.state.report, indent=2) + "\n", encoding="utf-8")
+    ctx.logger.info("Wrote the report of %d pages to %s", len(ctx.state.report), path)
 
 
 if __name__ == "__main__":

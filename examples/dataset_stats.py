@@ -16,20 +16,18 @@ from arkworker import Worker
 
 app = Worker("dataset-stats", description="Counts the elements of each dataset set and writes a report.")
 
-#: dataset name → set name → statistics, filled set after set, written by the teardown.
-statistics: dict[str, dict[str, dict]] = {}
-
 
 @app.setup
 def start(ctx):
-    statistics.clear()
+    # dataset name → set name → statistics, filled set after set, written by the teardown.
+    ctx.state.statistics = {}
 
 
 @app.dataset_set
 def count(dataset_set, ctx):
     types = Counter(element.type for element in ctx.list_set_elements(dataset_set))
     dataset = dataset_set.dataset
-    statistics.setdefault(dataset.name, {})[dataset_set.name] = {
+    ctx.state.statistics.setdefault(dataset.name, {})[dataset_set.name] = {
         "elements": sum(types.values()),
         "types": dict(sorted(types.items())),
         "archive_bytes": dataset.archive.stat().st_size,
@@ -39,6 +37,7 @@ def count(dataset_set, ctx):
 
 @app.teardown
 def write_report(ctx):
+    statistics = ctx.state.statistics
     if not statistics:
         return
     ctx.work_dir.mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,14 @@
 """``arkworker sandbox import DIR`` and ``arkworker run APP --sandbox DIR`` on a folder of scans."""
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
 from arkindex import ArkindexClient
 from PIL import Image
 
-from arkworker.cli import cli, invoke
+from arkworker.cli import cli, invoke, locate_app
 from arkworker.models import Element
 from arkworker.sandbox import CorpusError, Sandbox
 from arkworker.sandbox.importer import folder_corpus, natural_key
@@ -162,12 +163,17 @@ def test_run_on_a_folder_of_scans(scans, tmp_path):
     assert not (scans / "corpus.yml").exists()  # imported on the fly, nothing written
 
 
-def test_brightness_on_the_demo_corpus(tmp_path):
-    completed = arkworker(
-        "run", str(ROOT / "examples" / "brightness.py"), "--sandbox", env={"XDG_DATA_HOME": str(tmp_path)}
-    )
-    assert completed.returncode == 0, completed.stderr
-    report = json.loads((tmp_path / "arkindex" / "brightness.json").read_text())
+@pytest.mark.parametrize("arkworker_corpus", [None])  # the demo corpus, whose third page is dark
+def test_brightness_classifies_the_demo_pages(arkworker_run, arkworker_env):
+    run = arkworker_run(locate_app(str(ROOT / "examples" / "brightness.py")))
+    assert run.exit_code == 0, run.output
+    sandbox = run.sandbox
+    names = {row["id"]: row["name"] for kind in ("elements", "ml_classes") for row in sandbox.objects(kind)}
+    classes = [
+        (names[row["element_id"]], names[row["ml_class_id"]]) for row in run.created["classifications"]
+    ]
+    assert sorted(classes) == [("Page 1", "light"), ("Page 2", "light"), ("Page 3", "dark")]
+    report = json.loads((Path(arkworker_env["XDG_DATA_HOME"]) / "arkindex" / "brightness.json").read_text())
     assert [entry["class"] for entry in report.values()] == ["light", "light", "dark"]
 
 

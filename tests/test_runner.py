@@ -168,6 +168,16 @@ def test_setup_and_teardown_wrap_the_run(arkworker_run, make_app):
     ]
 
 
+def test_ctx_state_carries_run_wide_values_from_setup_to_teardown(arkworker_run):
+    seen = []
+    app = Worker("stateful")
+    app.setup(lambda ctx: setattr(ctx.state, "names", []))
+    app.element(lambda element, ctx: ctx.state.names.append(element.name))
+    app.teardown(lambda ctx: seen.extend(ctx.state.names))
+    assert arkworker_run(app).exit_code == 0
+    assert seen == ["Page 1", "Page 2", "Page 3"]
+
+
 def test_a_failing_setup_stops_the_run_but_teardown_runs(arkworker_run, make_app):
     calls = []
     app = Worker("setup-fails")
