@@ -108,9 +108,10 @@ def merge_caches(target: Path, parents: Sequence[Path], *, keep_existing: bool =
             shutil.copyfile(target, temporary)
         connection = sqlite3.connect(Path(temporary).resolve().as_uri(), uri=True, isolation_level=None)
         try:
-            # The file is private until renamed: crash safety comes from the rename, not the journal.
+            # The file is private until renamed: crash safety comes from the rename, so no
+            # journal is kept (an in-memory one grew with every page a parent's rows touched).
             connection.execute("PRAGMA synchronous = OFF")
-            connection.execute("PRAGMA journal_mode = MEMORY")
+            connection.execute("PRAGMA journal_mode = OFF")
             try:
                 with _transaction(connection):
                     _create_schema(connection)
