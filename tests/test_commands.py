@@ -125,8 +125,28 @@ def test_sandbox_serve_errors_are_one_line(capsys, tmp_path):
     )
 
 
-@pytest.mark.parametrize("args", [["run", "--help"], ["sandbox", "serve", "--help"], ["--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["run", "--help"],
+        ["run", "-h"],
+        ["run", "examples/hello.py", "--help"],
+        ["new", "--help"],
+        ["sandbox", "--help"],
+        ["sandbox", "serve", "--help"],
+        ["sandbox", "import", "--help"],
+        ["cache", "--help"],
+        ["cache", "info", "--help"],
+        ["cache", "merge", "--help"],
+    ],
+)
 def test_help_pages(args):
-    completed = arkworker(*args)
+    completed = arkworker(*args, cwd=ROOT)
     assert completed.returncode == 0
     assert completed.stdout.startswith("Usage: arkworker")
+    # Every page offers both help flags, and no option shows a meaningless default.
+    assert "-h, --help" in completed.stdout
+    assert "(verbose)" not in completed.stdout
+    # Command summaries are whole sentences, not cut with "...".
+    assert "..." not in completed.stdout.partition("Commands:")[2]
