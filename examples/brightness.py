@@ -18,9 +18,6 @@ from arkworker import Worker
 
 app = Worker("brightness", description="Classifies pages as dark or light from their mean intensity.")
 
-#: Per page: its name, mean grey level (0 black to 255 white) and class.
-report: dict[str, dict] = {}
-
 
 @app.option(
     "--threshold",
@@ -36,6 +33,13 @@ report: dict[str, dict] = {}
     show_default=True,
     help="Largest side of the image analysed, in pixels.",
 )
+@app.setup
+def start_report(ctx):
+    # Run-wide state lives on ctx, so every run starts with an empty report:
+    # per page, its name, mean grey level (0 black to 255 white) and class.
+    ctx.report = {}
+
+
 @app.element
 def classify(element, ctx):
     # A downscaled grey image is plenty for a mean, and much faster to download.
@@ -43,15 +47,15 @@ def classify(element, ctx):
     mean = ImageStat.Stat(image).mean[0]
     label = "dark" if mean < ctx.args.threshold else "light"
     ctx.logger.info("%s is %s (mean intensity %.1f)", element, label, mean)
-    report[str(element.id)] = {"name": element.name, "mean_intensity": round(mean, 1), "class": label}
+    ctx.report[str(element.id)] = {"name": element.name, "mean_intensity": round(mean, 1), "class": label}
 
 
 @app.teardown
 def write_report(ctx):
     path = ctx.work_dir / "brightness.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    ctx.logger.info("Wrote the report of %d pages to %s", len(report), path)
+    path.write_text(json.dumps(ctx.report, indent=2) + "\n", encoding="utf-8")
+    ctx.logger.info("Wrote the report of %d pages to %s", len(ctx.report), path)
 
 
 if __name__ == "__main__":

@@ -16,20 +16,19 @@ from arkworker import Worker
 
 app = Worker("dataset-stats", description="Counts the elements of each dataset set and writes a report.")
 
-#: dataset name → set name → statistics, filled set after set, written by the teardown.
-statistics: dict[str, dict[str, dict]] = {}
-
 
 @app.setup
 def start(ctx):
-    statistics.clear()
+    # Run-wide state lives on ctx, so every run starts with empty statistics:
+    # dataset name → set name → statistics, filled set after set, written by the teardown.
+    ctx.statistics = {}
 
 
 @app.dataset_set
 def count(dataset_set, ctx):
     types = Counter(element.type for element in ctx.list_set_elements(dataset_set))
     dataset = dataset_set.dataset
-    statistics.setdefault(dataset.name, {})[dataset_set.name] = {
+    ctx.statistics.setdefault(dataset.name, {})[dataset_set.name] = {
         "elements": sum(types.values()),
         "types": dict(sorted(types.items())),
         "archive_bytes": dataset.archive.stat().st_size,
@@ -39,12 +38,12 @@ def count(dataset_set, ctx):
 
 @app.teardown
 def write_report(ctx):
-    if not statistics:
+    if not ctx.statistics:
         return
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
-    (ctx.work_dir / "dataset-stats.json").write_text(json.dumps(statistics, indent=2) + "\n")
+    (ctx.work_dir / "dataset-stats.json").write_text(json.dumps(ctx.statistics, indent=2) + "\n")
     lines = ["| Dataset | Set | Elements | Types |", "| --- | --- | ---: | --- |"]
-    for dataset, sets in statistics.items():
+    for dataset, sets in ctx.statistics.items():
         for name, stats in sets.items():
             types = ", ".join(f"{kind}: {number}" for kind, number in stats["types"].items()) or "-"
             lines.append(f"| {dataset} | {name} | {stats['elements']} | {types} |")
