@@ -15,12 +15,12 @@ from arkworker.cache_files import CacheFileError, cache_info, merge_caches
 from arkworker.errors import BadInput
 
 
-@click.group("cache")
+@click.group("cache", short_help="Inspect and merge the cache databases of a process.")
 def cache_group() -> None:
     """Inspect and merge cache databases (db.sqlite files of an Arkindex process)."""
 
 
-@cache_group.command("info")
+@cache_group.command("info", short_help="Show a cache database's version and rows.")
 @click.argument("database", type=click.Path(dir_okay=False, path_type=Path))
 def info_command(database: Path) -> None:
     """Show DATABASE's cache version, its rows per table and its initial elements."""
@@ -41,7 +41,7 @@ def info_command(database: Path) -> None:
     click.echo(f"  initial elements: {initial}")
 
 
-@cache_group.command("merge")
+@cache_group.command("merge", short_help="Merge cache databases into a new one.")
 @click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("databases", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")

@@ -201,8 +201,7 @@ def builtin_options() -> list[click.Option]:
             help="Use this SQLite cache database instead of the parent tasks' caches.",
         ),
         click.Option(
-            ["-v", "--verbose", "--debug"],
-            "verbose",
+            ["-v", "--verbose", "--debug", "verbose"],
             is_flag=True,
             help="Debug logging; failures are logged with their traceback.",
         ),
@@ -355,6 +354,7 @@ def cli() -> None:
 
 @cli.command(
     "run",
+    short_help="Run a worker, on Arkindex or on a local sandbox.",
     add_help_option=False,
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
 )
@@ -365,7 +365,7 @@ def run_command(ctx: click.Context, app_reference: str | None, args: tuple[str, 
     """Run a worker: APP is 'path/to/file.py[:attr]' or 'package.module[:attr]'."""
     if app_reference is None or app_reference in ("-h", "--help"):
         generic = build_command(None)
-        help_ctx = click.Context(generic, info_name=f"{ctx.command_path} APP")
+        help_ctx = click.Context(generic, info_name=f"{ctx.command_path} APP", **generic.context_settings)
         click.echo(generic.get_help(help_ctx).replace("Run an arkworker Worker.", _RUN_HELP, 1))
         return 0
     app = locate_app(app_reference)
@@ -380,18 +380,25 @@ _RUN_HELP = (
 )
 
 
-@cli.group("sandbox")
+@cli.group("sandbox", short_help="Serve a local Arkindex, or write a corpus for a folder of images.")
 def sandbox_group() -> None:
     """A local Arkindex-compatible server, to try and test workers without an instance."""
 
 
-@sandbox_group.command("serve")
+@sandbox_group.command("serve", short_help="Serve a sandbox Arkindex until Ctrl+C.")
 @click.argument("corpus", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks a free port."
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port on 127.0.0.1; 0 picks a free one.",
 )
 @click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), help="Keep the state in this file."
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep the state in this SQLite file, reused on the next start (default: a temporary file).",
 )
 def serve_command(corpus: Path | None, port: int, db_path: Path | None) -> None:
     """Serve CORPUS (YAML or JSON, or a folder of images; default: the demo corpus) until Ctrl+C."""
@@ -411,7 +418,7 @@ cli.add_command(cache_group)
 cli.add_command(new_command)
 
 
-@sandbox_group.command("import")
+@sandbox_group.command("import", short_help="Write a corpus file for a folder of images.")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--corpus",

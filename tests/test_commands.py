@@ -1,6 +1,7 @@
 """The installed ``arkworker`` program, run as a user would, in a subprocess."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -106,6 +107,33 @@ def test_sandbox_serve_prints_how_to_use_it():
     assert lines[-1] == "Sandbox stopped."
 
 
+def test_sandbox_serve_stops_cleanly_on_sigterm(tmp_path):
+    """``kill`` (SIGTERM) stops the server like Ctrl+C: its temporary state is removed."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ARKINDEX_", "PONOS_"))}
+    env["TMPDIR"] = str(tmp_path)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "arkworker", "sandbox", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        for line in server.stdout:
+            if line.startswith("Press Ctrl+C"):
+                break
+        assert list(tmp_path.iterdir()), "the temporary state should exist while serving"
+        server.send_signal(signal.SIGTERM)
+        rest = server.stdout.read()
+    finally:
+        if server.poll() is None:
+            server.kill()
+        server.wait()
+    assert server.returncode == 0
+    assert rest == "Sandbox stopped.\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_sandbox_serve_errors_are_one_line(capsys, tmp_path):
     corpus = tmp_path / "bad.json"
     corpus.write_text("[]")
@@ -125,8 +153,28 @@ def test_sandbox_serve_errors_are_one_line(capsys, tmp_path):
     )
 
 
-@pytest.mark.parametrize("args", [["run", "--help"], ["sandbox", "serve", "--help"], ["--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["run", "--help"],
+        ["run", "-h"],
+        ["run", "examples/hello.py", "--help"],
+        ["new", "--help"],
+        ["sandbox", "--help"],
+        ["sandbox", "serve", "--help"],
+        ["sandbox", "import", "--help"],
+        ["cache", "--help"],
+        ["cache", "info", "--help"],
+        ["cache", "merge", "--help"],
+    ],
+)
 def test_help_pages(args):
-    completed = arkworker(*args)
+    completed = arkworker(*args, cwd=ROOT)
     assert completed.returncode == 0
     assert completed.stdout.startswith("Usage: arkworker")
+    # Every page offers both help flags, and no option shows a meaningless default.
+    assert "-h, --help" in completed.stdout
+    assert "(verbose)" not in completed.stdout
+    # Command summaries are whole sentences, not cut with "...".
+    assert "..." not in completed.stdout.partition("Commands:")[2]

@@ -8,6 +8,7 @@ survives restarts, so a worker's output can be inspected (or built upon) later.
 from __future__ import annotations
 
 import shlex
+import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -42,10 +43,18 @@ def serve_forever(
             echo(f"  export {name}={shlex.quote(value)}")
         echo(f"State: {sandbox.db_path}{'' if db_path else ' (temporary)'}")
         echo("Press Ctrl+C to stop.")
+        # SIGTERM (``kill``, a service manager) stops it like Ctrl+C, instead of killing the
+        # process on the spot and leaving its temporary state behind. Only the main thread
+        # may handle signals; elsewhere (tests) ``stop`` is the way out.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set()) if main else None
         try:
             # A timed wait so that Ctrl+C is handled promptly on every platform.
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     echo("Sandbox stopped.")

@@ -37,7 +37,7 @@ def ask_slug(value: str) -> str:
         raise click.BadParameter(exc.message) from None
 
 
-@click.command("new")
+@click.command("new", short_help="Create a worker project, ready to test and run.")
 @click.argument("slug", required=False)
 @click.option(
     "--dir",
@@ -47,11 +47,15 @@ def ask_slug(value: str) -> str:
 )
 @click.option("--name", help="Display name of the worker in Arkindex (default: from the slug).")
 @click.option("--description", help="One sentence saying what the worker does.")
-@click.option("--type", "worker_type", help="Arkindex worker type: recognizer, classifier, ner, dla...")
+@click.option(
+    "--type",
+    "worker_type",
+    help="Arkindex worker type, e.g. classifier, ner, dla (default: recognizer; dataset-worker for --kind dataset).",
+)
 @click.option(
     "--kind",
     type=click.Choice(KINDS),
-    help="element: a function called on each element; dataset: on each dataset set.",
+    help="element: a function called on each element (default); dataset: on each dataset set.",
 )
 @click.option("--author", help="Author name in pyproject.toml (default: git config user.name).")
 @click.option("--email", help="Author email in pyproject.toml (default: git config user.email).")
