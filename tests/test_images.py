@@ -373,3 +373,62 @@ def test_tile_sizes_come_from_info_json():
         tile_size(zone, {"tiles": [{"width": "512"}]})
     with pytest.raises(ImageError, match="neither tiles nor a maximum size"):
         tile_size(ImageZone("x", "https://iiif.example.com/a", 10, 10), {})
+
+
+def test_a_timeout_is_retried(element, arkworker_sandbox, monkeypatch, caplog):
+    monkeypatch.setenv("ARKWORKER_DOWNLOAD_TIMEOUT", "0.05")
+    arkworker_sandbox.fail_iiif(200, delay=0.5)  # the first answer comes too late
+    line = element("Line")
+    image = line.open_image(image_format="png")
+    assert same_pixels(image, gradient().crop((10, 20, 110, 70)))
+    url = line.zone.url.replace(".jpg", ".png")
+    assert f"Downloading {url} failed (timed out); attempt 2 of 5 in 0.0 s" in caplog.messages
+
+
+def test_a_slow_answer_within_the_timeout_is_waited_for(element, arkworker_sandbox, monkeypatch):
+    monkeypatch.setenv("ARKWORKER_DOWNLOAD_TIMEOUT", "5")
+    arkworker_sandbox.fail_iiif(200, delay=0.1)
+    assert element("Line").open_image().size == (100, 50)
+    assert len(iiif_requests(arkworker_sandbox)) == 1
+
+
+def test_timeouts_that_never_end_name_the_url(element, arkworker_sandbox, monkeypatch):
+    monkeypatch.setenv("ARKWORKER_DOWNLOAD_TIMEOUT", "0.05")
+    monkeypatch.setenv("ARKWORKER_RETRY_ATTEMPTS", "2")
+    arkworker_sandbox.fail_iiif(200, delay=0.3, times=None)
+    line = element("Line")
+    with pytest.raises(ImageError) as raised:
+        line.open_image()
+    assert str(raised.value) == (
+        f"Downloading {line.zone.url} failed: waited 0.05 s for an answer, 2 time(s) "
+        "(raise ARKWORKER_DOWNLOAD_TIMEOUT for a slow image server)"
+    )
+
+
+def test_the_download_timeout_defaults_to_the_reference_values():
+    from arkworker.downloads import DownloadSettings, current_settings
+
+    assert current_settings({}).timeouts == (30, 60)
+    assert DownloadSettings(timeout=10).timeouts == (10, 10)
+    assert current_settings({"ARKWORKER_DOWNLOAD_TIMEOUT": "90"}).timeouts == (30, 90)
+
+
+def test_a_run_uses_its_environment_for_the_download_timeout(arkworker_run, arkworker_sandbox, make_app):
+    arkworker_sandbox.fail_iiif(200, delay=0.3, times=None)
+    (page,) = arkworker_sandbox.objects("elements", name="Page")
+    env = {"ARKWORKER_DOWNLOAD_TIMEOUT": "0.05", "ARKWORKER_RETRY_ATTEMPTS": "1"}
+    run = arkworker_run(make_app(lambda element: element.open_image()), env=env, elements=[page["id"]])
+    assert run.exit_code == 1
+    assert (
+        f"/iiif/{page['image_id']}/full/full/0/default.jpg failed: waited 0.05 s for an answer" in run.output
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf"])
+def test_an_invalid_download_timeout_is_one_line(arkworker_run, make_app, value):
+    run = arkworker_run(make_app(), env={"ARKWORKER_DOWNLOAD_TIMEOUT": value})
+    assert run.exit_code == 2
+    assert run.output == (
+        f"Error: ARKWORKER_DOWNLOAD_TIMEOUT={value!r} is not valid: expected a number of seconds > 0 "
+        "(the longest wait for an image server's answer, default 60).\n"
+    )
