@@ -9,6 +9,9 @@ connections. A 4xx answer says the URL itself is wrong (a region outside the ima
 expired signed URL, a missing image): it fails at once, naming the URL and the status,
 where the reference tried it three times. Certificate errors are not transient either.
 
+An image refused with a 4xx at size ``full`` is asked once more at size ``max`` (see
+:func:`fetch_image`): some IIIF servers cap their answers without saying so in Arkindex.
+
 Each request waits at most 30 s for a connection and 60 s for an answer (the reference's
 timeouts); ``ARKWORKER_DOWNLOAD_TIMEOUT`` changes the answer timeout (the connection one
 too when lower), for image servers slower than that, or to fail faster.
@@ -21,9 +24,11 @@ import io
 import logging
 import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from PIL import Image, UnidentifiedImageError
@@ -167,12 +172,53 @@ def decode(data: bytes, source: str) -> Image.Image:
     return image
 
 
+#: The last two segments of a IIIF Image API URL: ``{rotation}/{quality}.{format}``.
+_ROTATION = re.compile(r"!?\d+(?:\.\d+)?")
+_QUALITY_FORMAT = re.compile(r"\w+\.\w+")
+
+
+def size_max_url(url: str) -> str | None:
+    """The same IIIF image request at size ``max``, if ``url`` is one at size ``full``; else None.
+
+    ``<base>/<identifier>/<region>/full/<rotation>/<quality>.<format>``: size ``max`` asks
+    for the image as large as the server allows, where ``full`` is refused by servers whose
+    limits are smaller than the image.
+    """
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    if (
+        len(segments) < 6
+        or not all(segments[-5:-3])
+        or segments[-3] != "full"
+        or not _ROTATION.fullmatch(segments[-2])
+        or not _QUALITY_FORMAT.fullmatch(segments[-1])
+    ):
+        return None
+    segments[-3] = "max"
+    return urlunsplit(parts._replace(path="/".join(segments)))
+
+
 def fetch_image(
     url: str,
     *,
     session: requests.Session | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Image.Image:
-    """Download and decode the image at ``url``."""
+    """Download and decode the image at ``url``.
+
+    When the server refuses a IIIF URL at size ``full`` with a 4xx, the reference's fallback
+    applies: the same URL at size ``max`` is tried, and its (possibly smaller) image returned.
+    """
     logger.debug("Downloading image %s", url)
-    return decode(download(url, session=session, env=env), url)
+    try:
+        return decode(download(url, session=session, env=env), url)
+    except ImageError as error:
+        fallback = size_max_url(url) if error.status is not None and 400 <= error.status < 500 else None
+        if fallback is None:
+            raise
+        logger.warning("%s; asking for size max instead", error)
+        try:
+            data = download(fallback, session=session, env=env)
+        except ImageError as second:
+            raise ImageError(f"{error}. At size max instead: {second}", second.status) from second
+    return decode(data, fallback)

@@ -173,14 +173,71 @@ def test_a_small_enough_answer_needs_no_tiles(element, arkworker_sandbox):
     assert record.path.endswith("/full/60,40/0/default.jpg")
 
 
-def test_a_client_error_fails_at_once_naming_url_and_status(element, arkworker_sandbox):
+def test_a_client_error_is_not_retried_and_names_url_and_status(element, arkworker_sandbox):
     line = element("Line")
     arkworker_sandbox.fail_iiif(404, times=None)
     with pytest.raises(ImageError) as raised:
         line.open_image()
-    message = str(raised.value)
-    assert "HTTP 404" in message
-    assert f"{line.zone.image.url}/10,20,100,50/full/0/default.jpg" in message
+    crop = f"{line.zone.image.url}/10,20,100,50/full/0/default.jpg"
+    assert str(raised.value) == (
+        f"Downloading {crop} failed: HTTP 404 NOT FOUND (check the element's image and zone, or the "
+        "image server's limits). At size max instead: Downloading "
+        f"{crop.replace('/full/0/', '/max/0/')} failed: HTTP 404 NOT FOUND (check the element's image "
+        "and zone, or the image server's limits)"
+    )
+    assert raised.value.status == 404
+    assert [record.path.split("/", 3)[3] for record in iiif_requests(arkworker_sandbox)] == [
+        "10,20,100,50/full/0/default.jpg",
+        "10,20,100,50/max/0/default.jpg",
+    ]
+
+
+def test_a_refused_full_size_falls_back_to_max(element, arkworker_sandbox, caplog):
+    # Arkindex does not know the limits of this image's server (64 x 64), which refuses `full`.
+    page = element("Big")
+    page.zone.image.server = {"max_width": None, "max_height": None}
+    assert page.requires_tiles is False
+    image = page.open_image()
+    assert image.size == (64, 43)
+    assert [(record.path.split("/", 3)[3], record.status) for record in iiif_requests(arkworker_sandbox)] == [
+        ("full/full/0/default.jpg", 400),
+        ("full/max/0/default.jpg", 200),
+    ]
+    assert f"Downloading {page.image_url()} failed: HTTP 400 BAD REQUEST" in caplog.text
+    assert "asking for size max instead" in caplog.text
+
+
+def test_the_max_fallback_downloads_the_image_the_server_allows(arkworker_sandbox):
+    from arkworker.downloads import fetch_image
+
+    (row,) = arkworker_sandbox.objects("images", name="tiled")
+    base = f"{arkworker_sandbox.url}/iiif/{row['id']}"
+    image = fetch_image(f"{base}/full/full/0/default.png")
+    assert same_pixels(image.convert("RGB"), gradient().resize((64, 43), Image.Resampling.LANCZOS))
+    crop = fetch_image(f"{base}/0,0,100,50/full/0/default.png")  # a crop larger than the limits too
+    assert same_pixels(
+        crop.convert("RGB"), gradient().crop((0, 0, 100, 50)).resize((64, 32), Image.Resampling.LANCZOS)
+    )
+
+
+def test_only_iiif_urls_at_size_full_fall_back():
+    from arkworker.downloads import size_max_url
+
+    base = "https://iiif.example.com/iiif/2/page.jpg"
+    assert size_max_url(f"{base}/full/full/0/default.jpg") == f"{base}/full/max/0/default.jpg"
+    assert size_max_url(f"{base}/1,2,3,4/full/!90/gray.png?sig=1") == f"{base}/1,2,3,4/max/!90/gray.png?sig=1"
+    assert size_max_url(f"{base}/full/500,/0/default.jpg") is None
+    assert size_max_url("https://s3.example.com/bucket/full/full/page.jpg") is None
+    assert size_max_url("https://example.com/full/0/default.jpg") is None
+
+
+def test_a_client_error_outside_iiif_is_tried_once(element, arkworker_sandbox):
+    line = element("Line")
+    arkworker_sandbox.fail_iiif(403, times=None)
+    signed = f"{line.zone.image.url}/full/full/0/default.png?Signature=expired"
+    zone = ImageZone("x", line.zone.image.url, WIDTH, HEIGHT, s3_url=signed.replace("/0/", "/"))
+    with pytest.raises(ImageError, match="HTTP 403"):
+        open_zone(zone, use_full_image=True)
     assert len(iiif_requests(arkworker_sandbox)) == 1
 
 
@@ -345,7 +402,11 @@ def test_an_image_failure_fails_the_element_with_its_message(arkworker_run, arkw
     assert run.exit_code == 1
     assert run.summary == "Ran on 1 element: 0 completed, 1 failed"
     assert f"/iiif/{page['image_id']}/full/full/0/default.jpg failed: HTTP 403" in run.output
-    assert len(iiif_requests(arkworker_sandbox)) == 1
+    assert (
+        f"At size max instead: Downloading {arkworker_sandbox.url}/iiif/{page['image_id']}/full/max/"
+        in run.output
+    )
+    assert len(iiif_requests(arkworker_sandbox)) == 2
 
 
 def test_downloads_in_a_run_follow_the_run_environment(
