@@ -8,6 +8,13 @@ Only transient failures are retried: 5xx answers (not 501), timeouts and dropped
 connections. A 4xx answer says the URL itself is wrong (a region outside the image, an
 expired signed URL, a missing image): it fails at once, naming the URL and the status,
 where the reference tried it three times. Certificate errors are not transient either.
+
+An image refused with a 4xx at size ``full`` is asked once more at size ``max`` (see
+:func:`fetch_image`): some IIIF servers cap their answers without saying so in Arkindex.
+
+Each request waits at most 30 s for a connection and 60 s for an answer (the reference's
+timeouts); ``ARKWORKER_DOWNLOAD_TIMEOUT`` changes the answer timeout (the connection one
+too when lower), for image servers slower than that, or to fail faster.
 """
 
 from __future__ import annotations
@@ -15,50 +22,99 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from PIL import Image, UnidentifiedImageError
 
 from arkworker.api import RetryPolicy
+from arkworker.errors import BadInput
 
 logger = logging.getLogger("arkworker")
 
-#: (connect, read) timeouts in seconds, as the reference uses for images.
-TIMEOUT = (30, 60)
+#: Seconds to wait for a connection, and for an answer (the reference's values).
+CONNECT_TIMEOUT = 30.0
+READ_TIMEOUT = 60.0
+TIMEOUT_VARIABLE = "ARKWORKER_DOWNLOAD_TIMEOUT"
 
 
 class ImageError(Exception):
-    """An image could not be obtained or read; the message names the URL (or file) and the cause."""
+    """An image could not be obtained or read; the message names the URL (or file) and the cause.
+
+    ``status`` is the HTTP status of the answer that made it fail, None for other causes.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
-def _get(session: requests.Session, url: str) -> requests.Response:
-    response = session.get(url, timeout=TIMEOUT)
-    response.raise_for_status()
-    return response
+def read_timeout(env: Mapping[str, str]) -> float:
+    """``ARKWORKER_DOWNLOAD_TIMEOUT`` in seconds (default 60); BadInput when it is not a positive number."""
+    raw = env.get(TIMEOUT_VARIABLE)
+    if not raw:
+        return READ_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise BadInput(
+            f"{TIMEOUT_VARIABLE}={raw!r} is not valid: expected a number of seconds > 0 "
+            f"(the longest wait for an image server's answer, default {READ_TIMEOUT:g})."
+        )
+    return value
 
 
-#: The policy of the run in progress (set by the runner from the run's environment).
-_RUN_POLICY: ContextVar[RetryPolicy | None] = ContextVar("arkworker_download_policy", default=None)
+@dataclass(frozen=True)
+class DownloadSettings:
+    """How downloads retry and how long they wait, read from one environment."""
+
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    #: Seconds to wait for an answer; the connection timeout is never longer.
+    timeout: float = READ_TIMEOUT
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> DownloadSettings:
+        return cls(RetryPolicy.from_env(env), read_timeout(env))
+
+    @property
+    def timeouts(self) -> tuple[float, float]:
+        """``(connect, read)`` timeouts, as requests takes them."""
+        return min(CONNECT_TIMEOUT, self.timeout), self.timeout
+
+
+#: The settings of the run in progress (set by the runner from the run's environment).
+_RUN_SETTINGS: ContextVar[DownloadSettings | None] = ContextVar("arkworker_downloads", default=None)
 
 
 @contextlib.contextmanager
-def using_policy(policy: RetryPolicy) -> Iterator[None]:
-    """Downloads made inside the block (by the run's handlers) follow ``policy``."""
-    token = _RUN_POLICY.set(policy)
+def using_settings(settings: DownloadSettings) -> Iterator[None]:
+    """Downloads made inside the block (by the run's handlers) follow ``settings``."""
+    token = _RUN_SETTINGS.set(settings)
     try:
         yield
     finally:
-        _RUN_POLICY.reset(token)
+        _RUN_SETTINGS.reset(token)
 
 
-def current_policy(env: Mapping[str, str] | None = None) -> RetryPolicy:
-    """The policy of ``env`` if given, else the running worker's, else the process environment's."""
+def current_settings(env: Mapping[str, str] | None = None) -> DownloadSettings:
+    """The settings of ``env`` if given, else the running worker's, else the process environment's."""
     if env is not None:
-        return RetryPolicy.from_env(env)
-    return _RUN_POLICY.get() or RetryPolicy.from_env(os.environ)
+        return DownloadSettings.from_env(env)
+    return _RUN_SETTINGS.get() or DownloadSettings.from_env(os.environ)
+
+
+def _get(session: requests.Session, url: str, timeouts: tuple[float, float]) -> requests.Response:
+    response = session.get(url, timeout=timeouts)
+    response.raise_for_status()
+    return response
 
 
 def download(
@@ -68,23 +124,33 @@ def download(
     env: Mapping[str, str] | None = None,
 ) -> bytes:
     """The body of a GET on ``url``, retrying transient failures; :class:`ImageError` otherwise."""
-    policy = current_policy(env)
+    settings = current_settings(env)
     own_session = session is None
     session = session or requests.Session()
     try:
-        return policy.call(_get, session, url, describe=f"Downloading {url}").content
+        return settings.policy.call(
+            _get, session, url, settings.timeouts, describe=f"Downloading {url}"
+        ).content
     except requests.HTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else "?"
+        status = exc.response.status_code if exc.response is not None else None
         reason = exc.response.reason if exc.response is not None else ""
         hint = (
             "the server kept failing; try again later"
-            if isinstance(status, int) and status >= 500
+            if status is not None and status >= 500
             else "check the element's image and zone, or the image server's limits"
         )
-        raise ImageError(f"Downloading {url} failed: HTTP {status} {reason} ({hint})".rstrip()) from exc
+        answer = " ".join(part for part in (f"HTTP {status or '?'}", reason) if part)
+        raise ImageError(f"Downloading {url} failed: {answer} ({hint})", status) from exc
     except requests.exceptions.SSLError as exc:
         raise ImageError(
             f"Downloading {url} failed: TLS error ({exc.__class__.__name__}); check the server's certificate"
+        ) from exc
+    except requests.Timeout as exc:
+        waited = "a connection" if isinstance(exc, requests.ConnectTimeout) else "an answer"
+        seconds = settings.timeouts[0 if waited == "a connection" else 1]
+        raise ImageError(
+            f"Downloading {url} failed: waited {seconds:g} s for {waited}, {settings.policy.attempts} "
+            f"time(s) (raise {TIMEOUT_VARIABLE} for a slow image server)"
         ) from exc
     except requests.RequestException as exc:
         raise ImageError(f"Downloading {url} failed: {type(exc).__name__} ({exc})") from exc
@@ -106,12 +172,53 @@ def decode(data: bytes, source: str) -> Image.Image:
     return image
 
 
+#: The last two segments of a IIIF Image API URL: ``{rotation}/{quality}.{format}``.
+_ROTATION = re.compile(r"!?\d+(?:\.\d+)?")
+_QUALITY_FORMAT = re.compile(r"\w+\.\w+")
+
+
+def size_max_url(url: str) -> str | None:
+    """The same IIIF image request at size ``max``, if ``url`` is one at size ``full``; else None.
+
+    ``<base>/<identifier>/<region>/full/<rotation>/<quality>.<format>``: size ``max`` asks
+    for the image as large as the server allows, where ``full`` is refused by servers whose
+    limits are smaller than the image.
+    """
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    if (
+        len(segments) < 6
+        or not all(segments[-5:-3])
+        or segments[-3] != "full"
+        or not _ROTATION.fullmatch(segments[-2])
+        or not _QUALITY_FORMAT.fullmatch(segments[-1])
+    ):
+        return None
+    segments[-3] = "max"
+    return urlunsplit(parts._replace(path="/".join(segments)))
+
+
 def fetch_image(
     url: str,
     *,
     session: requests.Session | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Image.Image:
-    """Download and decode the image at ``url``."""
+    """Download and decode the image at ``url``.
+
+    When the server refuses a IIIF URL at size ``full`` with a 4xx, the reference's fallback
+    applies: the same URL at size ``max`` is tried, and its (possibly smaller) image returned.
+    """
     logger.debug("Downloading image %s", url)
-    return decode(download(url, session=session, env=env), url)
+    try:
+        return decode(download(url, session=session, env=env), url)
+    except ImageError as error:
+        fallback = size_max_url(url) if error.status is not None and 400 <= error.status < 500 else None
+        if fallback is None:
+            raise
+        logger.warning("%s; asking for size max instead", error)
+        try:
+            data = download(fallback, session=session, env=env)
+        except ImageError as second:
+            raise ImageError(f"{error}. At size max instead: {second}", second.status) from second
+    return decode(data, fallback)

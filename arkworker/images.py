@@ -26,9 +26,10 @@ from dataclasses import dataclass
 from typing import IO, Any, NamedTuple
 
 import requests
-from PIL import Image, ImageOps
+from PIL import Image
 
 from arkworker.downloads import ImageError, decode, download, fetch_image
+from arkworker.orientation import apply_orientation, orient_points, unorient_points
 
 __all__ = [
     "BoundingBox",
@@ -42,6 +43,7 @@ __all__ = [
     "open_zone_tempfile",
     "polygon_bounding_box",
     "resized",
+    "revert_orientation",
     "trim_polygon",
 ]
 
@@ -225,16 +227,37 @@ def cached_zone(element: Any) -> ImageZone:
     )
 
 
+# -- orientation -------------------------------------------------------------------------------
+
+
+def revert_orientation(
+    element: Any, polygon: Sequence[Sequence[float]], reverse: bool = False
+) -> list[list[int]]:
+    """A child's polygon found in the parent's oriented image, in the coordinates of the original image.
+
+    ``element`` is the parent (an API or cached element) and ``polygon`` is in the pixels of
+    its ``open_image()`` at full resolution: its box, mirrored then rotated. Call this before
+    sending the polygon to Arkindex, which stores polygons in the image's own coordinates.
+    ``reverse=True`` does the opposite: a polygon of the image, as it appears in the parent's
+    oriented image. Points are rounded to whole pixels; a closed ring stays closed.
+    """
+    if isinstance(element, Mapping):
+        zone = api_zone(element)
+        if zone is None:
+            raise ValueError(f"Element {element.get('id')} has no zone")
+    else:
+        zone = cached_zone(element)
+    x, y, width, height = zone.region()
+    points = _points(polygon)
+    if reverse:
+        local = [(px - x, py - y) for px, py in points]
+        moved = orient_points(local, width, height, zone.rotation_angle, zone.mirrored)
+        return [[round(px), round(py)] for px, py in moved]
+    moved = unorient_points(points, width, height, zone.rotation_angle, zone.mirrored)
+    return [[round(px + x), round(py + y)] for px, py in moved]
+
+
 # -- opening -----------------------------------------------------------------------------------
-
-
-def apply_orientation(image: Image.Image, rotation_angle: int = 0, mirrored: bool = False) -> Image.Image:
-    """Mirror left-right first, then rotate clockwise by ``rotation_angle`` degrees, growing the canvas."""
-    if mirrored:
-        image = ImageOps.mirror(image)
-    if rotation_angle % 360:
-        image = image.rotate(-rotation_angle, expand=True)
-    return image
 
 
 def open_zone(

@@ -105,6 +105,7 @@ def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
         )
     app.freeze()
     environment = Environment.from_env(env)
+    download_timeout = downloads.read_timeout(env)
     if app.kind == "dataset_set":
         check_dataset_options(app, options)
         element_ids: list[str] = []
@@ -130,7 +131,9 @@ def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
     ctx = Context(app, options.namespace(), configuration, api, environment)
     with ExitStack() as resources:
         cache_path = cache_path or task_cache_file(app, ctx)
-        resources.enter_context(downloads.using_policy(api.policy))
+        resources.enter_context(
+            downloads.using_settings(downloads.DownloadSettings(api.policy, download_timeout))
+        )
         if cache_path is not None:
             ctx.cache = cache.open_cache(cache_path, read_only=configuration.read_only)
             resources.callback(cache.close_cache)

@@ -173,14 +173,71 @@ def test_a_small_enough_answer_needs_no_tiles(element, arkworker_sandbox):
     assert record.path.endswith("/full/60,40/0/default.jpg")
 
 
-def test_a_client_error_fails_at_once_naming_url_and_status(element, arkworker_sandbox):
+def test_a_client_error_is_not_retried_and_names_url_and_status(element, arkworker_sandbox):
     line = element("Line")
     arkworker_sandbox.fail_iiif(404, times=None)
     with pytest.raises(ImageError) as raised:
         line.open_image()
-    message = str(raised.value)
-    assert "HTTP 404" in message
-    assert f"{line.zone.image.url}/10,20,100,50/full/0/default.jpg" in message
+    crop = f"{line.zone.image.url}/10,20,100,50/full/0/default.jpg"
+    assert str(raised.value) == (
+        f"Downloading {crop} failed: HTTP 404 NOT FOUND (check the element's image and zone, or the "
+        "image server's limits). At size max instead: Downloading "
+        f"{crop.replace('/full/0/', '/max/0/')} failed: HTTP 404 NOT FOUND (check the element's image "
+        "and zone, or the image server's limits)"
+    )
+    assert raised.value.status == 404
+    assert [record.path.split("/", 3)[3] for record in iiif_requests(arkworker_sandbox)] == [
+        "10,20,100,50/full/0/default.jpg",
+        "10,20,100,50/max/0/default.jpg",
+    ]
+
+
+def test_a_refused_full_size_falls_back_to_max(element, arkworker_sandbox, caplog):
+    # Arkindex does not know the limits of this image's server (64 x 64), which refuses `full`.
+    page = element("Big")
+    page.zone.image.server = {"max_width": None, "max_height": None}
+    assert page.requires_tiles is False
+    image = page.open_image()
+    assert image.size == (64, 43)
+    assert [(record.path.split("/", 3)[3], record.status) for record in iiif_requests(arkworker_sandbox)] == [
+        ("full/full/0/default.jpg", 400),
+        ("full/max/0/default.jpg", 200),
+    ]
+    assert f"Downloading {page.image_url()} failed: HTTP 400 BAD REQUEST" in caplog.text
+    assert "asking for size max instead" in caplog.text
+
+
+def test_the_max_fallback_downloads_the_image_the_server_allows(arkworker_sandbox):
+    from arkworker.downloads import fetch_image
+
+    (row,) = arkworker_sandbox.objects("images", name="tiled")
+    base = f"{arkworker_sandbox.url}/iiif/{row['id']}"
+    image = fetch_image(f"{base}/full/full/0/default.png")
+    assert same_pixels(image.convert("RGB"), gradient().resize((64, 43), Image.Resampling.LANCZOS))
+    crop = fetch_image(f"{base}/0,0,100,50/full/0/default.png")  # a crop larger than the limits too
+    assert same_pixels(
+        crop.convert("RGB"), gradient().crop((0, 0, 100, 50)).resize((64, 32), Image.Resampling.LANCZOS)
+    )
+
+
+def test_only_iiif_urls_at_size_full_fall_back():
+    from arkworker.downloads import size_max_url
+
+    base = "https://iiif.example.com/iiif/2/page.jpg"
+    assert size_max_url(f"{base}/full/full/0/default.jpg") == f"{base}/full/max/0/default.jpg"
+    assert size_max_url(f"{base}/1,2,3,4/full/!90/gray.png?sig=1") == f"{base}/1,2,3,4/max/!90/gray.png?sig=1"
+    assert size_max_url(f"{base}/full/500,/0/default.jpg") is None
+    assert size_max_url("https://s3.example.com/bucket/full/full/page.jpg") is None
+    assert size_max_url("https://example.com/full/0/default.jpg") is None
+
+
+def test_a_client_error_outside_iiif_is_tried_once(element, arkworker_sandbox):
+    line = element("Line")
+    arkworker_sandbox.fail_iiif(403, times=None)
+    signed = f"{line.zone.image.url}/full/full/0/default.png?Signature=expired"
+    zone = ImageZone("x", line.zone.image.url, WIDTH, HEIGHT, s3_url=signed.replace("/0/", "/"))
+    with pytest.raises(ImageError, match="HTTP 403"):
+        open_zone(zone, use_full_image=True)
     assert len(iiif_requests(arkworker_sandbox)) == 1
 
 
@@ -345,7 +402,11 @@ def test_an_image_failure_fails_the_element_with_its_message(arkworker_run, arkw
     assert run.exit_code == 1
     assert run.summary == "Ran on 1 element: 0 completed, 1 failed"
     assert f"/iiif/{page['image_id']}/full/full/0/default.jpg failed: HTTP 403" in run.output
-    assert len(iiif_requests(arkworker_sandbox)) == 1
+    assert (
+        f"At size max instead: Downloading {arkworker_sandbox.url}/iiif/{page['image_id']}/full/max/"
+        in run.output
+    )
+    assert len(iiif_requests(arkworker_sandbox)) == 2
 
 
 def test_downloads_in_a_run_follow_the_run_environment(
@@ -373,3 +434,62 @@ def test_tile_sizes_come_from_info_json():
         tile_size(zone, {"tiles": [{"width": "512"}]})
     with pytest.raises(ImageError, match="neither tiles nor a maximum size"):
         tile_size(ImageZone("x", "https://iiif.example.com/a", 10, 10), {})
+
+
+def test_a_timeout_is_retried(element, arkworker_sandbox, monkeypatch, caplog):
+    monkeypatch.setenv("ARKWORKER_DOWNLOAD_TIMEOUT", "0.05")
+    arkworker_sandbox.fail_iiif(200, delay=0.5)  # the first answer comes too late
+    line = element("Line")
+    image = line.open_image(image_format="png")
+    assert same_pixels(image, gradient().crop((10, 20, 110, 70)))
+    url = line.zone.url.replace(".jpg", ".png")
+    assert f"Downloading {url} failed (timed out); attempt 2 of 5 in 0.0 s" in caplog.messages
+
+
+def test_a_slow_answer_within_the_timeout_is_waited_for(element, arkworker_sandbox, monkeypatch):
+    monkeypatch.setenv("ARKWORKER_DOWNLOAD_TIMEOUT", "5")
+    arkworker_sandbox.fail_iiif(200, delay=0.1)
+    assert element("Line").open_image().size == (100, 50)
+    assert len(iiif_requests(arkworker_sandbox)) == 1
+
+
+def test_timeouts_that_never_end_name_the_url(element, arkworker_sandbox, monkeypatch):
+    monkeypatch.setenv("ARKWORKER_DOWNLOAD_TIMEOUT", "0.05")
+    monkeypatch.setenv("ARKWORKER_RETRY_ATTEMPTS", "2")
+    arkworker_sandbox.fail_iiif(200, delay=0.3, times=None)
+    line = element("Line")
+    with pytest.raises(ImageError) as raised:
+        line.open_image()
+    assert str(raised.value) == (
+        f"Downloading {line.zone.url} failed: waited 0.05 s for an answer, 2 time(s) "
+        "(raise ARKWORKER_DOWNLOAD_TIMEOUT for a slow image server)"
+    )
+
+
+def test_the_download_timeout_defaults_to_the_reference_values():
+    from arkworker.downloads import DownloadSettings, current_settings
+
+    assert current_settings({}).timeouts == (30, 60)
+    assert DownloadSettings(timeout=10).timeouts == (10, 10)
+    assert current_settings({"ARKWORKER_DOWNLOAD_TIMEOUT": "90"}).timeouts == (30, 90)
+
+
+def test_a_run_uses_its_environment_for_the_download_timeout(arkworker_run, arkworker_sandbox, make_app):
+    arkworker_sandbox.fail_iiif(200, delay=0.3, times=None)
+    (page,) = arkworker_sandbox.objects("elements", name="Page")
+    env = {"ARKWORKER_DOWNLOAD_TIMEOUT": "0.05", "ARKWORKER_RETRY_ATTEMPTS": "1"}
+    run = arkworker_run(make_app(lambda element: element.open_image()), env=env, elements=[page["id"]])
+    assert run.exit_code == 1
+    assert (
+        f"/iiif/{page['image_id']}/full/full/0/default.jpg failed: waited 0.05 s for an answer" in run.output
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf"])
+def test_an_invalid_download_timeout_is_one_line(arkworker_run, make_app, value):
+    run = arkworker_run(make_app(), env={"ARKWORKER_DOWNLOAD_TIMEOUT": value})
+    assert run.exit_code == 2
+    assert run.output == (
+        f"Error: ARKWORKER_DOWNLOAD_TIMEOUT={value!r} is not valid: expected a number of seconds > 0 "
+        "(the longest wait for an image server's answer, default 60).\n"
+    )

@@ -223,7 +223,11 @@ class Sandbox:
 
         Applies to every ``/iiif/`` request (``info.json`` and images) in order; ``times=None``
         keeps failing until :meth:`clear_faults`. ``status=200`` with a ``body`` serves that
-        body as the image, to test how a worker handles corrupt image data.
+        body as the image, to test how a worker handles corrupt image data. Each answer comes
+        after ``delay`` seconds; ``status=200`` with a delay and no body serves the normal
+        answer late, to test download timeouts::
+
+            sb.fail_iiif(200, delay=0.5)   # the next IIIF answer is correct but half a second late
         """
         self.app.iiif.fail(status=status, times=times, body=body, delay=delay)
 

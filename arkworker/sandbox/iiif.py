@@ -62,7 +62,8 @@ class IiifError(Exception):
 class _Fault:
     status: int
     remaining: int | None
-    body: str | bytes
+    #: None serves the normal answer (after the delay): a slow server.
+    body: str | bytes | None
     delay: float
 
 
@@ -206,7 +207,9 @@ class IiifServer:
     ) -> None:
         """Make the next ``times`` IIIF requests (``None``: all until cleared) answer ``status``.
 
-        A 200 status with a ``body`` serves that body as the image: corrupt or truncated data.
+        The answer comes after ``delay`` seconds. A 200 status with a ``body`` serves that body
+        as the image (corrupt or truncated data); without a body, the normal answer is served
+        late: a slow server, to test download timeouts.
         """
         if (
             isinstance(status, bool)
@@ -216,15 +219,22 @@ class IiifServer:
             raise ValueError(
                 f"A fault status must be 200 or an HTTP error status (400 to 599), got {status!r}"
             )
-        if status == 200 and body is None:
-            raise ValueError("A 200 fault serves its body as the image: give the body (corrupt bytes)")
+        if status == 200 and body is None and not delay:
+            raise ValueError(
+                "A 200 fault serves its body as the image, or the normal answer late: "
+                "give the body (corrupt bytes) or a delay"
+            )
         if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
             raise ValueError(
                 f"times must be a positive integer or None (until clear_faults()), got {times!r}"
             )
         if delay < 0:
             raise ValueError(f"delay must be zero or more seconds, got {delay!r}")
-        text = body if body is not None else f"Fault injected by sandbox.fail_iiif(status={status})"
+        text = (
+            body
+            if body is not None or status == 200
+            else f"Fault injected by sandbox.fail_iiif(status={status})"
+        )
         with self._lock:
             self._faults.append(_Fault(status, times, text, float(delay)))
 
@@ -248,8 +258,13 @@ class IiifServer:
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
+            if fault.body is None:
+                return self._respond(request)
             mimetype = "text/plain" if fault.status >= 400 else "image/jpeg"
             return Response(fault.body, status=fault.status, mimetype=mimetype)
+        return self._respond(request)
+
+    def _respond(self, request: Request) -> Response:
         try:
             return self._answer(request)
         except IiifError as error:

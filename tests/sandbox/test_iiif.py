@@ -195,6 +195,8 @@ def test_faults(sandbox):
     assert get(sandbox, "info.json").status_code == 200
     with pytest.raises(ValueError, match="give the body"):
         sandbox.fail_iiif(200)
+    sandbox.fail_iiif(200, delay=0.01)  # a slow server: the normal answer, late
+    assert get(sandbox, "info.json").json()["width"] == WIDTH
     with pytest.raises(ValueError, match="HTTP error status"):
         sandbox.fail_iiif(302)
     records = [r for r in sandbox.requests if r.path.startswith("/iiif/")]
