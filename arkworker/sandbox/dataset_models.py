@@ -1,6 +1,6 @@
 """The sandbox's tables for datasets, their sets and elements, process sets and task artifacts.
 
-Kept apart from the handlers so that corpus parsing (:mod:`arkworker.sandbox.corpus_datasets`)
+Kept apart from the handlers so that corpus parsing (:mod:`arkworker.sandbox.corpus.datasets`)
 can build rows for them without importing every handler family.
 """
 

@@ -133,7 +133,7 @@ def test_truncate_cuts_the_next_downloads(sb, client):
 
 def test_seeding_is_deterministic(corpus):
     first, second = load_corpus(corpus), load_corpus(corpus)
-    assert first.extra == second.extra
+    assert first.sections == second.sections
 
 
 @pytest.mark.parametrize(

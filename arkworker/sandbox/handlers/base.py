@@ -116,6 +116,11 @@ def invalid(detail: str, attr: Sequence[str | int] | None, code: str = "invalid"
     return ApiError(400, "validation_error", [error_entry(detail, code, attr)])
 
 
+def unknown_pk(value: str, attr: Sequence[str | int]) -> ApiError:
+    """The 400 Django REST framework gives for a field naming an object that does not exist."""
+    return invalid(f'Invalid pk "{value}" - object does not exist.', attr, "does_not_exist")
+
+
 class ValidationFailed(ApiError):
     """A 400 carrying one entry per bad field."""
 

@@ -20,11 +20,11 @@ from arkworker.sandbox.handlers.base import (
     error_entry,
     handles,
     invalid,
-    not_found,
+    unknown_pk,
     validate,
     validate_list,
 )
-from arkworker.sandbox.handlers.elements import LIST_EXTRAS
+from arkworker.sandbox.handlers.elements import LIST_EXTRAS, get_corpus
 from arkworker.sandbox.handlers.process import worker_run_brief, worker_version_of
 from arkworker.sandbox.store import BaseModel, Corpus, Element, UUIDKey, new_id, now, register
 
@@ -61,13 +61,6 @@ class Classification(BaseModel):
         table_name = "classifications"
 
 
-def _get_corpus(corpus_id: str) -> Corpus:
-    corpus = Corpus.get_or_none(Corpus.id == corpus_id)
-    if corpus is None:
-        raise not_found("Corpus")
-    return corpus
-
-
 def _serialize(classification: Classification) -> dict[str, Any]:
     return {
         "id": classification.id,
@@ -92,7 +85,7 @@ LIST_EXTRAS["with_classes"] = ("classes", element_classes)
 def _ml_class(corpus_id: str, class_id: str, attr: list[str | int]) -> MLClass:
     ml_class = MLClass.get_or_none((MLClass.id == class_id) & (MLClass.corpus == corpus_id))
     if ml_class is None:
-        raise invalid(f'Invalid pk "{class_id}" - object does not exist.', attr, "does_not_exist")
+        raise unknown_pk(class_id, attr)
     return ml_class
 
 
@@ -108,14 +101,14 @@ def _check_unique(element_id: str, class_id: str, worker_run_id: str | None) -> 
 
 @handles("ListCorpusMLClasses")
 def list_corpus_ml_classes(call: Call) -> Listing:
-    corpus = _get_corpus(call.path["id"])
+    corpus = get_corpus(call.path["id"])
     classes = MLClass.select().where(MLClass.corpus == corpus.id).order_by(MLClass.name)
     return Listing(list(classes), lambda c: {"id": c.id, "name": c.name})
 
 
 @handles("CreateMLClass")
 def create_ml_class(call: Call) -> Reply:
-    corpus = _get_corpus(call.path["id"])
+    corpus = get_corpus(call.path["id"])
     data = validate(call.body, {"name": Rule("str")})
     if MLClass.select().where((MLClass.corpus == corpus.id) & (MLClass.name == data["name"])).exists():
         raise invalid("A class with this name already exists in this corpus.", ["name"], "unique")
@@ -137,9 +130,7 @@ def create_classification(call: Call) -> Reply:
     )
     element = Element.get_or_none(Element.id == data["element"])
     if element is None:
-        raise invalid(
-            f'Invalid pk "{data["element"]}" - object does not exist.', ["element"], "does_not_exist"
-        )
+        raise unknown_pk(data["element"], ["element"])
     _ml_class(element.corpus_id, data["ml_class"], ["ml_class"])
     worker_version_id = worker_version_of(data["worker_run_id"])
     _check_unique(element.id, data["ml_class"], data["worker_run_id"])
@@ -171,7 +162,7 @@ def create_classifications(call: Call) -> Reply:
     )
     parent = Element.get_or_none(Element.id == data["parent"])
     if parent is None:
-        raise invalid(f'Invalid pk "{data["parent"]}" - object does not exist.', ["parent"], "does_not_exist")
+        raise unknown_pk(data["parent"], ["parent"])
     seen: set[str] = set()
     for index, item in enumerate(items):
         _ml_class(parent.corpus_id, item["ml_class"], ["classifications", index, "ml_class"])

@@ -17,23 +17,21 @@ from arkworker.sandbox.handlers.base import (
     error_entry,
     handles,
     invalid,
+    unknown_pk,
     validate,
     validate_list,
 )
 from arkworker.sandbox.handlers.elements import (
     add_element,
     clean_polygon,
+    get_corpus,
     get_element,
     link,
     parent_ids,
     serialize_element,
 )
 from arkworker.sandbox.handlers.process import worker_version_of
-from arkworker.sandbox.store import Corpus, Element, ElementPath, ElementType, Image, new_id
-
-
-def _missing(value: str, attr: list[str | int]) -> ApiError:
-    return invalid(f'Invalid pk "{value}" - object does not exist.', attr, "does_not_exist")
+from arkworker.sandbox.store import Element, ElementPath, ElementType, Image, new_id
 
 
 def check_type(corpus_id: str, slug: str, attr: list[str | int]) -> str:
@@ -58,8 +56,7 @@ def create_element_type(call: Call) -> Reply:
             "corpus": Rule("uuid"),
         },
     )
-    if Corpus.get_or_none(Corpus.id == data["corpus"]) is None:
-        raise _missing(data["corpus"], ["corpus"])
+    get_corpus(data["corpus"], ["corpus"])
     if (
         ElementType.select()
         .where((ElementType.corpus == data["corpus"]) & (ElementType.slug == data["slug"]))
@@ -95,21 +92,20 @@ def create_element(call: Call) -> Reply:
             "confidence": Rule("float", required=False, null=True, minimum=0, maximum=1),
         },
     )
-    if Corpus.get_or_none(Corpus.id == data["corpus"]) is None:
-        raise _missing(data["corpus"], ["corpus"])
+    get_corpus(data["corpus"], ["corpus"])
     check_type(data["corpus"], data["type"], ["type"])
     parent = None
     if data["parent"] is not None:
         parent = Element.get_or_none(Element.id == data["parent"])
         if parent is None:
-            raise _missing(data["parent"], ["parent"])
+            raise unknown_pk(data["parent"], ["parent"])
         if parent.corpus_id != data["corpus"]:
             raise invalid("The parent element is in another corpus.", ["parent"])
     image = None
     if data["image"] is not None:
         image = Image.get_or_none(Image.id == data["image"])
         if image is None:
-            raise _missing(data["image"], ["image"])
+            raise unknown_pk(data["image"], ["image"])
     elif data["polygon"] is not None:
         if parent is None or parent.image_id is None:
             raise invalid("A polygon needs an image: give image, or a parent that has one.", ["polygon"])
@@ -206,7 +202,7 @@ def partial_update_element(call: Call) -> dict[str, Any]:
     if "type" in data:
         check_type(element.corpus_id, data["type"], ["type"])
     if "image" in data and Image.get_or_none(Image.id == data["image"]) is None:
-        raise _missing(data["image"], ["image"])
+        raise unknown_pk(data["image"], ["image"])
     if "polygon" in data:
         image = Image.get_or_none(Image.id == data.get("image", element.image_id))
         if image is None:

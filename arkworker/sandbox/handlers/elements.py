@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from peewee import SQL, fn
 
-from arkworker.sandbox.handlers.base import Call, Listing, handles, invalid, not_found
+from arkworker.sandbox.handlers.base import Call, Listing, handles, invalid, not_found, unknown_pk
 from arkworker.sandbox.store import Corpus, Element, ElementPath, ElementType, Image, Transcription, new_id
 
 _CHUNK = 500  # ids per IN (...) query, well below SQLite's variable limit
@@ -30,6 +30,16 @@ def get_element(element_id: str) -> Element:
     if element is None:
         raise not_found("Element")
     return element
+
+
+def get_corpus(corpus_id: str, attr: list[str] | None = None) -> Corpus:
+    """The corpus with this id; else the 404 Arkindex gives, or the 400 on ``attr`` for a body field."""
+    corpus = Corpus.get_or_none(Corpus.id == corpus_id)
+    if corpus is None:
+        if attr:
+            raise unknown_pk(corpus_id, attr)
+        raise not_found("Corpus")
+    return corpus
 
 
 def fetch_elements(ids: Iterable[str]) -> list[Element]:
@@ -276,9 +286,7 @@ def _element_listing(call: Call, ids: list[str]) -> Listing:
 
 @handles("RetrieveCorpus")
 def retrieve_corpus(call: Call) -> dict[str, Any]:
-    corpus = Corpus.get_or_none(Corpus.id == call.path["id"])
-    if corpus is None:
-        raise not_found("Corpus")
+    corpus = get_corpus(call.path["id"])
     types = ElementType.select().where(ElementType.corpus == corpus.id).order_by(SQL("rowid"))
     return {
         "id": corpus.id,

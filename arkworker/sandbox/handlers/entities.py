@@ -21,10 +21,11 @@ from arkworker.sandbox.handlers.base import (
     handles,
     invalid,
     not_found,
+    unknown_pk,
     validate,
     validate_list,
 )
-from arkworker.sandbox.handlers.elements import child_ids, get_element
+from arkworker.sandbox.handlers.elements import child_ids, get_corpus, get_element
 from arkworker.sandbox.handlers.process import worker_run_brief, worker_version_of
 from arkworker.sandbox.report import ReportTable, register_table, shorten
 from arkworker.sandbox.store import (
@@ -100,15 +101,6 @@ register_table(
 )
 
 
-def _corpus(corpus_id: str, attr: list[str] | None = None) -> Corpus:
-    corpus = Corpus.get_or_none(Corpus.id == corpus_id)
-    if corpus is None:
-        if attr:
-            raise invalid(f'Invalid pk "{corpus_id}" - object does not exist.', attr, "does_not_exist")
-        raise not_found("Corpus")
-    return corpus
-
-
 def _transcription(transcription_id: str) -> Transcription:
     transcription = Transcription.get_or_none(Transcription.id == transcription_id)
     if transcription is None:
@@ -136,7 +128,7 @@ def serialize_entity(entity: Entity) -> dict[str, Any]:
 def _entity_type(corpus_id: str, type_id: str, attr: list[str | int]) -> EntityType:
     entity_type = EntityType.get_or_none((EntityType.id == type_id) & (EntityType.corpus == corpus_id))
     if entity_type is None:
-        raise invalid(f'Invalid pk "{type_id}" - object does not exist.', attr, "does_not_exist")
+        raise unknown_pk(type_id, attr)
     return entity_type
 
 
@@ -157,7 +149,7 @@ _SPAN = {
 
 @handles("ListCorpusEntityTypes")
 def list_corpus_entity_types(call: Call) -> Listing:
-    corpus = _corpus(call.path["id"])
+    corpus = get_corpus(call.path["id"])
     types = EntityType.select().where(EntityType.corpus == corpus.id).order_by(EntityType.name)
     return Listing(list(types), _type_brief)
 
@@ -168,7 +160,7 @@ def create_entity_type(call: Call) -> Reply:
         call.body,
         {"name": Rule("str"), "corpus": Rule("uuid"), "color": Rule("str", required=False, default="ff0000")},
     )
-    corpus = _corpus(data["corpus"], ["corpus"])
+    corpus = get_corpus(data["corpus"], ["corpus"])
     if (
         EntityType.select()
         .where((EntityType.corpus == corpus.id) & (EntityType.name == data["name"]))
@@ -192,7 +184,7 @@ def create_entity(call: Call) -> Reply:
             "worker_run_id": Rule("uuid", required=False, null=True),
         },
     )
-    corpus = _corpus(data["corpus"], ["corpus"])
+    corpus = get_corpus(data["corpus"], ["corpus"])
     entity_type = _entity_type(corpus.id, data["type_id"], ["type_id"])
     entity = Entity.create(
         id=new_id(),
@@ -215,7 +207,7 @@ def create_transcription_entity(call: Call) -> Reply:
     )
     entity = Entity.get_or_none(Entity.id == data["entity"])
     if entity is None or entity.corpus_id != transcription.element.corpus_id:
-        raise invalid(f'Invalid pk "{data["entity"]}" - object does not exist.', ["entity"], "does_not_exist")
+        raise unknown_pk(data["entity"], ["entity"])
     _check_span(transcription, data["offset"], data["length"], [])
     duplicate = TranscriptionEntity.select().where(
         (TranscriptionEntity.transcription == transcription.id)
@@ -302,7 +294,7 @@ def list_transcription_entities(call: Call) -> Listing:
 
 @handles("ListCorpusEntities")
 def list_corpus_entities(call: Call) -> Listing:
-    corpus = _corpus(call.path["id"])
+    corpus = get_corpus(call.path["id"])
     query = Entity.select().where(Entity.corpus == corpus.id)
     if call.query.get("name"):
         needle = call.query["name"].casefold()

@@ -11,7 +11,16 @@ from typing import Any
 
 from peewee import SQL, CharField, ForeignKeyField, TextField
 
-from arkworker.sandbox.handlers.base import Call, Reply, Rule, handles, invalid, validate, validate_list
+from arkworker.sandbox.handlers.base import (
+    Call,
+    Reply,
+    Rule,
+    handles,
+    invalid,
+    unknown_pk,
+    validate,
+    validate_list,
+)
 from arkworker.sandbox.handlers.elements import LIST_EXTRAS, get_element, parent_ids
 from arkworker.sandbox.handlers.entities import Entity
 from arkworker.sandbox.handlers.process import worker_run_brief, worker_version_of
@@ -105,9 +114,7 @@ def _check_entity(entity_id: str | None, element: Element, attr: list[str | int]
         return
     entity = Entity.get_or_none(Entity.id == entity_id)
     if entity is None or entity.corpus_id != element.corpus_id:
-        raise invalid(
-            f'Invalid pk "{entity_id}" - object does not exist.', [*attr, "entity_id"], "does_not_exist"
-        )
+        raise unknown_pk(entity_id, [*attr, "entity_id"])
 
 
 @handles("CreateMetaData")

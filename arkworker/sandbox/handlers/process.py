@@ -18,6 +18,7 @@ from arkworker.sandbox.handlers.base import (
     handles,
     invalid,
     not_found,
+    unknown_pk,
     validate,
 )
 from arkworker.sandbox.store import Activity, Element, Process, WorkerRun, WorkerVersion, new_id, now
@@ -54,7 +55,7 @@ def worker_version_of(worker_run_id: str | None, attr: str = "worker_run_id") ->
         return None
     run = WorkerRun.get_or_none(WorkerRun.id == worker_run_id)
     if run is None:
-        raise invalid(f'Invalid pk "{worker_run_id}" - object does not exist.', [attr], "does_not_exist")
+        raise unknown_pk(worker_run_id, [attr])
     return run.version_id
 
 
@@ -125,9 +126,7 @@ def update_worker_activity(call: Call) -> dict[str, Any]:
         },
     )
     if Element.get_or_none(Element.id == data["element_id"]) is None:
-        raise invalid(
-            f'Invalid pk "{data["element_id"]}" - object does not exist.', ["element_id"], "does_not_exist"
-        )
+        raise unknown_pk(data["element_id"], ["element_id"])
     process = run.process
     if data["process_id"] != process.id:
         raise invalid(

@@ -18,6 +18,7 @@ from arkworker.sandbox.handlers.base import (
     Rule,
     handles,
     invalid,
+    unknown_pk,
     validate,
     validate_list,
 )
@@ -91,8 +92,7 @@ def create_transcriptions(call: Call) -> Reply:
     elements = {e.id: e for e in fetch_elements({item["element_id"] for item in items})}
     for index, item in enumerate(items):
         if item["element_id"] not in elements:
-            detail = f'Invalid pk "{item["element_id"]}" - object does not exist.'
-            raise invalid(detail, ["transcriptions", index, "element_id"], "does_not_exist")
+            raise unknown_pk(item["element_id"], ["transcriptions", index, "element_id"])
     created = []
     for item in items:
         transcription = Transcription.create(

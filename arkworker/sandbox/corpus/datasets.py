@@ -21,9 +21,10 @@ a mapping); the files must exist, and are read each time the artifact is downloa
 from __future__ import annotations
 
 import mimetypes
-from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from arkworker.sandbox.corpus.section import Section
 from arkworker.sandbox.dataset_models import (
     DATASET_STATES,
     Artifact,
@@ -35,30 +36,38 @@ from arkworker.sandbox.dataset_models import (
 from arkworker.sandbox.store import BaseModel
 
 if TYPE_CHECKING:
-    from arkworker.sandbox.corpus import _Parser
+    from arkworker.sandbox.corpus.parser import Parser
+    from arkworker.sandbox.corpus.spec import Rows
 
 _DATASET_KEYS = ("id", "name", "description", "state", "sets", "process_sets", "archive", "artifacts", "task")
 _ARTIFACT_KEYS = ("path", "file", "content_type")
 
 
-def parse_datasets(parser: _Parser, value: Any, loc: str) -> list[tuple[type[BaseModel], list[dict]]]:
-    """Validate the section; the rows to insert, per table, in an order foreign keys accept."""
-    base = Path(parser.label).parent if Path(parser.label).is_file() else Path.cwd()
-    tables: dict[type[BaseModel], list[dict]] = {
-        Dataset: [],
-        DatasetSet: [],
-        DatasetElement: [],
-        ProcessSet: [],
-        Artifact: [],
-    }
-    for index, entry in enumerate(parser.sequence(value, loc)):
-        _parse_dataset(parser, entry, f"{loc}[{index}]", base, tables)
-    return list(tables.items())
+class Datasets(Section):
+    """Datasets with their sets, the process's sets, and the files of the tasks that built them."""
+
+    keys = ("datasets",)
+
+    def __init__(self, parser: Parser) -> None:
+        super().__init__(parser)
+        self.tables: dict[type[BaseModel], list[dict]] = {
+            Dataset: [],
+            DatasetSet: [],
+            DatasetElement: [],
+            ProcessSet: [],
+            Artifact: [],
+        }
+
+    def parse(self, top: Mapping[str, Any]) -> None:
+        p = self.parser
+        for index, entry in enumerate(p.sequence(top.get("datasets") or [], "datasets")):
+            _parse_dataset(p, entry, f"datasets[{index}]", self.tables)
+
+    def rows(self) -> list[Rows]:
+        return list(self.tables.items())
 
 
-def _parse_dataset(
-    parser: _Parser, value: Any, loc: str, base: Path, tables: dict[type[BaseModel], list[dict]]
-) -> None:
+def _parse_dataset(parser: Parser, value: Any, loc: str, tables: dict[type[BaseModel], list[dict]]) -> None:
     entry = parser.mapping(value, loc, _DATASET_KEYS)
     if "name" not in entry:
         parser.fail(loc, "missing 'name'")
@@ -112,7 +121,7 @@ def _parse_dataset(
     rows = []
     if "archive" in entry:
         file = parser.string(entry["archive"], f"{loc}.archive")
-        rows.append(_artifact(parser, f"{loc}.archive", f"{dataset_id}.tar.zst", file, base, task_id))
+        rows.append(_artifact(parser, f"{loc}.archive", f"{dataset_id}.tar.zst", file, task_id))
     for position, value in enumerate(parser.sequence(entry.get("artifacts") or [], f"{loc}.artifacts")):
         item_loc = f"{loc}.artifacts[{position}]"
         artifact = parser.mapping(value, item_loc, _ARTIFACT_KEYS)
@@ -126,20 +135,19 @@ def _parse_dataset(
             content_type = parser.string(content_type, f"{item_loc}.content_type")
         if any(row["path"] == path for row in rows):
             parser.fail(f"{item_loc}.path", f"the task already has an artifact at {path!r}")
-        rows.append(_artifact(parser, item_loc, path, file, base, task_id, content_type))
+        rows.append(_artifact(parser, item_loc, path, file, task_id, content_type))
     tables[Artifact].extend(rows)
 
 
 def _artifact(
-    parser: _Parser,
+    parser: Parser,
     loc: str,
     path: str,
     file: str,
-    base: Path,
     task_id: str,
     content_type: str | None = None,
 ) -> dict[str, Any]:
-    location = (base / file).resolve()
+    location = (parser.base_dir / file).resolve()
     if not location.is_file():
         parser.fail(loc, f"the file {location} does not exist (paths are relative to the corpus file)")
     if content_type is None:

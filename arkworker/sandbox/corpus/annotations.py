@@ -12,8 +12,7 @@ Element keys::
     classifications: [cat, {class: dog, confidence: 0.4, high_confidence: false, state: validated}]
     metadata: [{name: folio, value: 12r}, {type: reference, name: place, value: Paris, entity: Paris}]
 
-Annotations in a corpus file are manual (no worker run). The parser is driven by
-:mod:`arkworker.sandbox.corpus`, whose primitives (one-line errors with locations) it uses.
+Annotations in a corpus file are manual (no worker run).
 """
 
 from __future__ import annotations
@@ -21,24 +20,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from arkworker.sandbox.corpus.section import Section
 from arkworker.sandbox.handlers.classifications import Classification, MLClass
 from arkworker.sandbox.handlers.entities import Entity, EntityType
 from arkworker.sandbox.handlers.metadata import META_TYPES, MetaData
 
 if TYPE_CHECKING:
-    from arkworker.sandbox.corpus import _Parser
-    from arkworker.sandbox.store import BaseModel
+    from arkworker.sandbox.corpus.parser import Parser
+    from arkworker.sandbox.corpus.spec import Rows
 
-TOP_KEYS = ("classes", "entity_types", "entities")
-ELEMENT_KEYS = ("classifications", "metadata")
 CLASSIFICATION_STATES = ("pending", "validated", "rejected")
 
 
-class Annotations:
-    """The annotation rows of one corpus file, parsed with the corpus parser's checks."""
+class Annotations(Section):
+    """The annotation rows of one corpus file: declared at the top, used on elements."""
 
-    def __init__(self, parser: _Parser) -> None:
-        self.parser = parser
+    keys = ("classes", "entity_types", "entities")
+    element_keys = ("classifications", "metadata")
+
+    def __init__(self, parser: Parser) -> None:
+        super().__init__(parser)
         self.classes: dict[str, dict[str, Any]] | None = None
         self.used_classes: dict[str, dict[str, Any]] = {}
         self.entity_types: dict[str, dict[str, Any]] | None = None
@@ -52,8 +53,7 @@ class Annotations:
     def corpus_id(self) -> str:
         return self.parser.spec.corpus["id"]
 
-    def rows(self) -> list[tuple[type[BaseModel], list[dict[str, Any]]]]:
-        """The rows to insert, in an order that satisfies foreign keys."""
+    def rows(self) -> list[Rows]:
         classes = self.classes if self.classes is not None else self.used_classes
         types = self.entity_types if self.entity_types is not None else self.used_entity_types
         return [
@@ -66,7 +66,7 @@ class Annotations:
 
     # -- top level -----------------------------------------------------------------------------
 
-    def parse_top(self, top: Mapping[str, Any]) -> None:
+    def declare(self, top: Mapping[str, Any]) -> None:
         p = self.parser
         if "classes" in top:
             self.classes = {}
@@ -137,7 +137,7 @@ class Annotations:
 
     # -- element level ---------------------------------------------------------------------------
 
-    def parse_element(self, entry: Mapping[str, Any], loc: str, element_id: str) -> None:
+    def element(self, entry: Mapping[str, Any], loc: str, element_id: str) -> None:
         p = self.parser
         for index, item in enumerate(p.sequence(entry.get("classifications", []), f"{loc}.classifications")):
             self._parse_classification(item, f"{loc}.classifications[{index}]", element_id)

@@ -13,17 +13,39 @@ form a graph without cycles, and its depth is one more than its deepest parent's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from arkworker.sandbox.corpus.section import Section
+from arkworker.sandbox.handlers.tasks import Task
+
 if TYPE_CHECKING:
-    from arkworker.sandbox.corpus import _Parser
+    from arkworker.sandbox.corpus.parser import Parser
+    from arkworker.sandbox.corpus.spec import Rows
 
 _TASK_KEYS = ("id", "slug", "parents", "state")
 TASK_STATES = ("unscheduled", "pending", "running", "completed", "failed", "error", "stopped")
 
 
-def parse_tasks(parser: _Parser, value: Any, loc: str, process_id: str) -> list[dict[str, Any]]:
-    """The rows of the tasks table; problems are reported through ``parser.fail``."""
+class Tasks(Section):
+    """The tasks of the process, each after its parents."""
+
+    keys = ("tasks",)
+
+    def __init__(self, parser: Parser) -> None:
+        super().__init__(parser)
+        self.tasks: list[dict[str, Any]] = []
+
+    def parse(self, top: Mapping[str, Any]) -> None:
+        self.tasks = _parse_tasks(
+            self.parser, top.get("tasks") or [], "tasks", self.parser.spec.process["id"]
+        )
+
+    def rows(self) -> list[Rows]:
+        return [(Task, self.tasks)]
+
+
+def _parse_tasks(parser: Parser, value: Any, loc: str, process_id: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     by_reference: dict[str, dict[str, Any]] = {}
     for index, entry in enumerate(parser.sequence(value, loc)):

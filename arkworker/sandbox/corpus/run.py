@@ -1,0 +1,107 @@
+"""The ``worker_run`` section: the worker, version, process and run a sandboxed worker runs as.
+
+Every key is optional: a corpus without ``worker_run`` still gets a worker run (on a
+process over all its elements), since a worker cannot start without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from arkworker.sandbox.corpus.parser import Parser
+
+ACTIVITY_STATES = ("ready", "disabled", "pending", "error")
+PROCESS_MODES = ("workers", "files", "template", "s3", "local", "dataset", "export")
+
+
+def parse_worker_run(p: Parser, value: Any, loc: str) -> None:
+    """Fill the worker, version, process and worker run of ``p.spec``; needs the elements parsed."""
+    run = p.mapping(
+        value, loc, ("id", "summary", "process", "worker", "version", "model_version", "configuration")
+    )
+    worker = p.mapping(run.get("worker") or {}, f"{loc}.worker", ("id", "name", "slug", "type"))
+    p.spec.worker = {
+        "id": p.identifier(worker, f"{loc}.worker", "workers"),
+        "name": p.string(worker.get("name", "Sandbox worker"), f"{loc}.worker.name"),
+        "slug": p.string(worker.get("slug", "sandbox-worker"), f"{loc}.worker.slug"),
+        "type": p.string(worker.get("type", "worker"), f"{loc}.worker.type"),
+    }
+    version = p.mapping(run.get("version") or {}, f"{loc}.version", ("id", "configuration"))
+    configuration = p.dictionary(version.get("configuration", {}), f"{loc}.version.configuration")
+    _check_version_configuration(p, configuration, f"{loc}.version.configuration")
+    p.spec.version = {
+        "id": p.identifier(version, f"{loc}.version", "worker_versions"),
+        "worker": p.spec.worker["id"],
+        "configuration": configuration,
+    }
+    p.spec.process = _process(p, run.get("process") or {}, f"{loc}.process")
+    run_id = p.identifier(run, loc, "worker_runs")
+    summary = run.get("summary", f"Worker {p.spec.worker['name']} @ {p.spec.version['id'][:6]}")
+    p.spec.worker_run = {
+        "id": run_id,
+        "process": p.spec.process["id"],
+        "version": p.spec.version["id"],
+        "summary": p.string(summary, f"{loc}.summary"),
+        "model_version": _model_version(p, run.get("model_version"), f"{loc}.model_version"),
+        "configuration": _run_configuration(p, run.get("configuration"), f"{loc}.configuration"),
+    }
+
+
+def _check_version_configuration(p: Parser, configuration: Mapping[str, Any], loc: str) -> None:
+    if "configuration" in configuration:
+        p.dictionary(configuration["configuration"], f"{loc}.configuration")
+    if "user_configuration" in configuration:
+        specs = p.dictionary(configuration["user_configuration"], f"{loc}.user_configuration")
+        for name, spec in specs.items():
+            p.dictionary(spec, f"{loc}.user_configuration.{name}")
+    if "secrets" in configuration:
+        for index, name in enumerate(p.sequence(configuration["secrets"], f"{loc}.secrets")):
+            p.string(name, f"{loc}.secrets[{index}]")
+
+
+def _process(p: Parser, value: Any, loc: str) -> dict[str, Any]:
+    process = p.mapping(value, loc, ("id", "name", "mode", "activity_state", "elements"))
+    if process.get("elements") is None:
+        element_ids = [row["id"] for row in p.spec.elements]
+    else:
+        references = p.sequence(process["elements"], f"{loc}.elements")
+        element_ids = [p.resolve_element(ref, f"{loc}.elements[{i}]") for i, ref in enumerate(references)]
+    return {
+        "id": p.identifier(process, loc, "processes"),
+        "name": p.string(process.get("name", "Sandbox process"), f"{loc}.name"),
+        "corpus": p.spec.corpus["id"],
+        "mode": p.string(process.get("mode", "workers"), f"{loc}.mode", choices=PROCESS_MODES),
+        "activity_state": p.string(
+            process.get("activity_state", "ready"), f"{loc}.activity_state", choices=ACTIVITY_STATES
+        ),
+        "element_ids": element_ids,
+    }
+
+
+def _model_version(p: Parser, value: Any, loc: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    entry = p.mapping(value, loc, ("id", "model", "configuration"))
+    model = p.mapping(entry.get("model") or {}, f"{loc}.model", ("id", "name"))
+    return {
+        "id": p.identifier(entry, loc, "model_versions"),
+        "model": {
+            "id": p.identifier(model, f"{loc}.model", "models"),
+            "name": p.string(model.get("name", "Sandbox model"), f"{loc}.model.name"),
+        },
+        "state": "available",
+        "configuration": p.dictionary(entry.get("configuration", {}), f"{loc}.configuration"),
+    }
+
+
+def _run_configuration(p: Parser, value: Any, loc: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    entry = p.mapping(value, loc, ("id", "name", "configuration"))
+    return {
+        "id": p.identifier(entry, loc, "worker_configurations"),
+        "name": p.string(entry.get("name", "Sandbox configuration"), f"{loc}.name"),
+        "configuration": p.dictionary(entry.get("configuration", {}), f"{loc}.configuration"),
+    }
