@@ -286,6 +286,41 @@ def test_a_file_as_target_is_refused(tmp_path):
         write_project({"a.txt": "x"}, tmp_path / "file")
 
 
+def test_a_failed_write_leaves_no_half_written_project(tmp_path):
+    """The second file's name is too long for the file system: the first must not stay."""
+    files = {"README.md": "x", "tests/" + "t" * 300 + ".py": "y"}
+    target = tmp_path / "parent" / "project"
+    with pytest.raises(BadInput, match=r"Cannot write the project in .*project \(.*\); nothing was written"):
+        write_project(files, target)
+    assert list(tmp_path.iterdir()) == []  # no project, no staging folder, no created parent
+
+
+def test_a_failed_write_into_an_empty_directory_leaves_it_empty(tmp_path):
+    with pytest.raises(BadInput, match="nothing was written: give another --dir"):
+        write_project({"README.md": "x", "t" * 300: "y"}, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_new_directory_is_created_whole(tmp_path):
+    files = render_project(Project("ocr"))
+    write_project(files, tmp_path / "a" / "b")
+    written = {p.relative_to(tmp_path / "a" / "b").as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert written == set(files)
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]  # no staging folder left
+
+
+def test_force_refuses_a_file_where_a_folder_is_needed_before_writing_anything(tmp_path):
+    (tmp_path / "tests").write_text("mine")
+    (tmp_path / "README.md").mkdir()
+    result = new("ocr", "--dir", str(tmp_path), "--no-input", "--force")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: Cannot write the project in {tmp_path}: README.md, tests must be a folder where it "
+        "is a file, or a file where it is a folder. Move them away or give another --dir.\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "tests"]
+
+
 # -- The generated project passes ruff -------------------------------------------------------
 
 

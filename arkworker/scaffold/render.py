@@ -13,7 +13,11 @@ from that folder directly.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
+import shutil
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -90,14 +94,28 @@ def render_project(project: Project, root: Path | None = None) -> dict[str, str 
 
 def conflicts(files: Mapping[str, str | bytes], target: Path) -> list[str]:
     """The files of ``files`` that already exist under ``target``."""
-    return [name for name in files if (target / name).exists()]
+    return [name for name in files if os.path.exists(target / name)]  # os.path: False on OSError
+
+
+def blocking(files: Mapping[str, str | bytes], target: Path) -> list[str]:
+    """Paths under ``target`` that even ``--force`` cannot replace: a file where the project
+    needs a folder (``tests``), or a folder where it needs a file."""
+    blocked = set()
+    for name in files:
+        if os.path.isdir(target / name):  # os.path: False on OSError (a name too long...)
+            blocked.add(name)
+        for parent in Path(name).parents[:-1]:
+            if os.path.exists(target / parent) and not os.path.isdir(target / parent):
+                blocked.add(parent.as_posix())
+    return sorted(blocked)
 
 
 def write_project(files: Mapping[str, str | bytes], target: Path, *, force: bool = False) -> list[str]:
     """Write ``files`` under ``target``; return the paths that were overwritten.
 
-    A non-empty ``target`` is refused unless ``force``, naming what would be overwritten;
-    nothing is written when refused.
+    A non-empty ``target`` is refused unless ``force``, naming what would be overwritten.
+    The files are first written in a staging folder, then moved in place: a refusal or a
+    failed write (disk full, permissions) leaves no half-written project behind.
     """
     if target.exists() and not target.is_dir():
         raise BadInput(f"{target} is a file, not a directory: give another --dir.")
@@ -113,14 +131,50 @@ def write_project(files: Mapping[str, str | bytes], target: Path, *, force: bool
             f"The directory {target} is not empty: {what}. Give another --dir, or --force to "
             "write the project into it anyway."
         )
-    for name, content in files.items():
-        path = target / name
-        try:
+    blocked = blocking(files, target)
+    if blocked:
+        raise BadInput(
+            f"Cannot write the project in {target}: {', '.join(blocked)} must be a folder where it "
+            "is a file, or a file where it is a folder. Move them away or give another --dir."
+        )
+    created = [parent for parent in target.absolute().parents if not parent.exists()]
+    staging, moving = None, False
+    try:
+        if target.exists():  # stage inside it: only the target is known to be writable
+            staging = target / f".arkworker-new-{secrets.token_hex(4)}"
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = target.parent / f".{target.name}-{secrets.token_hex(4)}"
+        staging.mkdir()
+        for name, content in files.items():
+            path = staging / name
             path.parent.mkdir(parents=True, exist_ok=True)
             if isinstance(content, bytes):
                 path.write_bytes(content)
             else:
                 path.write_text(content, encoding="utf-8")
-        except OSError as exc:
-            raise BadInput(f"Cannot write {path} ({exc.strerror or exc}): give another --dir.") from None
+        if target.exists():
+            moving = True  # from here, files in place may be replaced already (--force only)
+            for name in files:
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / name, target / name)
+        else:
+            staging.rename(target)
+            staging = None
+    except OSError as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+            staging = None
+        for parent in created:  # innermost first, so that each is empty when removed
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        where = f"{Path(exc.filename).name}: " if exc.filename else ""
+        outcome = "some files were replaced" if moving else "nothing was written"
+        raise BadInput(
+            f"Cannot write the project in {target} ({where}{exc.strerror or exc}); {outcome}: "
+            "give another --dir."
+        ) from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
     return overwritten
