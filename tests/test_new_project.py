@@ -6,13 +6,16 @@ tested with its own test suite and run on its sample corpus with both ``arkworke
 its console script (the command of its Docker image). One environment serves every kind.
 """
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = "Scripts" if sys.platform == "win32" else "bin"
@@ -103,3 +106,33 @@ def test_a_new_project_installs_passes_its_tests_and_runs_on_its_corpus(venv, cl
     script_run = run(venv / "worker-ocr-lines", "--sandbox", "tests/corpus.yml", cwd=project, env=clean_env)
     for completed in (sandbox_run, script_run):
         assert SUMMARIES[kind] in completed.stderr
+
+
+def test_the_dockerfile_steps_install_and_run_the_worker(venv, clean_env, tmp_path):
+    """What ``docker build`` and Arkindex would do, without Docker: install from only the files
+    the Dockerfile copies (not an editable install), then start the declared command elsewhere."""
+    run(venv / "arkworker", "new", "ocr-image", "--no-input", cwd=tmp_path, env=clean_env)
+    project = tmp_path / "worker-ocr-image"
+    steps = [line.split(maxsplit=1) for line in (project / "Dockerfile").read_text().splitlines()]
+    steps = [(step[0], step[1]) for step in steps if len(step) == 2 and not step[0].startswith("#")]
+    assert [instruction for instruction, _ in steps] == ["FROM", "WORKDIR", "COPY", "RUN", "CMD"]
+    instructions = dict(steps)
+    *copied, destination = instructions["COPY"].split()
+    assert destination == "./"
+    assert instructions["RUN"] == "pip install --no-cache-dir ."
+    command = json.loads(instructions["CMD"])
+    declaration = yaml.safe_load((project / "arkindex" / "ocr-image.yml").read_text())
+    assert declaration["docker"]["command"] == " ".join(command) == "worker-ocr-image"
+
+    context = tmp_path / "image-src"
+    context.mkdir()
+    for name in copied:
+        shutil.copy(project / name, context / name)
+    run(venv / "python", "-m", "pip", "install", "-q", "--no-build-isolation", "--no-deps", context)
+    shutil.rmtree(context)  # the installed worker must not need its sources
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    corpus = project / "tests" / "corpus.yml"
+    started = run(venv / command[0], *command[1:], "--sandbox", corpus, cwd=elsewhere, env=clean_env)
+    assert SUMMARIES["element"] in started.stderr
