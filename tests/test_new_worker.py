@@ -1,24 +1,30 @@
-"""The generated worker reads the options its Arkindex declaration offers to users.
+"""The generated worker, beyond its own tests: its declared options, a run as in its README.
 
-``arkindex/<slug>.yml`` declares them (``user_configuration``), the sample corpus repeats
+``arkindex/<slug>.yml`` declares options (``user_configuration``), the sample corpus repeats
 them, the handler reads them in ``ctx.config``: a value set on the worker run must reach it.
+The README's run against an Arkindex instance uses three variables and ``--dev`` only.
 """
 
 import importlib.util
+import io
+import os
 
 import pytest
 import yaml
 
+from arkworker.cli import invoke_app
+from arkworker.sandbox.pytest_plugin import SandboxRun
 from arkworker.scaffold.project import Project
 from arkworker.scaffold.render import render_project, templates_root
 
 
-def configured(kind, values):
+def configured(kind, values=None):
     """The rendered project of ``kind``, and its sample corpus with a worker run configured
     with ``values`` (what a user sets in Arkindex from ``user_configuration``)."""
     files = render_project(Project("ocr-lines", kind=kind))
     corpus = yaml.safe_load(files["tests/corpus.yml"])
-    corpus["worker_run"]["configuration"] = {"name": "Configured", "configuration": values}
+    if values is not None:
+        corpus["worker_run"]["configuration"] = {"name": "Configured", "configuration": values}
     for dataset in corpus.get("datasets", []):  # a dict corpus has no folder to be relative to
         dataset["archive"] = str(templates_root() / kind / "tests" / dataset["archive"])
     return files, corpus
@@ -62,3 +68,48 @@ def test_the_dataset_worker_reads_its_declared_option(arkworker_run, arkworker_e
     work_dir = tmp_path / "xdg-data" / "arkindex"
     assert len(list((work_dir / "stats").glob("*.json"))) == 2
     assert not (work_dir / "reports").exists()
+
+
+def readme_run(app, sandbox, tmp_path, *args):
+    """``arkworker run APP --dev ARGS`` with only the variables the README exports."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("ARKINDEX_", "PONOS_", "PYTEST_")) and name != "TASK_ELEMENTS"
+    }
+    env.update(
+        ARKINDEX_API_URL=sandbox.url,
+        ARKINDEX_API_TOKEN=sandbox.token,
+        ARKINDEX_CORPUS_ID=sandbox.corpus_id,
+        ARKWORKER_RETRY_BACKOFF="0",
+        XDG_DATA_HOME=str(tmp_path / "xdg-data"),
+        XDG_CONFIG_HOME=str(tmp_path / "xdg-config"),
+    )
+    stream = io.StringIO()
+    code, result = invoke_app(app, ["--dev", *args], env=env, stream=stream, prog_name=app.name)
+    return SandboxRun(code, result, stream.getvalue(), sandbox)
+
+
+ELEMENT_DEFAULTS, ELEMENT_SAMPLE = configured("element")
+DATASET_DEFAULTS, DATASET_SAMPLE = configured("dataset")
+
+
+@pytest.mark.parametrize("arkworker_corpus", [ELEMENT_SAMPLE])
+def test_the_readme_run_on_an_element_reads_and_writes_nothing(arkworker_sandbox, tmp_path):
+    (page,) = arkworker_sandbox.objects("elements", name="Page 1")
+    run = readme_run(
+        load_worker(ELEMENT_DEFAULTS, tmp_path), arkworker_sandbox, tmp_path, "--element", page["id"]
+    )
+    assert run.exit_code == 0, run.output
+    assert run.summary == "Ran on 1 element: 1 completed, 0 failed"
+    assert run.created == {}
+
+
+@pytest.mark.parametrize("arkworker_corpus", [DATASET_SAMPLE])
+def test_the_readme_run_on_a_dataset_set_reads_and_writes_nothing(arkworker_sandbox, tmp_path):
+    (dataset,) = arkworker_sandbox.objects("datasets")
+    app = load_worker(DATASET_DEFAULTS, tmp_path)
+    run = readme_run(app, arkworker_sandbox, tmp_path, "--set", f"{dataset['id']}:train")
+    assert run.exit_code == 0, run.output
+    assert run.summary == "Ran on 1 set: 1 completed, 0 failed"
+    assert run.created == {}
