@@ -166,6 +166,14 @@ def test_tiles_keep_the_polygon_then_resize(element):
     assert line.open_image(max_width=150, max_height=150).size == (150, 75)
 
 
+def test_an_s3_url_does_not_hide_the_tiles_of_a_crop(element, arkworker_sandbox):
+    line = element("Big line")
+    line.zone.image.s3_url = f"{line.zone.image.url}/full/max/0/default.png"
+    assert line.requires_tiles
+    assert same_pixels(line.open_image(image_format="png"), gradient().crop((5, 7, 205, 107)))
+    assert iiif_requests(arkworker_sandbox)[0].path.endswith("/info.json")
+
+
 def test_a_small_enough_answer_needs_no_tiles(element, arkworker_sandbox):
     image = element("Big").open_image(max_width=60)
     assert image.size == (60, 40)
