@@ -140,7 +140,8 @@ def download(
             else "check the element's image and zone, or the image server's limits"
         )
         answer = " ".join(part for part in (f"HTTP {status or '?'}", reason) if part)
-        raise ImageError(f"Downloading {url} failed: {answer} ({hint})", status) from exc
+        explanation = _explanation(exc.response)
+        raise ImageError(f"Downloading {url} failed: {answer}{explanation} ({hint})", status) from exc
     except requests.exceptions.SSLError as exc:
         raise ImageError(
             f"Downloading {url} failed: TLS error ({exc.__class__.__name__}); check the server's certificate"
@@ -157,6 +158,30 @@ def download(
     finally:
         if own_session:
             session.close()
+
+
+#: The longest part of an error answer's text quoted in an ImageError.
+EXPLANATION_LENGTH = 200
+
+
+def _explanation(response: requests.Response | None) -> str:
+    """``: <the server's own words>`` for a text error answer (cut short), else nothing.
+
+    IIIF servers say why they refuse a request (a size over their limits, a file they
+    cannot decode); that sentence is the most useful part of the error. HTML pages and
+    binary bodies are left out.
+    """
+    if response is None:
+        return ""
+    media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if media_type not in ("text/plain", "application/json"):
+        return ""
+    text = " ".join(response.text.split())
+    if not text:
+        return ""
+    if len(text) > EXPLANATION_LENGTH:
+        text = text[: EXPLANATION_LENGTH - 1].rstrip() + "…"
+    return f": {text}"
 
 
 def decode(data: bytes, source: str) -> Image.Image:

@@ -10,6 +10,7 @@ from PIL import Image
 from arkworker import cache
 from arkworker.images import ImageError, ImageZone, open_zone, polygon_bounding_box, trim_polygon
 from arkworker.models import Element
+from arkworker.sandbox import Sandbox
 
 WIDTH, HEIGHT = 300, 200
 LINE = [[10, 20], [110, 20], [110, 70], [10, 70]]
@@ -187,11 +188,12 @@ def test_a_client_error_is_not_retried_and_names_url_and_status(element, arkwork
     with pytest.raises(ImageError) as raised:
         line.open_image()
     crop = f"{line.zone.image.url}/10,20,100,50/full/0/default.jpg"
+    fault = "Fault injected by sandbox.fail_iiif(status=404)"
     assert str(raised.value) == (
-        f"Downloading {crop} failed: HTTP 404 NOT FOUND (check the element's image and zone, or the "
-        "image server's limits). At size max instead: Downloading "
-        f"{crop.replace('/full/0/', '/max/0/')} failed: HTTP 404 NOT FOUND (check the element's image "
-        "and zone, or the image server's limits)"
+        f"Downloading {crop} failed: HTTP 404 NOT FOUND: {fault} (check the element's image and zone, "
+        "or the image server's limits). At size max instead: Downloading "
+        f"{crop.replace('/full/0/', '/max/0/')} failed: HTTP 404 NOT FOUND: {fault} (check the "
+        "element's image and zone, or the image server's limits)"
     )
     assert raised.value.status == 404
     assert [record.path.split("/", 3)[3] for record in iiif_requests(arkworker_sandbox)] == [
@@ -278,6 +280,42 @@ def test_a_truncated_image_is_a_clear_error(element, arkworker_sandbox, tmp_path
     arkworker_sandbox.fail_iiif(200, body=data[: len(data) // 2])
     with pytest.raises(ImageError, match="is not a readable image"):
         element("Page").open_image()
+
+
+def test_the_servers_explanation_is_quoted(arkworker_sandbox, element):
+    from arkworker.downloads import download
+
+    (row,) = arkworker_sandbox.objects("images", name="tiled")
+    url = f"{arkworker_sandbox.url}/iiif/{row['id']}/full/100,/0/default.png"
+    with pytest.raises(ImageError) as raised:
+        download(url)
+    assert str(raised.value) == (
+        f"Downloading {url} failed: HTTP 400 BAD REQUEST: Size 100x67 exceeds the server's limits "
+        "(maxWidth 64, maxHeight 64): ask for a smaller size or fetch tiles (check the element's "
+        "image and zone, or the image server's limits)"
+    )
+    arkworker_sandbox.fail_iiif(503, body="y " * 500, times=None)
+    with pytest.raises(ImageError) as raised:
+        download(
+            url.replace("100,", "60,"), env={"ARKWORKER_RETRY_ATTEMPTS": "2", "ARKWORKER_RETRY_BACKOFF": "0"}
+        )
+    message = str(raised.value)  # the last answer's text, cut short
+    assert "HTTP 503 SERVICE UNAVAILABLE: y y y" in message and "y…" in message and message.count("y") < 105
+
+
+def test_an_image_file_the_sandbox_cannot_decode_is_named(tmp_path):
+    gradient().save(tmp_path / "whole.png")
+    data = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "scans" / "broken.png").write_bytes(data[: len(data) // 2])  # a readable header only
+    with Sandbox(tmp_path / "scans") as sandbox:
+        client = ArkindexClient(base_url=sandbox.url, token=sandbox.token)
+        (row,) = sandbox.objects("elements", name="broken")
+        page = Element(client.request("RetrieveElement", id=row["id"]))
+        with pytest.raises(
+            ImageError, match=r"HTTP 500 INTERNAL SERVER ERROR: Image file .*broken\.png cannot"
+        ):
+            page.open_image()
 
 
 def test_an_element_without_zone(element):
