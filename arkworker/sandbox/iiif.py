@@ -106,8 +106,10 @@ def parse_size(
         if bang and w is not None and h is not None:
             scale = min(w / width, h / height)
             size = round(width * scale), round(height * scale)
-        elif bang or (w is None and h is None):
+        elif bang:
             raise IiifError(400, f"Invalid size {value!r}: !w,h needs both a width and a height")
+        elif w is None and h is None:
+            raise IiifError(400, f"Invalid size {value!r}: give a width (w,), a height (,h) or both")
         elif w is None:
             size = round(width * h / height), h
         elif h is None:
@@ -128,12 +130,17 @@ def parse_size(
 
 
 def parse_rotation(value: str) -> tuple[bool, int]:
-    """``(mirrored, degrees clockwise)``; only multiples of 90 are supported."""
+    """``(mirrored, degrees clockwise)``; only multiples of 90 are supported.
+
+    The specification allows any number from 0 to 360, so ``90.0`` and ``360`` are read
+    as 90 and 0; other angles are refused, as a server declaring only ``rotationBy90s`` does.
+    """
     mirrored = value.startswith("!")
     degrees = value[1:] if mirrored else value
-    if degrees not in ("0", "90", "180", "270"):
+    angle = float(degrees) if re.fullmatch(_NUMBER, degrees) else None
+    if angle is None or angle > 360 or angle % 90:
         raise IiifError(400, f"Invalid rotation {value!r}: use 0, 90, 180 or 270, with ! to mirror first")
-    return mirrored, int(degrees)
+    return mirrored, int(angle) % 360
 
 
 def render(
