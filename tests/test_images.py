@@ -109,6 +109,7 @@ def test_the_full_page_is_asked_as_full(element, arkworker_sandbox):
         ({"max_width": 50, "max_height": 10}, (20, 10)),
         ({"max_width": 60, "max_height": 100}, (60, 30)),
         ({"max_width": 1000, "max_height": 1000}, (100, 50)),  # never scaled up
+        ({"max_width": 200}, (100, 50)),  # the image is wider, but the crop is not: not enlarged
     ],
 )
 def test_resizing_keeps_the_ratio(element, limits, size):
@@ -316,6 +317,13 @@ def test_an_image_file_the_sandbox_cannot_decode_is_named(tmp_path):
             ImageError, match=r"HTTP 500 INTERNAL SERVER ERROR: Image file .*broken\.png cannot"
         ):
             page.open_image()
+
+
+def test_an_image_without_server_limits(element):
+    line = element("Line")
+    del line.zone.image["server"]  # a payload without the server's limits: nothing to tile
+    assert line.requires_tiles is False
+    assert line.open_image(max_width=50).size == (50, 25)
 
 
 def test_an_element_without_zone(element):
