@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,6 +31,8 @@ from PIL import Image
 
 from arkworker.downloads import ImageError, decode, download, fetch_image
 from arkworker.orientation import apply_orientation, orient_points, unorient_points
+
+logger = logging.getLogger("arkworker")
 
 __all__ = [
     "BoundingBox",
@@ -361,6 +364,9 @@ def fetch_tiles(
                     f"{url} answered {tile.width}x{tile.height} pixels, expected {width}x{height}"
                 )
             if tile.size != (width, height):
+                logger.warning(
+                    "%s answered %dx%d pixels, expected %dx%d: cropped", url, *tile.size, width, height
+                )
                 tile = tile.crop((0, 0, width, height))
             canvas.paste(tile.convert("RGB"), (x - region.x, y - region.y))
     return canvas

@@ -1,9 +1,11 @@
 """Element images over real HTTP: crops, resizes, orientation, tiles, failures, cached elements."""
 
+import io
 import math
 import os
 
 import pytest
+import requests
 from arkindex import ArkindexClient
 from PIL import Image
 
@@ -475,6 +477,26 @@ def test_downloads_in_a_run_follow_the_run_environment(
     assert run.exit_code == 1
     assert "HTTP 503" in run.output
     assert len(iiif_requests(arkworker_sandbox)) == 2
+
+
+def test_tiles_of_the_wrong_size(element, arkworker_sandbox, caplog):
+    line = element("Big line")
+    info = requests.get(f"{line.zone.image.url}/info.json", timeout=10).text
+
+    def serve_first_tile(size):
+        buffer = io.BytesIO()
+        gradient().crop((5, 7, 5 + size[0], 7 + size[1])).save(buffer, format="PNG")
+        arkworker_sandbox.fail_iiif(200, body=info)
+        arkworker_sandbox.fail_iiif(200, body=buffer.getvalue())
+
+    serve_first_tile((70, 64))  # a server answering a few pixels too many: cropped, with a warning
+    assert same_pixels(line.open_image(image_format="png"), gradient().crop((5, 7, 205, 107)))
+    assert "/5,7,64,64/full/0/default.png answered 70x64 pixels, expected 64x64: cropped" in caplog.text
+    serve_first_tile((64, 60))  # too few: the image cannot be assembled
+    with pytest.raises(
+        ImageError, match=r"/5,7,64,64/full/0/default.png answered 64x60 pixels, expected 64x64"
+    ):
+        line.open_image(image_format="png")
 
 
 def test_tile_sizes_come_from_info_json():
