@@ -315,10 +315,13 @@ def test_an_image_file_the_sandbox_cannot_decode_is_named(tmp_path):
         client = ArkindexClient(base_url=sandbox.url, token=sandbox.token)
         (row,) = sandbox.objects("elements", name="broken")
         page = Element(client.request("RetrieveElement", id=row["id"]))
-        with pytest.raises(
-            ImageError, match=r"HTTP 500 INTERNAL SERVER ERROR: Image file .*broken\.png cannot"
-        ):
+        with pytest.raises(ImageError, match=r"HTTP 422 .*: Image file .*broken\.png cannot be decoded"):
             page.open_image()
+        # Not retried: a broken file stays broken (one request, and the fallback at size max).
+        assert [record.status for record in sandbox.requests if record.path.startswith("/iiif/")] == [
+            422,
+            422,
+        ]
 
 
 def test_an_image_without_server_limits(element):

@@ -14,7 +14,8 @@ and applies the operations in the specified order:
 An image's ``max_width`` / ``max_height`` (corpus file) are advertised in ``info.json``
 and enforced: a larger answer is refused with 400, except for size ``max``, which is
 scaled down to fit. That is how a test exercises the tiles path of a worker. Images
-declared with a size only (no ``path``, no ``url``) are served as blank pages. Faults can be
+declared with a size only (no ``path``, no ``url``) are served as blank pages; a file that
+cannot be decoded (truncated, corrupt) is answered with 422, which clients do not retry. Faults can be
 injected (:meth:`IiifServer.fail`, ``Sandbox.fail_iiif``) to test 4xx and 5xx handling.
 """
 
@@ -336,7 +337,11 @@ class IiifServer:
                     opened.load()
                     image = opened.copy()
             except Exception as error:
-                raise IiifError(500, f"Image file {path} cannot be decoded: {error}") from None
+                # 422, not 500: a broken file stays broken, so a client must not retry it
+                # (a worker would wait through its whole retry policy for each such page).
+                raise IiifError(
+                    422, f"Image file {path} cannot be decoded ({error}): replace or remove it"
+                ) from None
             self._images[key] = image
             while len(self._images) > self.cache_size:
                 self._images.popitem(last=False)
