@@ -331,6 +331,27 @@ def test_an_image_without_server_limits(element):
     assert line.open_image(max_width=50).size == (50, 25)
 
 
+def test_open_image_from_a_file_or_a_url(arkworker_sandbox, tmp_path):
+    from arkworker.images import open_image
+
+    crop = gradient().crop((10, 20, 110, 70))
+    crop.save(tmp_path / "crop.png")
+    turned = open_image(tmp_path / "crop.png", rotation_angle=90, mirrored=True)
+    assert same_pixels(
+        turned, crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT).transpose(Image.Transpose.ROTATE_270)
+    )
+    assert open_image(str(tmp_path / "crop.png"), "L").mode == "L"
+    (row,) = arkworker_sandbox.objects("images", name="scan")
+    url = f"{arkworker_sandbox.url}/iiif/{row['id']}/10,20,100,50/full/0/default.png"
+    assert same_pixels(open_image(url), crop)
+    with pytest.raises(ImageError, match=r"Cannot read the image file .*missing\.png \(No such file"):
+        open_image(tmp_path / "missing.png")
+    data = (tmp_path / "crop.png").read_bytes()
+    (tmp_path / "half.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match=r"half\.png is not a readable image"):
+        open_image(tmp_path / "half.png")
+
+
 def test_an_element_without_zone(element):
     folder = element("Folder")
     assert folder.image_url() is None
