@@ -14,7 +14,8 @@ An image refused with a 4xx at size ``full`` is asked once more at size ``max`` 
 
 Each request waits at most 30 s for a connection and 60 s for an answer (the reference's
 timeouts); ``ARKWORKER_DOWNLOAD_TIMEOUT`` changes the answer timeout (the connection one
-too when lower), for image servers slower than that, or to fail faster.
+too when lower), for image servers slower than that, or to fail faster. Certificates are
+verified, except for the hosts of Arkindex development instances (``ark.localhost``).
 """
 
 from __future__ import annotations
@@ -111,8 +112,18 @@ def current_settings(env: Mapping[str, str] | None = None) -> DownloadSettings:
     return _RUN_SETTINGS.get() or DownloadSettings.from_env(os.environ)
 
 
+#: Arkindex development instances serve ``https://*.ark.localhost`` with self-signed certificates.
+DEVELOPMENT_DOMAIN = "ark.localhost"
+
+
+def verifies_certificate(url: str) -> bool:
+    """False for a development instance's host (as the Arkindex client decides for API calls)."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    return not (host == DEVELOPMENT_DOMAIN or host.endswith("." + DEVELOPMENT_DOMAIN))
+
+
 def _get(session: requests.Session, url: str, timeouts: tuple[float, float]) -> requests.Response:
-    response = session.get(url, timeout=timeouts)
+    response = session.get(url, timeout=timeouts, verify=verifies_certificate(url))
     response.raise_for_status()
     return response
 

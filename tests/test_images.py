@@ -475,6 +475,16 @@ def test_tls_errors_are_not_retried(arkworker_sandbox):
         download(url, env={"ARKWORKER_RETRY_BACKOFF": "0"})
 
 
+def test_certificates_are_verified_except_on_development_instances():
+    from arkworker.downloads import verifies_certificate
+
+    assert verifies_certificate("https://iiif.example.com/iiif/2/a/full/full/0/default.jpg")
+    assert verifies_certificate("https://notark.localhost/iiif/a/info.json")
+    assert verifies_certificate("https://ark.localhost.example.com/a")
+    assert not verifies_certificate("https://ark.localhost/iiif/a/info.json")
+    assert not verifies_certificate("https://iiif.ark.localhost:8443/a/full/full/0/default.jpg")
+
+
 def test_an_image_failure_fails_the_element_with_its_message(arkworker_run, arkworker_sandbox, make_app):
     arkworker_sandbox.fail_iiif(403, times=None)
     (page,) = arkworker_sandbox.objects("elements", name="Page")
