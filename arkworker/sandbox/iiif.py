@@ -45,6 +45,8 @@ TILE_SIZE = 512
 BLANK = (236, 232, 222)
 FORMATS = {"jpg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png")}
 QUALITIES = {"default": None, "color": "RGB", "gray": "L", "bitonal": "1"}
+#: The modes each encoder writes; others (a CMYK scan as png...) are converted to RGB(A).
+WRITABLE_MODES = {"JPEG": ("RGB", "L", "1", "CMYK"), "PNG": ("RGB", "RGBA", "L", "LA", "1", "P")}
 _NUMBER = r"\d+(?:\.\d+)?"
 _IMAGE_PATH = re.compile(
     r"^(?P<id>[^/]+)/(?P<region>[^/]+)/(?P<size>[^/]+)/(?P<rotation>[^/]+)/(?P<file>[^/]+)$"
@@ -167,11 +169,30 @@ def render(
     if mode and result.mode != mode:
         result = result.convert(mode)
     pillow_format, media_type = FORMATS[extension]
-    if pillow_format == "JPEG" and result.mode not in ("RGB", "L", "1", "CMYK"):
-        result = result.convert("RGB")
+    if result.mode not in WRITABLE_MODES[pillow_format]:
+        alpha = pillow_format == "PNG" and result.mode in ("PA", "RGBa", "La")
+        result = result.convert("RGBA" if alpha else "RGB")
     buffer = io.BytesIO()
     result.save(buffer, format=pillow_format, quality=90)
     return buffer.getvalue(), media_type
+
+
+def eight_bits(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float scan brought to 8-bit grey, as image servers deliver it.
+
+    Pillow would clip such pixels to 255 (a white page) when converting or encoding them.
+    Integers are scaled from 16 bits when any exceeds 255; floats from 0..1 when none exceeds 1.
+    """
+    if not (image.mode.startswith("I") or image.mode == "F"):
+        return image
+    _, high = image.getextrema()
+    if image.mode == "F":
+        factor = 255.0 if high <= 1.0 else 1.0
+        return image.point(lambda value: value * factor).convert("L")
+    image = image.convert("I")
+    if high > 255:
+        image = image.point(lambda value: value * (1 / 257))
+    return image.convert("L")
 
 
 def info_document(row: ImageRow, base: str) -> dict[str, Any]:
@@ -335,7 +356,7 @@ class IiifServer:
             try:
                 with Image.open(path) as opened:
                     opened.load()
-                    image = opened.copy()
+                    image = eight_bits(opened.copy())
             except Exception as error:
                 # 422, not 500: a broken file stays broken, so a client must not retry it
                 # (a worker would wait through its whole retry policy for each such page).

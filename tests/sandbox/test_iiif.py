@@ -190,6 +190,21 @@ def test_unknown_and_remote_images_are_not_found(sandbox):
     assert remote.status_code == 404 and "is served by https://iiif.example.com" in remote.text
 
 
+def test_scans_of_any_depth_and_colour_space(tmp_path):
+    deep = Image.new("I;16", (20, 10))
+    deep.paste(65535, (0, 0, 10, 10))  # left half white, right half black, on 16 bits
+    deep.save(tmp_path / "deep.png")
+    Image.new("CMYK", (20, 10), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg")  # red in print colours
+    images = [{"name": name, "path": name} for name in ("deep.png", "cmyk.jpg")]
+    (tmp_path / "corpus.yml").write_text(yaml.safe_dump({"corpus": {"name": "Depths"}, "images": images}))
+    with Sandbox(tmp_path / "corpus.yml") as sandbox:
+        for extension in ("png", "jpg"):
+            image = pixels(get(sandbox, f"full/full/0/default.{extension}", "deep.png"))
+            assert (image.mode, image.getpixel((0, 0)), image.getpixel((19, 0))) == ("L", 255, 0)
+            red = pixels(get(sandbox, f"full/full/0/color.{extension}", "cmyk.jpg")).getpixel((0, 0))
+            assert red[0] > 200 and red[1] < 50 and red[2] < 50
+
+
 def test_images_without_a_file_are_blank_pages(tmp_path):
     corpus = {"corpus": {"name": "Sizes"}, "images": [{"name": "scan", "width": 30, "height": 20}]}
     with Sandbox(corpus) as sandbox:
