@@ -14,7 +14,8 @@ An image refused with a 4xx at size ``full`` is asked once more at size ``max`` 
 
 Each request waits at most 30 s for a connection and 60 s for an answer (the reference's
 timeouts); ``ARKWORKER_DOWNLOAD_TIMEOUT`` changes the answer timeout (the connection one
-too when lower), for image servers slower than that, or to fail faster.
+too when lower), for image servers slower than that, or to fail faster. Certificates are
+verified, except for the hosts of Arkindex development instances (``ark.localhost``).
 """
 
 from __future__ import annotations
@@ -111,8 +112,18 @@ def current_settings(env: Mapping[str, str] | None = None) -> DownloadSettings:
     return _RUN_SETTINGS.get() or DownloadSettings.from_env(os.environ)
 
 
+#: Arkindex development instances serve ``https://*.ark.localhost`` with self-signed certificates.
+DEVELOPMENT_DOMAIN = "ark.localhost"
+
+
+def verifies_certificate(url: str) -> bool:
+    """False for a development instance's host (as the Arkindex client decides for API calls)."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    return not (host == DEVELOPMENT_DOMAIN or host.endswith("." + DEVELOPMENT_DOMAIN))
+
+
 def _get(session: requests.Session, url: str, timeouts: tuple[float, float]) -> requests.Response:
-    response = session.get(url, timeout=timeouts)
+    response = session.get(url, timeout=timeouts, verify=verifies_certificate(url))
     response.raise_for_status()
     return response
 
@@ -140,7 +151,8 @@ def download(
             else "check the element's image and zone, or the image server's limits"
         )
         answer = " ".join(part for part in (f"HTTP {status or '?'}", reason) if part)
-        raise ImageError(f"Downloading {url} failed: {answer} ({hint})", status) from exc
+        explanation = _explanation(exc.response)
+        raise ImageError(f"Downloading {url} failed: {answer}{explanation} ({hint})", status) from exc
     except requests.exceptions.SSLError as exc:
         raise ImageError(
             f"Downloading {url} failed: TLS error ({exc.__class__.__name__}); check the server's certificate"
@@ -157,6 +169,30 @@ def download(
     finally:
         if own_session:
             session.close()
+
+
+#: The longest part of an error answer's text quoted in an ImageError.
+EXPLANATION_LENGTH = 200
+
+
+def _explanation(response: requests.Response | None) -> str:
+    """``: <the server's own words>`` for a text error answer (cut short), else nothing.
+
+    IIIF servers say why they refuse a request (a size over their limits, a file they
+    cannot decode); that sentence is the most useful part of the error. HTML pages and
+    binary bodies are left out.
+    """
+    if response is None:
+        return ""
+    media_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if media_type not in ("text/plain", "application/json"):
+        return ""
+    text = " ".join(response.text.split())
+    if not text:
+        return ""
+    if len(text) > EXPLANATION_LENGTH:
+        text = text[: EXPLANATION_LENGTH - 1].rstrip() + "…"
+    return f": {text}"
 
 
 def decode(data: bytes, source: str) -> Image.Image:

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
+import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 import requests
@@ -30,6 +33,8 @@ from PIL import Image
 
 from arkworker.downloads import ImageError, decode, download, fetch_image
 from arkworker.orientation import apply_orientation, orient_points, unorient_points
+
+logger = logging.getLogger("arkworker")
 
 __all__ = [
     "BoundingBox",
@@ -39,6 +44,7 @@ __all__ = [
     "apply_orientation",
     "cached_zone",
     "iiif_url",
+    "open_image",
     "open_zone",
     "open_zone_tempfile",
     "polygon_bounding_box",
@@ -290,9 +296,39 @@ def open_zone(
         image = image.resize(
             resized(image.width, image.height, max_width, max_height), Image.Resampling.LANCZOS
         )
+    return _finish(image, mode, zone.rotation_angle, zone.mirrored)
+
+
+def _finish(image: Image.Image, mode: str | None, rotation_angle: int, mirrored: bool) -> Image.Image:
     if mode and image.mode != mode:
         image = image.convert(mode)
-    return apply_orientation(image, zone.rotation_angle, zone.mirrored)
+    return apply_orientation(image, rotation_angle, mirrored)
+
+
+def open_image(
+    source: str | os.PathLike[str],
+    mode: str | None = "RGB",
+    *,
+    rotation_angle: int = 0,
+    mirrored: bool = False,
+    env: Mapping[str, str] | None = None,
+) -> Image.Image:
+    """An image that is not an element's zone (a URL, a file), converted and oriented the same way.
+
+    An ``http(s)`` URL is downloaded under the retry policy; anything else is a local file,
+    read whole so that a truncated file fails here. :class:`ImageError` names the source
+    (the reference downloaded a path that did not exist, failing on a confusing URL error).
+    """
+    text = os.fspath(source)
+    if text.startswith(("http://", "https://")):
+        image = fetch_image(text, env=env)
+    else:
+        try:
+            data = Path(text).read_bytes()
+        except OSError as error:
+            raise ImageError(f"Cannot read the image file {text} ({error.strerror or error})") from None
+        image = decode(data, text)
+    return _finish(image, mode, rotation_angle, mirrored)
 
 
 @contextlib.contextmanager
@@ -361,6 +397,9 @@ def fetch_tiles(
                     f"{url} answered {tile.width}x{tile.height} pixels, expected {width}x{height}"
                 )
             if tile.size != (width, height):
+                logger.warning(
+                    "%s answered %dx%d pixels, expected %dx%d: cropped", url, *tile.size, width, height
+                )
                 tile = tile.crop((0, 0, width, height))
             canvas.paste(tile.convert("RGB"), (x - region.x, y - region.y))
     return canvas

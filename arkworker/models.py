@@ -112,9 +112,14 @@ class Element(ApiModel):
 
     @property
     def requires_tiles(self) -> bool:
-        """Whether the element's full-resolution crop is larger than its image server allows."""
+        """Whether the element's full-resolution crop is larger than its image server allows.
+
+        An S3 URL does not change the answer: it only serves ``use_full_image``, crops still
+        come from the IIIF server (the reference said False whenever an S3 URL was set, yet
+        asked the IIIF server for the crop).
+        """
         zone = images.api_zone(self)
-        if zone is None or zone.s3_url:
+        if zone is None:
             return False
         return zone.exceeds_server(*zone.region()[2:])
 

@@ -1,15 +1,18 @@
 """Element images over real HTTP: crops, resizes, orientation, tiles, failures, cached elements."""
 
+import io
 import math
 import os
 
 import pytest
+import requests
 from arkindex import ArkindexClient
 from PIL import Image
 
 from arkworker import cache
 from arkworker.images import ImageError, ImageZone, open_zone, polygon_bounding_box, trim_polygon
 from arkworker.models import Element
+from arkworker.sandbox import Sandbox
 
 WIDTH, HEIGHT = 300, 200
 LINE = [[10, 20], [110, 20], [110, 70], [10, 70]]
@@ -108,6 +111,7 @@ def test_the_full_page_is_asked_as_full(element, arkworker_sandbox):
         ({"max_width": 50, "max_height": 10}, (20, 10)),
         ({"max_width": 60, "max_height": 100}, (60, 30)),
         ({"max_width": 1000, "max_height": 1000}, (100, 50)),  # never scaled up
+        ({"max_width": 200}, (100, 50)),  # the image is wider, but the crop is not: not enlarged
     ],
 )
 def test_resizing_keeps_the_ratio(element, limits, size):
@@ -166,6 +170,14 @@ def test_tiles_keep_the_polygon_then_resize(element):
     assert line.open_image(max_width=150, max_height=150).size == (150, 75)
 
 
+def test_an_s3_url_does_not_hide_the_tiles_of_a_crop(element, arkworker_sandbox):
+    line = element("Big line")
+    line.zone.image.s3_url = f"{line.zone.image.url}/full/max/0/default.png"
+    assert line.requires_tiles
+    assert same_pixels(line.open_image(image_format="png"), gradient().crop((5, 7, 205, 107)))
+    assert iiif_requests(arkworker_sandbox)[0].path.endswith("/info.json")
+
+
 def test_a_small_enough_answer_needs_no_tiles(element, arkworker_sandbox):
     image = element("Big").open_image(max_width=60)
     assert image.size == (60, 40)
@@ -179,11 +191,12 @@ def test_a_client_error_is_not_retried_and_names_url_and_status(element, arkwork
     with pytest.raises(ImageError) as raised:
         line.open_image()
     crop = f"{line.zone.image.url}/10,20,100,50/full/0/default.jpg"
+    fault = "Fault injected by sandbox.fail_iiif(status=404)"
     assert str(raised.value) == (
-        f"Downloading {crop} failed: HTTP 404 NOT FOUND (check the element's image and zone, or the "
-        "image server's limits). At size max instead: Downloading "
-        f"{crop.replace('/full/0/', '/max/0/')} failed: HTTP 404 NOT FOUND (check the element's image "
-        "and zone, or the image server's limits)"
+        f"Downloading {crop} failed: HTTP 404 NOT FOUND: {fault} (check the element's image and zone, "
+        "or the image server's limits). At size max instead: Downloading "
+        f"{crop.replace('/full/0/', '/max/0/')} failed: HTTP 404 NOT FOUND: {fault} (check the "
+        "element's image and zone, or the image server's limits)"
     )
     assert raised.value.status == 404
     assert [record.path.split("/", 3)[3] for record in iiif_requests(arkworker_sandbox)] == [
@@ -270,6 +283,73 @@ def test_a_truncated_image_is_a_clear_error(element, arkworker_sandbox, tmp_path
     arkworker_sandbox.fail_iiif(200, body=data[: len(data) // 2])
     with pytest.raises(ImageError, match="is not a readable image"):
         element("Page").open_image()
+
+
+def test_the_servers_explanation_is_quoted(arkworker_sandbox, element):
+    from arkworker.downloads import download
+
+    (row,) = arkworker_sandbox.objects("images", name="tiled")
+    url = f"{arkworker_sandbox.url}/iiif/{row['id']}/full/100,/0/default.png"
+    with pytest.raises(ImageError) as raised:
+        download(url)
+    assert str(raised.value) == (
+        f"Downloading {url} failed: HTTP 400 BAD REQUEST: Size 100x67 exceeds the server's limits "
+        "(maxWidth 64, maxHeight 64): ask for a smaller size or fetch tiles (check the element's "
+        "image and zone, or the image server's limits)"
+    )
+    arkworker_sandbox.fail_iiif(503, body="y " * 500, times=None)
+    with pytest.raises(ImageError) as raised:
+        download(
+            url.replace("100,", "60,"), env={"ARKWORKER_RETRY_ATTEMPTS": "2", "ARKWORKER_RETRY_BACKOFF": "0"}
+        )
+    message = str(raised.value)  # the last answer's text, cut short
+    assert "HTTP 503 SERVICE UNAVAILABLE: y y y" in message and "y…" in message and message.count("y") < 105
+
+
+def test_an_image_file_the_sandbox_cannot_decode_is_named(tmp_path):
+    gradient().save(tmp_path / "whole.png")
+    data = (tmp_path / "whole.png").read_bytes()
+    (tmp_path / "scans").mkdir()
+    (tmp_path / "scans" / "broken.png").write_bytes(data[: len(data) // 2])  # a readable header only
+    with Sandbox(tmp_path / "scans") as sandbox:
+        client = ArkindexClient(base_url=sandbox.url, token=sandbox.token)
+        (row,) = sandbox.objects("elements", name="broken")
+        page = Element(client.request("RetrieveElement", id=row["id"]))
+        with pytest.raises(ImageError, match=r"HTTP 422 .*: Image file .*broken\.png cannot be decoded"):
+            page.open_image()
+        # Not retried: a broken file stays broken (one request, and the fallback at size max).
+        assert [record.status for record in sandbox.requests if record.path.startswith("/iiif/")] == [
+            422,
+            422,
+        ]
+
+
+def test_an_image_without_server_limits(element):
+    line = element("Line")
+    del line.zone.image["server"]  # a payload without the server's limits: nothing to tile
+    assert line.requires_tiles is False
+    assert line.open_image(max_width=50).size == (50, 25)
+
+
+def test_open_image_from_a_file_or_a_url(arkworker_sandbox, tmp_path):
+    from arkworker.images import open_image
+
+    crop = gradient().crop((10, 20, 110, 70))
+    crop.save(tmp_path / "crop.png")
+    turned = open_image(tmp_path / "crop.png", rotation_angle=90, mirrored=True)
+    assert same_pixels(
+        turned, crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT).transpose(Image.Transpose.ROTATE_270)
+    )
+    assert open_image(str(tmp_path / "crop.png"), "L").mode == "L"
+    (row,) = arkworker_sandbox.objects("images", name="scan")
+    url = f"{arkworker_sandbox.url}/iiif/{row['id']}/10,20,100,50/full/0/default.png"
+    assert same_pixels(open_image(url), crop)
+    with pytest.raises(ImageError, match=r"Cannot read the image file .*missing\.png \(No such file"):
+        open_image(tmp_path / "missing.png")
+    data = (tmp_path / "crop.png").read_bytes()
+    (tmp_path / "half.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageError, match=r"half\.png is not a readable image"):
+        open_image(tmp_path / "half.png")
 
 
 def test_an_element_without_zone(element):
@@ -395,6 +475,16 @@ def test_tls_errors_are_not_retried(arkworker_sandbox):
         download(url, env={"ARKWORKER_RETRY_BACKOFF": "0"})
 
 
+def test_certificates_are_verified_except_on_development_instances():
+    from arkworker.downloads import verifies_certificate
+
+    assert verifies_certificate("https://iiif.example.com/iiif/2/a/full/full/0/default.jpg")
+    assert verifies_certificate("https://notark.localhost/iiif/a/info.json")
+    assert verifies_certificate("https://ark.localhost.example.com/a")
+    assert not verifies_certificate("https://ark.localhost/iiif/a/info.json")
+    assert not verifies_certificate("https://iiif.ark.localhost:8443/a/full/full/0/default.jpg")
+
+
 def test_an_image_failure_fails_the_element_with_its_message(arkworker_run, arkworker_sandbox, make_app):
     arkworker_sandbox.fail_iiif(403, times=None)
     (page,) = arkworker_sandbox.objects("elements", name="Page")
@@ -421,6 +511,26 @@ def test_downloads_in_a_run_follow_the_run_environment(
     assert run.exit_code == 1
     assert "HTTP 503" in run.output
     assert len(iiif_requests(arkworker_sandbox)) == 2
+
+
+def test_tiles_of_the_wrong_size(element, arkworker_sandbox, caplog):
+    line = element("Big line")
+    info = requests.get(f"{line.zone.image.url}/info.json", timeout=10).text
+
+    def serve_first_tile(size):
+        buffer = io.BytesIO()
+        gradient().crop((5, 7, 5 + size[0], 7 + size[1])).save(buffer, format="PNG")
+        arkworker_sandbox.fail_iiif(200, body=info)
+        arkworker_sandbox.fail_iiif(200, body=buffer.getvalue())
+
+    serve_first_tile((70, 64))  # a server answering a few pixels too many: cropped, with a warning
+    assert same_pixels(line.open_image(image_format="png"), gradient().crop((5, 7, 205, 107)))
+    assert "/5,7,64,64/full/0/default.png answered 70x64 pixels, expected 64x64: cropped" in caplog.text
+    serve_first_tile((64, 60))  # too few: the image cannot be assembled
+    with pytest.raises(
+        ImageError, match=r"/5,7,64,64/full/0/default.png answered 64x60 pixels, expected 64x64"
+    ):
+        line.open_image(image_format="png")
 
 
 def test_tile_sizes_come_from_info_json():

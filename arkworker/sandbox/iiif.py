@@ -14,7 +14,8 @@ and applies the operations in the specified order:
 An image's ``max_width`` / ``max_height`` (corpus file) are advertised in ``info.json``
 and enforced: a larger answer is refused with 400, except for size ``max``, which is
 scaled down to fit. That is how a test exercises the tiles path of a worker. Images
-declared with a size only (no ``path``, no ``url``) are served as blank pages. Faults can be
+declared with a size only (no ``path``, no ``url``) are served as blank pages; a file that
+cannot be decoded (truncated, corrupt) is answered with 422, which clients do not retry. Faults can be
 injected (:meth:`IiifServer.fail`, ``Sandbox.fail_iiif``) to test 4xx and 5xx handling.
 """
 
@@ -44,6 +45,8 @@ TILE_SIZE = 512
 BLANK = (236, 232, 222)
 FORMATS = {"jpg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png")}
 QUALITIES = {"default": None, "color": "RGB", "gray": "L", "bitonal": "1"}
+#: The modes each encoder writes; others (a CMYK scan as png...) are converted to RGB(A).
+WRITABLE_MODES = {"JPEG": ("RGB", "L", "1", "CMYK"), "PNG": ("RGB", "RGBA", "L", "LA", "1", "P")}
 _NUMBER = r"\d+(?:\.\d+)?"
 _IMAGE_PATH = re.compile(
     r"^(?P<id>[^/]+)/(?P<region>[^/]+)/(?P<size>[^/]+)/(?P<rotation>[^/]+)/(?P<file>[^/]+)$"
@@ -106,8 +109,10 @@ def parse_size(
         if bang and w is not None and h is not None:
             scale = min(w / width, h / height)
             size = round(width * scale), round(height * scale)
-        elif bang or (w is None and h is None):
+        elif bang:
             raise IiifError(400, f"Invalid size {value!r}: !w,h needs both a width and a height")
+        elif w is None and h is None:
+            raise IiifError(400, f"Invalid size {value!r}: give a width (w,), a height (,h) or both")
         elif w is None:
             size = round(width * h / height), h
         elif h is None:
@@ -128,12 +133,17 @@ def parse_size(
 
 
 def parse_rotation(value: str) -> tuple[bool, int]:
-    """``(mirrored, degrees clockwise)``; only multiples of 90 are supported."""
+    """``(mirrored, degrees clockwise)``; only multiples of 90 are supported.
+
+    The specification allows any number from 0 to 360, so ``90.0`` and ``360`` are read
+    as 90 and 0; other angles are refused, as a server declaring only ``rotationBy90s`` does.
+    """
     mirrored = value.startswith("!")
     degrees = value[1:] if mirrored else value
-    if degrees not in ("0", "90", "180", "270"):
+    angle = float(degrees) if re.fullmatch(_NUMBER, degrees) else None
+    if angle is None or angle > 360 or angle % 90:
         raise IiifError(400, f"Invalid rotation {value!r}: use 0, 90, 180 or 270, with ! to mirror first")
-    return mirrored, int(degrees)
+    return mirrored, int(angle) % 360
 
 
 def render(
@@ -159,11 +169,30 @@ def render(
     if mode and result.mode != mode:
         result = result.convert(mode)
     pillow_format, media_type = FORMATS[extension]
-    if pillow_format == "JPEG" and result.mode not in ("RGB", "L", "1", "CMYK"):
-        result = result.convert("RGB")
+    if result.mode not in WRITABLE_MODES[pillow_format]:
+        alpha = pillow_format == "PNG" and result.mode in ("PA", "RGBa", "La")
+        result = result.convert("RGBA" if alpha else "RGB")
     buffer = io.BytesIO()
     result.save(buffer, format=pillow_format, quality=90)
     return buffer.getvalue(), media_type
+
+
+def eight_bits(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float scan brought to 8-bit grey, as image servers deliver it.
+
+    Pillow would clip such pixels to 255 (a white page) when converting or encoding them.
+    Integers are scaled from 16 bits when any exceeds 255; floats from 0..1 when none exceeds 1.
+    """
+    if not (image.mode.startswith("I") or image.mode == "F"):
+        return image
+    _, high = image.getextrema()
+    if image.mode == "F":
+        factor = 255.0 if high <= 1.0 else 1.0
+        return image.point(lambda value: value * factor).convert("L")
+    image = image.convert("I")
+    if high > 255:
+        image = image.point(lambda value: value * (1 / 257))
+    return image.convert("L")
 
 
 def info_document(row: ImageRow, base: str) -> dict[str, Any]:
@@ -327,9 +356,13 @@ class IiifServer:
             try:
                 with Image.open(path) as opened:
                     opened.load()
-                    image = opened.copy()
+                    image = eight_bits(opened.copy())
             except Exception as error:
-                raise IiifError(500, f"Image file {path} cannot be decoded: {error}") from None
+                # 422, not 500: a broken file stays broken, so a client must not retry it
+                # (a worker would wait through its whole retry policy for each such page).
+                raise IiifError(
+                    422, f"Image file {path} cannot be decoded ({error}): replace or remove it"
+                ) from None
             self._images[key] = image
             while len(self._images) > self.cache_size:
                 self._images.popitem(last=False)

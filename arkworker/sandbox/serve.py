@@ -42,12 +42,13 @@ def serve_forever(
         for name, value in sandbox.env().items():
             echo(f"  export {name}={shlex.quote(value)}")
         echo(f"State: {sandbox.db_path}{'' if db_path else ' (temporary)'}")
-        echo("Press Ctrl+C to stop.")
         # SIGTERM (``kill``, a service manager) stops it like Ctrl+C, instead of killing the
         # process on the spot and leaving its temporary state behind. Only the main thread
-        # may handle signals; elsewhere (tests) ``stop`` is the way out.
+        # may handle signals; elsewhere (tests) ``stop`` is the way out. The handler is in
+        # place before the prompt, so a ``kill`` sent as soon as it is read is handled too.
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set()) if main else None
+        echo("Press Ctrl+C to stop.")
         try:
             # A timed wait so that Ctrl+C is handled promptly on every platform.
             while not stop.wait(0.5):

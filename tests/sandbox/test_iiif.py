@@ -130,6 +130,10 @@ def test_size_limits_are_enforced_except_for_max(sandbox):
         ("270", (80, 120), (0, 255, 0)),
         ("!0", (120, 80), (0, 255, 0)),
         ("!90", (80, 120), (255, 255, 255)),
+        ("!180", (120, 80), (0, 0, 255)),
+        ("!270", (80, 120), (255, 0, 0)),
+        ("90.0", (80, 120), (0, 0, 255)),
+        ("360", (120, 80), (255, 0, 0)),
     ],
 )
 def test_rotation_and_mirroring(sandbox, rotation, size, top_left):
@@ -157,6 +161,16 @@ def test_qualities_and_formats(sandbox):
         ("full/!30,/0/default.jpg", 400, "needs both"),
         ("full/big/0/default.jpg", 400, "Invalid size"),
         ("full/full/45/default.jpg", 400, "Invalid rotation"),
+        ("full/full/450/default.jpg", 400, "Invalid rotation"),
+        ("full/full/-90/default.jpg", 400, "Invalid rotation"),
+        ("full/full/!/default.jpg", 400, "Invalid rotation"),
+        ("-1,0,10,10/full/0/default.jpg", 400, "Invalid region"),
+        ("pct:10,10,0,10/full/0/default.jpg", 400, "empty or outside"),
+        ("pct:100,0,10,10/full/0/default.jpg", 400, "empty or outside"),
+        ("1.5,0,10,10/full/0/default.jpg", 400, "Invalid region"),
+        ("full/,/0/default.jpg", 400, "give a width (w,), a height (,h) or both"),
+        ("full/pct:0/0/default.jpg", 400, "empty image"),
+        ("full/10,20,30/0/default.jpg", 400, "Invalid size"),
         ("full/full/0/sepia.jpg", 400, "Invalid quality"),
         ("full/full/0/default.webp", 400, "Unsupported format"),
         ("full/full/default.jpg", 400, "Expected /iiif/"),
@@ -174,6 +188,21 @@ def test_unknown_and_remote_images_are_not_found(sandbox):
     assert missing.status_code == 404
     remote = get(sandbox, "info.json", "remote")
     assert remote.status_code == 404 and "is served by https://iiif.example.com" in remote.text
+
+
+def test_scans_of_any_depth_and_colour_space(tmp_path):
+    deep = Image.new("I;16", (20, 10))
+    deep.paste(65535, (0, 0, 10, 10))  # left half white, right half black, on 16 bits
+    deep.save(tmp_path / "deep.png")
+    Image.new("CMYK", (20, 10), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg")  # red in print colours
+    images = [{"name": name, "path": name} for name in ("deep.png", "cmyk.jpg")]
+    (tmp_path / "corpus.yml").write_text(yaml.safe_dump({"corpus": {"name": "Depths"}, "images": images}))
+    with Sandbox(tmp_path / "corpus.yml") as sandbox:
+        for extension in ("png", "jpg"):
+            image = pixels(get(sandbox, f"full/full/0/default.{extension}", "deep.png"))
+            assert (image.mode, image.getpixel((0, 0)), image.getpixel((19, 0))) == ("L", 255, 0)
+            red = pixels(get(sandbox, f"full/full/0/color.{extension}", "cmyk.jpg")).getpixel((0, 0))
+            assert red[0] > 200 and red[1] < 50 and red[2] < 50
 
 
 def test_images_without_a_file_are_blank_pages(tmp_path):
