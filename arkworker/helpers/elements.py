@@ -242,16 +242,16 @@ class ElementMixin(HelperMixin):
         folder: bool | None = None,
         name: str | None = None,
         recursive: bool | None = None,
+        transcription_worker_version: str | bool | None = None,
+        transcription_worker_run: str | bool | None = None,
         type: str | None = None,
         with_classes: bool | None = None,
         with_corpus: bool | None = None,
-        with_has_children: bool | None = None,
         with_metadata: bool | None = None,
+        with_has_children: bool | None = None,
         with_zone: bool | None = None,
         worker_version: str | bool | None = None,
         worker_run: str | bool | None = None,
-        transcription_worker_version: str | bool | None = None,
-        transcription_worker_run: str | bool | None = None,
     ) -> Iterable[Any]:
         """The children of ``element`` (all descendants if ``recursive``), lazily, as :class:`Element`.
 
@@ -270,16 +270,16 @@ class ElementMixin(HelperMixin):
         folder: bool | None = None,
         name: str | None = None,
         recursive: bool | None = None,
+        transcription_worker_version: str | bool | None = None,
+        transcription_worker_run: str | bool | None = None,
         type: str | None = None,
         with_classes: bool | None = None,
         with_corpus: bool | None = None,
-        with_has_children: bool | None = None,
         with_metadata: bool | None = None,
+        with_has_children: bool | None = None,
         with_zone: bool | None = None,
         worker_version: str | bool | None = None,
         worker_run: str | bool | None = None,
-        transcription_worker_version: str | bool | None = None,
-        transcription_worker_run: str | bool | None = None,
     ) -> Iterable[Any]:
         """The parents of ``element`` (all ancestors if ``recursive``), lazily, as :class:`Element`."""
         filters = _list_filters(locals())

@@ -255,6 +255,18 @@ def test_listings_follow_pages_and_filters(call_helpers, arkworker_sandbox, name
     assert pages[:2] == ["1", "2"]
 
 
+def test_listing_filters_keep_the_reference_positions(call_helpers):
+    """A ported call passing filters by position reaches the same filters as in arkindex-base-worker."""
+
+    def handler(element, ctx):
+        # element, folder, name, recursive, transcription_worker_version, transcription_worker_run, type
+        lines = ctx.list_element_children(element, None, "Line", None, None, None, "text_line")
+        return [child.name for child in lines]
+
+    names, _ = call_helpers(handler)
+    assert names == ["Line 1", "Line 2"]
+
+
 def test_listing_filters_are_validated(call_helpers):
     def handler(element, ctx):
         with pytest.raises(InvalidArgument, match="with_classes must be True or False"):
