@@ -163,6 +163,8 @@ def test_create_elements_needs_a_parent_with_an_image(call_helpers, named):
         volume = Element(ctx.request("RetrieveElement", id=named("Volume")))
         with pytest.raises(InvalidArgument, match="has no image"):
             ctx.create_elements(volume, [{"name": "a", "type": "word", "polygon": SQUARE}])
+        with pytest.raises(TypeError, match="parent must be an Element or a CachedElement"):
+            ctx.create_elements(volume["id"], [{"name": "a", "type": "word", "polygon": SQUARE}])
 
     call_helpers(handler)
 
