@@ -113,6 +113,7 @@ def test_transcription_entities(call_helpers, arkworker_sandbox):
         (lambda ctx, t: ctx.create_entity("", "place"), "name must be a non-empty string"),
         (lambda ctx, t: ctx.create_entity("a", "place", metas=[1]), "metas must be a dict"),
         (lambda ctx, t: ctx.list_corpus_entities(parent="abc"), "parent must be an Element"),
+        (lambda ctx, t: ctx.list_corpus_entities(name=""), "name must be a non-empty string"),
         (
             lambda ctx, t: ctx.list_transcription_entities(t, worker_version=True),
             "worker_version must be an id or False",
