@@ -1,5 +1,8 @@
 """Element helpers over HTTP against the sandbox: types, creation, links, updates, listings, cache."""
 
+import json
+import sqlite3
+
 import pytest
 from arkindex.exceptions import ArkindexValidationError
 
@@ -333,3 +336,30 @@ def test_the_cache_refuses_filters_it_cannot_answer(call_helpers, cache_path):
             ctx.list_element_children(element, with_classes=True)
 
     call_helpers(handler, "--database", str(cache_path))
+
+
+def test_children_of_an_api_element_bring_its_image_into_the_cache(
+    call_helpers, arkworker_sandbox, cache_path, named
+):
+    with sqlite3.connect(cache_path) as connection:
+        connection.execute("UPDATE elements SET image_id = NULL")
+        connection.execute("DELETE FROM images")
+    (image,) = arkworker_sandbox.objects("images")
+
+    def handler(element, ctx):
+        page = Element(ctx.request("RetrieveElement", id=named("Page 1")))
+        return ctx.create_elements(
+            page, [{"name": "W", "type": "word", "polygon": SQUARE}]
+        ), page.zone.image.url
+
+    (created, url), _ = call_helpers(handler, "--database", str(cache_path))
+    assert cache_rows(cache_path, "images") == [
+        {"id": hexid(image["id"]), "width": 1000, "height": 1500, "url": url}
+    ]
+    (word,) = [row for row in cache_rows(cache_path, "elements") if row["type"] == "word"]
+    assert (word["id"], word["image_id"], word["parent_id"]) == (
+        hexid(created[0]["id"]),
+        hexid(image["id"]),
+        hexid(named("Page 1")),
+    )
+    assert json.loads(word["polygon"]) == SQUARE
