@@ -363,3 +363,23 @@ def test_children_of_an_api_element_bring_its_image_into_the_cache(
         hexid(named("Page 1")),
     )
     assert json.loads(word["polygon"]) == SQUARE
+
+
+def test_listings_fetch_pages_only_as_they_are_read(call_helpers, arkworker_sandbox):
+    def fetched():
+        return len(requests_of(arkworker_sandbox, "ListElementChildren"))
+
+    def handler(element, ctx):
+        ctx.create_elements(
+            element, [{"name": f"W{i}", "type": "word", "polygon": SQUARE} for i in range(30)]
+        )
+        children = ctx.list_element_children(element)
+        before = fetched()
+        first = next(iter(children))
+        after_first = fetched()
+        everything = list(children)
+        return before, first.name, after_first, len(everything), fetched()
+
+    (before, first, after_first, total, after_all), _ = call_helpers(handler)
+    assert (before, first, after_first) == (0, "Line 1", 1)
+    assert (total, after_all) == (32, 2)  # the first page is read once, then the second
