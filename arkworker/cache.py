@@ -29,12 +29,14 @@ from peewee import (
     Check,
     CompositeKey,
     DatabaseProxy,
+    Expression,
     FloatField,
     ForeignKeyField,
     IntegerField,
     Model,
     SqliteDatabase,
     TextField,
+    Value,
 )
 from peewee import Field as _Field
 from peewee import UUIDField as _UUIDField
@@ -60,6 +62,23 @@ class UUIDField(_UUIDField):
             return uuid.UUID(value)
         except (TypeError, ValueError):
             return value
+
+
+def uuid_matches(field: _Field, *values: Any) -> Expression:
+    """``field`` equal to one of ``values``, whether a row stores it dashless or dashed.
+
+    Rows written here hold 32 hex digits, but caches written by other producers may hold
+    dashed UUIDs; a plain ``field == value`` would only find the former.
+    """
+    forms: list[Value] = []
+    for value in values:
+        try:
+            parsed = value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+        except ValueError:
+            forms.append(Value(value, converter=False))
+            continue
+        forms += [Value(parsed.hex, converter=False), Value(str(parsed), converter=False)]
+    return field.in_(forms)
 
 
 class JSONField(_Field):

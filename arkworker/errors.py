@@ -28,12 +28,13 @@ class ConfigurationError(click.ClickException):
     exit_code = 1
 
 
-class InvalidArgument(ValueError, AssertionError):
+class InvalidArgument(ValueError, TypeError, AssertionError):
     """A result helper was called with an argument it cannot send (raised before any request).
 
-    It is a :class:`ValueError`, and also an :class:`AssertionError` because that is what
-    arkindex-base-worker raises for the same mistakes: tests of a ported worker keep passing.
-    Unlike ``assert`` statements, the checks still run under ``python -O``.
+    It is a :class:`ValueError`, and also an :class:`AssertionError` and a :class:`TypeError`
+    because that is what arkindex-base-worker raises for the same mistakes (``TypeError``
+    for a ``create_elements`` parent that is not an element): tests of a ported worker keep
+    passing. Unlike ``assert`` statements, the checks still run under ``python -O``.
     """
 
 

@@ -95,6 +95,16 @@ class Element(ApiModel):
             raise ValueError(f"Element {self.get('id')} has no zone")
         return zone["polygon"]
 
+    def resize_zone_url(self, size: str = "full") -> str:
+        """The IIIF URL of the element's zone at another IIIF size (``"500,"``, ``"!200,200"``...)."""
+        zone = self.get("zone")
+        if not zone:
+            raise ValueError(f"Element {self.get('id')} has no zone")
+        if size == "full":
+            return zone["url"]
+        region, _size, rotation, quality = zone["url"].rsplit("/", 3)
+        return "/".join((region, size, rotation, quality))
+
     # -- image (see arkworker.images) ------------------------------------------------------------
 
     def _zone(self) -> images.ImageZone:

@@ -603,3 +603,14 @@ def test_an_invalid_download_timeout_is_one_line(arkworker_run, make_app, value)
         f"Error: ARKWORKER_DOWNLOAD_TIMEOUT={value!r} is not valid: expected a number of seconds > 0 "
         "(the longest wait for an image server's answer, default 60).\n"
     )
+
+
+def test_resize_zone_url_asks_the_zone_at_another_size(element):
+    line = element("Line")
+    assert line.resize_zone_url() == line.zone.url
+    url = line.resize_zone_url("50,")
+    assert url == line.zone.url.replace("/full/0/", "/50,/0/")
+    with requests.get(url, timeout=10) as answer:
+        assert Image.open(io.BytesIO(answer.content)).size == (50, 25)
+    with pytest.raises(ValueError, match="has no zone"):
+        element("Folder").resize_zone_url("50,")

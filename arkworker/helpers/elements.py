@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from arkworker.cache import CachedElement, CachedImage
+from arkworker.cache import CachedElement, CachedImage, uuid_matches
 from arkworker.errors import MissingTypeError
 from arkworker.helpers import validation as check
 from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Results, batches, logger
@@ -242,16 +242,16 @@ class ElementMixin(HelperMixin):
         folder: bool | None = None,
         name: str | None = None,
         recursive: bool | None = None,
+        transcription_worker_version: str | bool | None = None,
+        transcription_worker_run: str | bool | None = None,
         type: str | None = None,
         with_classes: bool | None = None,
         with_corpus: bool | None = None,
-        with_has_children: bool | None = None,
         with_metadata: bool | None = None,
+        with_has_children: bool | None = None,
         with_zone: bool | None = None,
         worker_version: str | bool | None = None,
         worker_run: str | bool | None = None,
-        transcription_worker_version: str | bool | None = None,
-        transcription_worker_run: str | bool | None = None,
     ) -> Iterable[Any]:
         """The children of ``element`` (all descendants if ``recursive``), lazily, as :class:`Element`.
 
@@ -270,16 +270,16 @@ class ElementMixin(HelperMixin):
         folder: bool | None = None,
         name: str | None = None,
         recursive: bool | None = None,
+        transcription_worker_version: str | bool | None = None,
+        transcription_worker_run: str | bool | None = None,
         type: str | None = None,
         with_classes: bool | None = None,
         with_corpus: bool | None = None,
-        with_has_children: bool | None = None,
         with_metadata: bool | None = None,
+        with_has_children: bool | None = None,
         with_zone: bool | None = None,
         worker_version: str | bool | None = None,
         worker_run: str | bool | None = None,
-        transcription_worker_version: str | bool | None = None,
-        transcription_worker_run: str | bool | None = None,
     ) -> Iterable[Any]:
         """The parents of ``element`` (all ancestors if ``recursive``), lazily, as :class:`Element`."""
         filters = _list_filters(locals())
@@ -326,7 +326,9 @@ def _cache_update(element: Element | CachedElement, changes: Mapping[str, Any]) 
     if "image" in changes and CachedImage.get_or_none(CachedImage.id == changes["image"]) is not None:
         columns["image"] = changes["image"]
     if columns:
-        CachedElement.update(**columns).where(CachedElement.id == check.element_id(element)).execute()
+        CachedElement.update(**columns).where(
+            uuid_matches(CachedElement.id, check.element_id(element))
+        ).execute()
 
 
 def _cached_relatives(element: Element | CachedElement, filters: Mapping[str, Any], *, children: bool) -> Any:
@@ -340,20 +342,22 @@ def _cached_relatives(element: Element | CachedElement, filters: Mapping[str, An
     if children:
         ids = _descendants(root) if filters.get("recursive") else None
         query = CachedElement.select()
-        query = (
-            query.where(CachedElement.id.in_(ids))
+        query = query.where(
+            uuid_matches(CachedElement.id, *ids)
             if ids is not None
-            else query.where(CachedElement.parent_id == root)
+            else uuid_matches(CachedElement.parent_id, root)
         )
     else:
         ids = _ancestors(root, recursive=bool(filters.get("recursive")))
-        query = CachedElement.select().where(CachedElement.id.in_(ids))
+        query = CachedElement.select().where(uuid_matches(CachedElement.id, *ids))
     if filters.get("type"):
         query = query.where(CachedElement.type == filters["type"])
     for name in ("worker_version", "worker_run"):
         if name in filters:
             column = getattr(CachedElement, f"{name}_id")
-            query = query.where(column.is_null() if filters[name] is False else column == filters[name])
+            query = query.where(
+                column.is_null() if filters[name] is False else uuid_matches(column, filters[name])
+            )
     return query
 
 
@@ -362,7 +366,7 @@ def _descendants(root: str) -> list[Any]:
     frontier = [root]
     seen = {CachedElement.id.db_value(root)}
     while frontier:
-        rows = CachedElement.select(CachedElement.id).where(CachedElement.parent_id.in_(frontier))
+        rows = CachedElement.select(CachedElement.id).where(uuid_matches(CachedElement.parent_id, *frontier))
         frontier = [row.id for row in rows if CachedElement.id.db_value(row.id) not in seen]
         seen.update(CachedElement.id.db_value(item) for item in frontier)
         found.extend(frontier)
@@ -371,10 +375,10 @@ def _descendants(root: str) -> list[Any]:
 
 def _ancestors(root: str, *, recursive: bool) -> list[Any]:
     found: list[Any] = []
-    row = CachedElement.get_or_none(CachedElement.id == root)
+    row = CachedElement.get_or_none(uuid_matches(CachedElement.id, root))
     while row is not None and row.parent_id is not None and row.parent_id not in found:
         found.append(row.parent_id)
         if not recursive:
             break
-        row = CachedElement.get_or_none(CachedElement.id == row.parent_id)
+        row = CachedElement.get_or_none(uuid_matches(CachedElement.id, row.parent_id))
     return found

@@ -211,9 +211,7 @@ class EntityMixin(HelperMixin):
         """Load the corpus's entities (whose name contains ``name``, linked to ``parent``) into :attr:`entities`."""
         filters: dict[str, Any] = {}
         if name is not None:
-            if not isinstance(name, str):
-                raise check.fail(f"name must be a string, got {name!r}")
-            filters["name"] = name
+            filters["name"] = check.text(name, "name")
         if parent is not None:
             filters["parent"] = check.element_id(check.element(parent, "parent"))
         self.entities = {

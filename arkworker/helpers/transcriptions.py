@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from arkworker.cache import CachedElement, CachedTranscription
+from arkworker.cache import CachedElement, CachedTranscription, uuid_matches
 from arkworker.enums import TextOrientation
 from arkworker.helpers import validation as check
 from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Results, batches, logger
@@ -159,7 +159,11 @@ class TranscriptionMixin(HelperMixin):
         image_id = _image_id(element)
         parent_id = check.element_id(element)
         for item, annotation in zip(items, annotations, strict=True):
-            if not CachedElement.select().where(CachedElement.id == annotation["element_id"]).exists():
+            if (
+                not CachedElement.select()
+                .where(uuid_matches(CachedElement.id, annotation["element_id"]))
+                .exists()
+            ):
                 CachedElement.create(
                     id=annotation["element_id"],
                     parent_id=parent_id,
@@ -221,7 +225,7 @@ def _cached_transcriptions(element: Element | CachedElement, filters: Mapping[st
     if filters.get("recursive"):
         tree = (
             CachedElement.select(CachedElement.id, CachedElement.type)
-            .where(CachedElement.id == root)
+            .where(uuid_matches(CachedElement.id, root))
             .cte("tree", recursive=True, columns=("id", "type"))
         )
         children = CachedElement.alias()
@@ -236,11 +240,13 @@ def _cached_transcriptions(element: Element | CachedElement, filters: Mapping[st
         if filters.get("element_type"):
             query = query.where(tree.c.type == filters["element_type"])
     else:
-        query = CachedTranscription.select().where(CachedTranscription.element == root)
+        query = CachedTranscription.select().where(uuid_matches(CachedTranscription.element, root))
         if filters.get("element_type"):
             query = query.join(CachedElement).where(CachedElement.type == filters["element_type"])
     for name in ("worker_version", "worker_run"):
         if name in filters:
             column = getattr(CachedTranscription, f"{name}_id")
-            query = query.where(column.is_null() if filters[name] is False else column == filters[name])
+            query = query.where(
+                column.is_null() if filters[name] is False else uuid_matches(column, filters[name])
+            )
     return query

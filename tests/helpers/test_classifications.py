@@ -165,3 +165,23 @@ def test_cache_rows(call_helpers, arkworker_sandbox, cache_path):
             "worker_run_id": run_id,
         },
     ]
+
+
+def test_load_corpus_classes_reads_every_page(call_helpers, arkworker_sandbox):
+    def handler(element, ctx):
+        for index in range(25):
+            ctx.request("CreateMLClass", id=ctx.corpus_id, body={"name": f"class {index:02}"})
+        ctx.load_corpus_classes()
+        return dict(ctx.classes)
+
+    classes, run = call_helpers(handler)
+    assert sorted(classes) == [f"class {index:02}" for index in range(25)]
+    assert classes == {row["name"]: row["id"] for row in arkworker_sandbox.objects("ml_classes")}
+    assert len(requests_of(arkworker_sandbox, "ListCorpusMLClasses")) == 2
+    assert "Loaded 25 ML classes in corpus" in run.output
+
+
+def test_read_only_mode_still_reads_existing_classes(call_helpers):
+    created, _ = call_helpers(lambda element, ctx: ctx.get_ml_class_id("cat"))  # another run created it
+    found, _ = call_helpers(lambda element, ctx: ctx.get_ml_class_id("cat"), "--dev")
+    assert found == created

@@ -1,5 +1,8 @@
 """Element helpers over HTTP against the sandbox: types, creation, links, updates, listings, cache."""
 
+import json
+import sqlite3
+
 import pytest
 from arkindex.exceptions import ArkindexValidationError
 
@@ -163,6 +166,8 @@ def test_create_elements_needs_a_parent_with_an_image(call_helpers, named):
         volume = Element(ctx.request("RetrieveElement", id=named("Volume")))
         with pytest.raises(InvalidArgument, match="has no image"):
             ctx.create_elements(volume, [{"name": "a", "type": "word", "polygon": SQUARE}])
+        with pytest.raises(TypeError, match="parent must be an Element or a CachedElement"):
+            ctx.create_elements(volume["id"], [{"name": "a", "type": "word", "polygon": SQUARE}])
 
     call_helpers(handler)
 
@@ -255,6 +260,18 @@ def test_listings_follow_pages_and_filters(call_helpers, arkworker_sandbox, name
     assert pages[:2] == ["1", "2"]
 
 
+def test_listing_filters_keep_the_reference_positions(call_helpers):
+    """A ported call passing filters by position reaches the same filters as in arkindex-base-worker."""
+
+    def handler(element, ctx):
+        # element, folder, name, recursive, transcription_worker_version, transcription_worker_run, type
+        lines = ctx.list_element_children(element, None, "Line", None, None, None, "text_line")
+        return [child.name for child in lines]
+
+    names, _ = call_helpers(handler)
+    assert names == ["Line 1", "Line 2"]
+
+
 def test_listing_filters_are_validated(call_helpers):
     def handler(element, ctx):
         with pytest.raises(InvalidArgument, match="with_classes must be True or False"):
@@ -319,3 +336,50 @@ def test_the_cache_refuses_filters_it_cannot_answer(call_helpers, cache_path):
             ctx.list_element_children(element, with_classes=True)
 
     call_helpers(handler, "--database", str(cache_path))
+
+
+def test_children_of_an_api_element_bring_its_image_into_the_cache(
+    call_helpers, arkworker_sandbox, cache_path, named
+):
+    with sqlite3.connect(cache_path) as connection:
+        connection.execute("UPDATE elements SET image_id = NULL")
+        connection.execute("DELETE FROM images")
+    (image,) = arkworker_sandbox.objects("images")
+
+    def handler(element, ctx):
+        page = Element(ctx.request("RetrieveElement", id=named("Page 1")))
+        return ctx.create_elements(
+            page, [{"name": "W", "type": "word", "polygon": SQUARE}]
+        ), page.zone.image.url
+
+    (created, url), _ = call_helpers(handler, "--database", str(cache_path))
+    assert cache_rows(cache_path, "images") == [
+        {"id": hexid(image["id"]), "width": 1000, "height": 1500, "url": url}
+    ]
+    (word,) = [row for row in cache_rows(cache_path, "elements") if row["type"] == "word"]
+    assert (word["id"], word["image_id"], word["parent_id"]) == (
+        hexid(created[0]["id"]),
+        hexid(image["id"]),
+        hexid(named("Page 1")),
+    )
+    assert json.loads(word["polygon"]) == SQUARE
+
+
+def test_listings_fetch_pages_only_as_they_are_read(call_helpers, arkworker_sandbox):
+    def fetched():
+        return len(requests_of(arkworker_sandbox, "ListElementChildren"))
+
+    def handler(element, ctx):
+        ctx.create_elements(
+            element, [{"name": f"W{i}", "type": "word", "polygon": SQUARE} for i in range(30)]
+        )
+        children = ctx.list_element_children(element)
+        before = fetched()
+        first = next(iter(children))
+        after_first = fetched()
+        everything = list(children)
+        return before, first.name, after_first, len(everything), fetched()
+
+    (before, first, after_first, total, after_all), _ = call_helpers(handler)
+    assert (before, first, after_first) == (0, "Line 1", 1)
+    assert (total, after_all) == (32, 2)  # the first page is read once, then the second

@@ -113,6 +113,7 @@ def test_transcription_entities(call_helpers, arkworker_sandbox):
         (lambda ctx, t: ctx.create_entity("", "place"), "name must be a non-empty string"),
         (lambda ctx, t: ctx.create_entity("a", "place", metas=[1]), "metas must be a dict"),
         (lambda ctx, t: ctx.list_corpus_entities(parent="abc"), "parent must be an Element"),
+        (lambda ctx, t: ctx.list_corpus_entities(name=""), "name must be a non-empty string"),
         (
             lambda ctx, t: ctx.list_transcription_entities(t, worker_version=True),
             "worker_version must be an id or False",
@@ -189,3 +190,23 @@ def test_list_corpus_entities_follows_pages(call_helpers, arkworker_sandbox):
     assert len(entities) == 26 and stored == entities
     assert all(isinstance(key, str) and value.id == key for key, value in entities.items())
     assert len(requests_of(arkworker_sandbox, "ListCorpusEntities")) == 2
+
+
+def test_list_transcription_entities_follows_pages_and_filters(call_helpers, arkworker_sandbox):
+    def handler(element, ctx):
+        transcription = ctx.create_transcription(element, "x" * 30, 1.0)
+        person = ctx.list_corpus_entity_types()["person"]
+        entities = [{"name": f"P{i}", "type_id": person, "offset": i, "length": 1} for i in range(25)]
+        ctx.create_transcription_entities(transcription, entities, batch_size=10)
+        listed = ctx.list_transcription_entities(transcription)
+        return (
+            len(listed),
+            [item.entity.name for item in listed],
+            len(list(ctx.list_transcription_entities(transcription, worker_run=False))),
+            len(list(ctx.list_transcription_entities(transcription, worker_run=ctx.worker_run_id))),
+        )
+
+    (count, names, manual, mine), _ = call_helpers(handler)
+    assert count == 25 and sorted(names) == sorted(f"P{i}" for i in range(25))
+    assert (manual, mine) == (0, 25)
+    assert len(requests_of(arkworker_sandbox, "ListTranscriptionEntities")) == 2 + 1 + 2
