@@ -264,7 +264,7 @@ def test_a_handler_exception_does_not_stop_the_run(arkworker_run):
     assert run.exit_code == 0
     assert run.summary == "Ran on 3 sets: 1 completed, 2 failed"
     assert (
-        f"Failed running worker on set Set (train) from Dataset ({A}): ValueError('handler failure')"
+        f"Failed running worker on Set (train) from Dataset ({A}): ValueError('handler failure')"
         in run.output
     )
 
