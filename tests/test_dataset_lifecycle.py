@@ -134,3 +134,26 @@ def test_the_archive_is_streamed_to_disk_not_held_in_memory(arkworker_run, arkwo
     # A download holds a few blocks at a time, far below the file's size.
     assert peaks["loop"] < BIG_SIZE // 2, peaks
     assert peaks["helper"] < BIG_SIZE // 2, peaks
+
+
+def test_a_refused_download_fails_its_set_and_the_next_set_tries_again(
+    arkworker_run, arkworker_sandbox, tmp_path
+):
+    arkworker_sandbox.fail("DownloadArtifact", status=403, times=1)
+    seen = []
+    app = Worker("refused")
+
+    @app.dataset_set
+    def process(dataset_set, ctx):
+        seen.append(dataset_set.dataset.archive.read_bytes()[:4])
+
+    run = arkworker_run(app, "--dev", "--set", f"{A}:train", f"{A}:dev")
+    assert run.exit_code == 0
+    assert run.summary == "Ran on 2 sets: 1 completed, 1 failed"
+    (failure,) = run.result.failures
+    assert failure.message.startswith(
+        f"An API error occurred while processing Set (train) from Dataset ({A}): 403"
+    )
+    assert seen == [b"\x28\xb5\x2f\xfd"]  # the zstd magic number: dev had the whole archive
+    assert len(requests_of(arkworker_sandbox, "DownloadArtifact")) == 2
+    assert archive_files(tmp_path / "xdg-data") == []
