@@ -157,3 +157,19 @@ def test_a_refused_download_fails_its_set_and_the_next_set_tries_again(
     assert seen == [b"\x28\xb5\x2f\xfd"]  # the zstd magic number: dev had the whole archive
     assert len(requests_of(arkworker_sandbox, "DownloadArtifact")) == 2
     assert archive_files(tmp_path / "xdg-data") == []
+
+
+def test_an_archive_downloaded_into_the_extras_directory_is_removed_at_the_end(arkworker_run, tmp_path):
+    extras = tmp_path / "extras"
+    extras.mkdir()
+    seen = []
+    app = Worker("extras")
+
+    @app.dataset_set
+    def process(dataset_set, ctx):
+        seen.append(dataset_set.dataset.archive)
+
+    run = arkworker_run(app, "--dev", "--extras-dir", str(extras), "--set", f"{A}:train", f"{B}:train")
+    assert run.summary == "Ran on 2 sets: 2 completed, 0 failed", run.output
+    assert seen == [extras / f"{A}.tar.zst", extras / f"{B}.tar.zst"]
+    assert list(extras.iterdir()) == []
