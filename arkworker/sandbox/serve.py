@@ -34,21 +34,22 @@ def serve_forever(
     sandbox = Sandbox(corpus_source(corpus_path) if corpus_path else None, db_path=db_path, port=port)
     stop = stop or threading.Event()
     with sandbox:
-        elements = len(sandbox.objects("elements"))
-        echo(
-            f"Arkindex sandbox serving corpus {sandbox.corpus_name!r} ({elements} elements) at {sandbox.url}"
-        )
-        echo("Point a worker at it with:")
-        for name, value in sandbox.env().items():
-            echo(f"  export {name}={shlex.quote(value)}")
-        echo(f"State: {sandbox.db_path}{'' if db_path else ' (temporary)'}")
-        echo("Press Ctrl+C to stop.")
         # SIGTERM (``kill``, a service manager) stops it like Ctrl+C, instead of killing the
-        # process on the spot and leaving its temporary state behind. Only the main thread
-        # may handle signals; elsewhere (tests) ``stop`` is the way out.
+        # process on the spot and leaving its temporary state behind. Installed before the
+        # banner, so that a signal sent as soon as it is read is handled. Only the main
+        # thread may handle signals; elsewhere (tests) ``stop`` is the way out.
         main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set()) if main else None
         try:
+            elements = len(sandbox.objects("elements"))
+            echo(
+                f"Arkindex sandbox serving corpus {sandbox.corpus_name!r} ({elements} elements) at {sandbox.url}"
+            )
+            echo("Point a worker at it with:")
+            for name, value in sandbox.env().items():
+                echo(f"  export {name}={shlex.quote(value)}")
+            echo(f"State: {sandbox.db_path}{'' if db_path else ' (temporary)'}")
+            echo("Press Ctrl+C to stop.")
             # A timed wait so that Ctrl+C is handled promptly on every platform.
             while not stop.wait(0.5):
                 pass
