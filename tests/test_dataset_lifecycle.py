@@ -173,3 +173,42 @@ def test_an_archive_downloaded_into_the_extras_directory_is_removed_at_the_end(a
     assert run.summary == "Ran on 2 sets: 2 completed, 0 failed", run.output
     assert seen == [extras / f"{A}.tar.zst", extras / f"{B}.tar.zst"]
     assert list(extras.iterdir()) == []
+
+
+def test_in_a_ponos_task_the_extra_files_archive_is_used_and_the_others_downloaded_there(
+    arkworker_run, arkworker_sandbox, arkworker_ponos, tmp_path
+):
+    extra_files = arkworker_ponos.data_dir / "extra_files"  # <PONOS_DATA>/extra_files
+    extra_files.mkdir()
+    provided = build_archive(extra_files / f"{A}.tar.zst", {"db.sqlite": database_bytes(tmp_path, "agent")})
+    seen = []
+    app = Worker("ponos")
+
+    @app.dataset_set
+    def process(dataset_set, ctx):
+        seen.append(dataset_set.dataset.archive)
+
+    run = arkworker_run(app)
+    assert run.summary == "Ran on 4 sets: 4 completed, 0 failed", run.output
+    assert seen == [provided] * 3 + [extra_files / f"{B}.tar.zst"]
+    assert [r.path.rsplit("/", 1)[-1] for r in requests_of(arkworker_sandbox, "DownloadArtifact")] == [
+        f"{B}.tar.zst"
+    ]
+    assert sorted(path.name for path in extra_files.iterdir()) == [f"{A}.tar.zst"]  # the agent's file stays
+
+
+def test_in_a_ponos_task_without_extra_files_archives_go_to_the_work_directory(
+    arkworker_run, arkworker_ponos
+):
+    seen = []
+    app = Worker("ponos")
+
+    @app.dataset_set
+    def process(dataset_set, ctx):
+        seen.append(dataset_set.dataset.archive)
+
+    run = arkworker_run(app)
+    assert run.summary == "Ran on 4 sets: 4 completed, 0 failed", run.output
+    work_dir = arkworker_ponos.data_dir / "current"
+    assert seen == [work_dir / f"{A}.tar.zst"] * 3 + [work_dir / f"{B}.tar.zst"]
+    assert archive_files(arkworker_ponos.data_dir) == []
