@@ -52,15 +52,20 @@ class LocalArchive:
         """Unpack the archive into ``destination``, or into a directory removed with the archive."""
         from arkworker.archives import extract_tar_zst
 
-        if destination is None:
-            if self._extracted is not None:
-                return self._extracted
+        if destination is not None:
+            extract_tar_zst(self.path, destination)
+            return Path(destination)
+        if self._extracted is None:
+            # Remembered only once complete: a failed extraction fails the next set's call too.
             self._scratch_dir.mkdir(parents=True, exist_ok=True)
-            self._extracted = Path(tempfile.mkdtemp(prefix=f"{self.path.name}-", dir=self._scratch_dir))
-            destination = self._extracted
-        destination = Path(destination)
-        extract_tar_zst(self.path, destination)
-        return destination
+            folder = Path(tempfile.mkdtemp(prefix=f"{self.path.name}-", dir=self._scratch_dir))
+            try:
+                extract_tar_zst(self.path, folder)
+            except BaseException:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
+            self._extracted = folder
+        return self._extracted
 
     def open_database(self, name: str | None = None) -> sqlite3.Connection:
         """A read-only connection to the SQLite database inside the archive."""

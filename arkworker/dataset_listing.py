@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from arkindex.exceptions import ErrorResponse
 
@@ -58,6 +58,7 @@ def list_sets(ctx: Context, cli_sets: Sequence[tuple[str, str]]) -> list[Set]:
             add(dataset_set.dataset, dataset_set, "by the process")
     for dataset_id, name in cli_sets:
         dataset = datasets.get(dataset_id) or retrieve_dataset(ctx, dataset_id, name)
+        check_set_name(dataset, name)
         add(dataset, Set(name=name, dataset=dataset), "with --set")
     return [dataset_set for sets in by_dataset.values() for dataset_set in sets.values()]
 
@@ -73,3 +74,13 @@ def retrieve_dataset(ctx: Context, dataset_id: str, set_name: str) -> Dataset:
                 "with this token); check the dataset UUID."
             ) from None
         raise
+
+
+def check_set_name(dataset: Dataset, name: str) -> None:
+    """A ``--set`` name its dataset does not have is a usage error, found before any download."""
+    known = [str(item["name"] if isinstance(item, Mapping) else item) for item in dataset.get("sets") or []]
+    if known and name not in known:
+        raise BadInput(
+            f"--set {dataset['id']}:{name}: {dataset} ({dataset.get('name')}) has no set {name!r} "
+            f"(its sets: {', '.join(known)}); check the set name."
+        )

@@ -242,7 +242,7 @@ def element_loop(app: Worker, ctx: Context, items: Sequence[str | CachedElement]
             result.completed += 1
         except Exception as exc:
             result.failed += 1
-            message = describe_failure("element", element_id, exc)
+            message = describe_failure(f"element {element_id}", exc)
             result.failures.append(Failure(element_id, message, exc))
             logger.warning(message, exc_info=_verbose())
             if element is not None:
@@ -302,7 +302,7 @@ def dataset_loop(app: Worker, ctx: Context, options: RunOptions) -> RunResult:
                 result.completed += 1
             except Exception as exc:
                 result.failed += 1
-                message = describe_failure("set", dataset_set, exc)
+                message = describe_failure(str(dataset_set), exc)
                 result.failures.append(Failure(str(dataset_set), message, exc))
                 logger.warning(message, exc_info=_verbose())
     finally:
@@ -343,11 +343,11 @@ def update_activity(ctx: Context, element_id: str, state: ActivityState) -> bool
     return True
 
 
-def describe_failure(noun: str, item: Any, exc: BaseException) -> str:
-    """The reference's per-item failure line."""
+def describe_failure(item: str, exc: BaseException) -> str:
+    """The reference's per-item failure line; ``item`` is ``element <id>`` or a set's text form."""
     if isinstance(exc, ErrorResponse):
-        return f"An API error occurred while processing {noun} {item}: {exc.title} - {exc.content}"
-    return f"Failed running worker on {noun} {item}: {exc!r}"
+        return f"An API error occurred while processing {item}: {exc.title} - {exc.content}"
+    return f"Failed running worker on {item}: {exc!r}"
 
 
 def _verbose() -> bool:

@@ -27,7 +27,7 @@ def arkworker_corpus(tmp_path):
         **PAGES_CORPUS,
         "datasets": [
             {"id": GOOD, "name": "Good", "sets": {"train": [], "dev": []}, "archive": str(good)},
-            {"id": EVIL, "name": "Evil", "sets": {"train": []}, "archive": str(evil)},
+            {"id": EVIL, "name": "Evil", "sets": {"train": [], "dev": []}, "archive": str(evil)},
             {"id": NO_DB, "name": "No database", "sets": {"train": []}, "archive": str(no_db)},
         ],
     }
@@ -73,6 +73,22 @@ def test_an_unsafe_archive_fails_its_set(arkworker_run, tmp_path):
     assert run.summary == "Ran on 1 set: 0 completed, 1 failed"
     assert "../escaped.txt" in run.result.failures[0].message
     assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_a_failed_extraction_is_not_taken_for_done_by_the_next_set(arkworker_run, tmp_path):
+    folders = []
+    app = Worker("reader")
+
+    @app.dataset_set
+    def read(dataset_set, ctx):
+        folders.append(dataset_set.dataset.extract())
+
+    run = arkworker_run(app, "--dev", "--set", f"{EVIL}:train", f"{EVIL}:dev")
+    assert run.summary == "Ran on 2 sets: 0 completed, 2 failed", run.output
+    assert folders == []
+    assert all("../escaped.txt" in failure.message for failure in run.result.failures)
+    scratch = tmp_path / "xdg-data" / "arkindex"
+    assert not [path for path in scratch.rglob("*") if path.name.startswith(f"{EVIL}.tar.zst-")]
 
 
 def test_an_archive_without_a_database(arkworker_run):

@@ -209,6 +209,14 @@ def test_a_dataset_that_is_not_complete_fails_its_sets_only(arkworker_run, arkwo
     (failure,) = run.result.failures
     assert OPEN in failure.message and "'open'" in failure.message
     assert len(requests_of(arkworker_sandbox, "ListArtifacts")) == 2  # none for the open dataset
+    # In production: the process's sets first, then the dataset of the --set, retrieved once.
+    listing = [
+        r.operation_id
+        for r in arkworker_sandbox.requests
+        if r.operation_id in ("ListProcessSets", "RetrieveDataset")
+    ]
+    assert listing == ["ListProcessSets", "RetrieveDataset"]
+    assert requests_of(arkworker_sandbox, "RetrieveDataset")[0].path == f"/api/v1/datasets/{OPEN}/"
 
 
 def test_a_missing_archive_fails_that_set_clearly(arkworker_run, arkworker_sandbox):
@@ -264,7 +272,7 @@ def test_a_handler_exception_does_not_stop_the_run(arkworker_run):
     assert run.exit_code == 0
     assert run.summary == "Ran on 3 sets: 1 completed, 2 failed"
     assert (
-        f"Failed running worker on set Set (train) from Dataset ({A}): ValueError('handler failure')"
+        f"Failed running worker on Set (train) from Dataset ({A}): ValueError('handler failure')"
         in run.output
     )
 
@@ -292,6 +300,17 @@ def test_an_unknown_dataset_on_the_command_line_is_a_usage_error(arkworker_run):
     run = arkworker_run(Recorder().app, "--dev", "--set", f"{unknown}:train")
     assert run.exit_code == 2
     assert f"Error: --set {unknown}:train: there is no dataset {unknown}" in run.output
+
+
+@pytest.mark.parametrize("mode", [(), ("--dev",)])
+def test_an_unknown_set_name_is_a_usage_error(arkworker_run, arkworker_sandbox, mode):
+    run = arkworker_run(Recorder().app, *mode, "--set", f"{A}:train", f"{A}: dev")
+    assert run.exit_code == 2
+    assert run.output.splitlines()[-1] == (
+        f"Error: --set {A}: dev: Dataset ({A}) (Dataset A) has no set ' dev' "
+        "(its sets: train, dev, test); check the set name."
+    )
+    assert requests_of(arkworker_sandbox, "DownloadArtifact") == []
 
 
 def test_no_sets_stops_with_exit_1(arkworker_run):
