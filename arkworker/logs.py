@@ -8,6 +8,7 @@ not print every line twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -59,16 +60,29 @@ REDACTOR = SecretRedactor()
 
 
 def redact_secrets(secrets: Any) -> None:
-    """Hide every text value of ``secrets`` (nested in mappings and lists too) from the logs."""
+    """Hide every value of ``secrets`` (nested in mappings and lists too) from the logs.
+
+    A value also hides in the forms a worker or a traceback prints it in: stripped (a
+    file's content ends with a newline), line by line (one line of a key file), escaped
+    as ``repr`` and JSON show it, and numbers as digits.
+    """
     if isinstance(secrets, str):
-        if len(secrets) >= MIN_SECRET_LENGTH:
-            REDACTOR.values.add(secrets)
+        REDACTOR.values.update(
+            variant for variant in _printed_forms(secrets) if len(variant) >= MIN_SECRET_LENGTH
+        )
+    elif isinstance(secrets, (int, float)) and not isinstance(secrets, bool):
+        redact_secrets(str(secrets))
     elif isinstance(secrets, dict):
         for value in secrets.values():
             redact_secrets(value)
     elif isinstance(secrets, (list, tuple)):
         for value in secrets:
             redact_secrets(value)
+
+
+def _printed_forms(value: str) -> set[str]:
+    texts = {value, value.strip(), *(line.strip() for line in value.splitlines())}
+    return texts | {repr(text)[1:-1] for text in texts} | {json.dumps(text)[1:-1] for text in texts}
 
 
 def redact(text: str) -> str:
