@@ -170,9 +170,10 @@ def _extract_tar(archive: Path, tar_path: Path, staging: Path) -> list[Path]:
         with tarfile.open(tar_path, mode="r:") as tar:
             members = tar.getmembers()
             links = {PurePosixPath(member.name) for member in members if member.issym() or member.islnk()}
+            symlinks = {PurePosixPath(member.name) for member in members if member.issym()}
             seen: set[PurePosixPath] = set()
             for member in members:
-                _check_member(archive, member, links, seen)
+                _check_member(archive, member, links, seen, symlinks)
                 seen.add(PurePosixPath(member.name))
             written = []
             for member in members:
@@ -185,9 +186,19 @@ def _extract_tar(archive: Path, tar_path: Path, staging: Path) -> list[Path]:
 
 
 def _check_member(
-    archive: Path, member: tarfile.TarInfo, links: set[PurePosixPath], seen: set[PurePosixPath]
+    archive: Path,
+    member: tarfile.TarInfo,
+    links: set[PurePosixPath],
+    seen: set[PurePosixPath],
+    symlinks: set[PurePosixPath],
 ) -> None:
-    """Refuse what Python's tar ``data`` filter refuses (``seen``: the members before this one)."""
+    """Refuse what Python's tar ``data`` filter refuses (``seen``: the members before this one).
+
+    Link targets are checked without following the archive's other links: a symbolic
+    link whose target passes through another link is refused (``d/l -> ..`` then
+    ``x -> d/l/..`` points above the destination), and so is a hard link to a symbolic
+    link (the copy would resolve its relative target from another directory).
+    """
 
     def refuse(reason: str) -> ArchiveError:
         return ArchiveError(f"Refusing to extract {archive}: member {member.name!r} {reason}.")
@@ -203,28 +214,36 @@ def _check_member(
         raise refuse("is a device or a FIFO")
     if member.issym():
         target = PurePosixPath(member.linkname)
-        if target.is_absolute() or not _stays_inside(path.parent / target):
-            raise refuse(f"is a link to {member.linkname!r}, outside the destination")
+        if target.is_absolute() or not _stays_inside(path.parent, target, links):
+            raise refuse(f"is a link to {member.linkname!r}, outside the destination or through another link")
     if member.islnk():
         target = PurePosixPath(member.linkname)
         if target.is_absolute() or ".." in target.parts:
             raise refuse(f"is a hard link to {member.linkname!r}, outside the destination")
         if target not in seen:
             raise refuse(f"is a hard link to {member.linkname!r}, which is not an earlier member")
+        if target in symlinks:
+            raise refuse(f"is a hard link to {member.linkname!r}, a symbolic link")
     if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
         raise refuse("has an unsupported type")
 
 
-def _stays_inside(path: PurePosixPath) -> bool:
-    """Whether ``path`` (relative to the destination) stays inside it once ``..`` are resolved."""
-    depth = 0
-    for part in path.parts:
+def _stays_inside(directory: PurePosixPath, target: PurePosixPath, links: set[PurePosixPath]) -> bool:
+    """Whether ``target``, relative to ``directory`` (both inside the destination), stays inside.
+
+    False as soon as the walk climbs above the destination or goes through a link of the
+    archive before its last component.
+    """
+    resolved = list(directory.parts)
+    for index, part in enumerate(target.parts):
         if part == "..":
-            depth -= 1
-            if depth < 0:
+            if not resolved:
                 return False
+            resolved.pop()
         elif part != ".":
-            depth += 1
+            resolved.append(part)
+        if index < len(target.parts) - 1 and resolved and PurePosixPath(*resolved) in links:
+            return False
     return True
 
 

@@ -110,6 +110,22 @@ def test_a_tar_made_elsewhere_with_a_dot_root_is_extracted(tmp_path):
             [(member("sub", tarfile.SYMTYPE, "."), None), (member("sub/evil.txt"), b"x")],
             "goes through a link",
         ),
+        (
+            [
+                (member("d", tarfile.DIRTYPE), None),
+                (member("d/l", tarfile.SYMTYPE, ".."), None),
+                (member("x", tarfile.SYMTYPE, "d/l/.."), None),
+            ],
+            "through another link",
+        ),
+        (
+            [
+                (member("a/b", tarfile.DIRTYPE), None),
+                (member("a/b/s", tarfile.SYMTYPE, "../../x"), None),
+                (member("h", tarfile.LNKTYPE, "a/b/s"), None),
+            ],
+            "a symbolic link",
+        ),
         ([(member("hard", tarfile.LNKTYPE, "../outside"), None)], "hard link"),
         ([(member("hard", tarfile.LNKTYPE, "/etc/passwd"), None)], "hard link"),
         ([(member("null", tarfile.CHRTYPE), None)], "device or a FIFO"),
@@ -122,6 +138,8 @@ def test_a_tar_made_elsewhere_with_a_dot_root_is_extracted(tmp_path):
         "symlink-escape",
         "absolute-symlink",
         "through-link",
+        "symlink-through-a-link",
+        "hardlink-to-symlink",
         "hardlink-escape",
         "absolute-hardlink",
         "device",
