@@ -35,8 +35,8 @@ from arkworker.errors import BadInput
 #: Read and write granularity of the streaming functions (bytes).
 CHUNK_SIZE = 1 << 20
 
-#: Compressed bytes fed to zstd at once: bounds what one step can expand to.
-INPUT_CHUNK_SIZE = 1 << 14
+#: Compressed bytes read at once when decompressing.
+INPUT_CHUNK_SIZE = 1 << 16
 
 #: Compression level of created archives (the reference's).
 COMPRESSION_LEVEL = 3
@@ -145,24 +145,67 @@ def _require_file(path: Path) -> None:
 def _decompress_to(source: Path, output) -> None:
     """Stream ``source`` frame after frame into ``output``; a truncated last frame is an error.
 
-    Input is fed in :data:`INPUT_CHUNK_SIZE` pieces so the output held at once stays small
-    (zstd's stream reader would bound it too, but it reports a truncated file as a clean end).
+    zstd's stream copy bounds what is held at once, whatever the compression ratio (one
+    step of a one-shot decompression object expands a few kilobytes of zeros into the whole
+    file), but it reports a file cut in the middle of a frame as a clean end: the frame
+    headers are walked first to refuse that.
     """
-    decompressor = zstandard.ZstdDecompressor()
-    frame, frames, pending = decompressor.decompressobj(), 0, False
+    _check_frames(source)
     try:
         with source.open("rb") as compressed:
-            while chunk := compressed.read(INPUT_CHUNK_SIZE):
-                while chunk:
-                    output.write(frame.decompress(chunk))
-                    pending, chunk = True, b""
-                    if frame.eof:
-                        chunk, frames, pending = frame.unused_data, frames + 1, False
-                        frame = decompressor.decompressobj()
+            ZSTD.copy_stream(compressed, output, read_size=INPUT_CHUNK_SIZE, write_size=CHUNK_SIZE)
     except zstandard.ZstdError as error:
         raise ArchiveError(f"Archive {source} is not a valid zstd file ({error}).") from None
-    if pending or not frames:
-        raise ArchiveError(f"Archive {source} is not a valid zstd file (it ends early); is it complete?")
+
+
+#: zstd's frame magic numbers (RFC 8878): data frames, and the 16 skippable frame kinds.
+ZSTD_MAGIC, SKIPPABLE_MAGIC = 0xFD2FB528, 0x184D2A50
+
+ZSTD = zstandard.ZstdDecompressor()
+
+
+def _check_frames(source: Path) -> None:
+    """Refuse a file that is not a sequence of complete zstd frames (RFC 8878, section 3.1).
+
+    Only headers are read: block contents are skipped over, so this costs one read per
+    128 KiB block at most.
+    """
+    cut = ArchiveError(f"Archive {source} is not a valid zstd file (it ends early); is it complete?")
+
+    def read(count: int) -> int:
+        data = compressed.read(count)
+        if len(data) < count:
+            raise cut
+        return int.from_bytes(data, "little")
+
+    with source.open("rb") as compressed:
+        size, position = os.fstat(compressed.fileno()).st_size, 0
+        if size == 0:
+            raise cut
+        while position < size:
+            compressed.seek(position)
+            magic = read(4)
+            if magic & 0xFFFFFFF0 == SKIPPABLE_MAGIC:
+                position += 8 + read(4)
+                continue
+            if magic != ZSTD_MAGIC:
+                raise ArchiveError(
+                    f"Archive {source} is not a valid zstd file (no zstd frame at byte {position})."
+                )
+            descriptor = read(1)
+            single_segment, checksum = descriptor >> 5 & 1, descriptor >> 2 & 1
+            header = (0 if single_segment else 1) + (0, 1, 2, 4)[descriptor & 3]
+            header += (single_segment, 2, 4, 8)[descriptor >> 6]
+            position += 5 + header
+            last = False
+            while not last:
+                compressed.seek(position)
+                block = read(3)
+                last, kind, length = bool(block & 1), block >> 1 & 3, block >> 3
+                position += 3 + (1 if kind == 1 else length)
+            position += 4 * checksum
+        if position > size:
+            raise cut
 
 
 def _extract_tar(archive: Path, tar_path: Path, staging: Path) -> list[Path]:

@@ -4,6 +4,7 @@ import hashlib
 import io
 import os
 import tarfile
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -230,3 +231,34 @@ def test_creating_from_a_missing_directory(tmp_path):
     with pytest.raises(ArchiveError, match="is not a directory"):
         create_tar_zst(tmp_path / "nothing", tmp_path / "a.tar.zst")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_corrupt_archive_leaves_no_temporary_file(tmp_path, source, monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    archive = create_tar_zst(source, tmp_path / "a.tar.zst").path
+    truncated = tmp_path / "truncated.tar.zst"
+    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(ArchiveError, match=r"truncated\.tar\.zst"):
+        extract_tar_zst(truncated, tmp_path / "out")
+    assert list(scratch.iterdir()) == []
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_archives_are_streamed_not_held_in_memory(tmp_path):
+    size = 64 << 20
+    (tmp_path / "source").mkdir()
+    with (tmp_path / "source" / "big.bin").open("wb") as big:
+        for _ in range(size >> 20):
+            big.write(b"\0" * (1 << 20))
+    tracemalloc.start()
+    try:
+        create_tar_zst(tmp_path / "source", tmp_path / "big.tar.zst")
+        extract_tar_zst(tmp_path / "big.tar.zst", tmp_path / "out")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (tmp_path / "out" / "big.bin").stat().st_size == size
+    assert peak < size // 8, f"{peak} bytes held at once for a {size}-byte archive"
