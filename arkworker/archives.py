@@ -31,6 +31,7 @@ from pathlib import Path, PurePosixPath
 import zstandard
 
 from arkworker.errors import BadInput
+from arkworker.files import give_final_mode
 
 #: Read and write granularity of the streaming functions (bytes).
 CHUNK_SIZE = 1 << 20
@@ -74,6 +75,7 @@ def decompress_zst(source: str | Path, destination: str | Path) -> Path:
     try:
         with os.fdopen(handle, "wb") as output:
             _decompress_to(source, output)
+        give_final_mode(temporary, destination)
         os.replace(temporary, destination)
     except BaseException:
         _remove(temporary)
@@ -130,6 +132,7 @@ def create_tar_zst(source_dir: str | Path, archive: str | Path) -> ArchiveInfo:
                         _hash_file(entry, content_hash)
         archive_hash = hashlib.md5(usedforsecurity=False)
         _hash_file(Path(temporary), archive_hash)
+        give_final_mode(temporary, archive)
         os.replace(temporary, archive)
     except BaseException:
         _remove(temporary)

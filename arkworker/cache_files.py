@@ -35,6 +35,7 @@ from pathlib import Path
 from peewee import SchemaManager, SqliteDatabase
 
 from arkworker import cache
+from arkworker.files import give_final_mode
 
 logger = logging.getLogger("arkworker")
 
@@ -123,6 +124,7 @@ def merge_caches(target: Path, parents: Sequence[Path], *, keep_existing: bool =
                     copied[table] += rows
         finally:
             connection.close()
+        give_final_mode(temporary, target)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -3,6 +3,7 @@
 import hashlib
 import io
 import os
+import stat
 import tarfile
 import tracemalloc
 from pathlib import Path
@@ -262,3 +263,14 @@ def test_archives_are_streamed_not_held_in_memory(tmp_path):
         tracemalloc.stop()
     assert (tmp_path / "out" / "big.bin").stat().st_size == size
     assert peak < size // 8, f"{peak} bytes held at once for a {size}-byte archive"
+
+
+def test_written_files_get_the_mode_of_any_new_file(tmp_path, source):
+    previous = os.umask(0o022)
+    try:
+        archive = create_tar_zst(source, tmp_path / "a.tar.zst").path
+        decompress_zst(archive, tmp_path / "a.tar")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "a.tar").stat().st_mode) == 0o644

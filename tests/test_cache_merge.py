@@ -1,7 +1,9 @@
 """Merging parent caches on real files: semantics, many parents, safety, atomicity."""
 
 import hashlib
+import os
 import sqlite3
+import stat
 import uuid
 
 import pytest
@@ -189,3 +191,17 @@ def test_cache_info_counts_rows_and_initial_elements(tmp_path):
         connection.execute("DROP TABLE datasets")
     connection.close()
     assert cache_info(path).counts["datasets"] is None
+
+
+def test_the_merged_file_gets_the_mode_of_any_new_file(tmp_path):
+    parent = make_parent(tmp_path / "p" / "db.sqlite", ["1" * 32])
+    previous = os.umask(0o022)
+    try:
+        merge_caches(tmp_path / "new.sqlite", [parent])
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "new.sqlite").stat().st_mode) == 0o644  # readable by the next task
+    existing = make_parent(tmp_path / "existing.sqlite", ["2" * 32])
+    existing.chmod(0o640)
+    merge_caches(existing, [parent])
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o640
