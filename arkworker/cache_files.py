@@ -101,7 +101,12 @@ def merge_caches(target: Path, parents: Sequence[Path], *, keep_existing: bool =
         check_cache_file(parent)
     if keep_existing and target.exists():
         check_cache_file(target)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}-merge-", dir=target.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}-merge-", dir=target.parent)
+    except OSError as exc:
+        raise CacheFileError(
+            f"The cache file {target} cannot be written ({exc.strerror}): check its directory {target.parent}"
+        ) from None
     os.close(handle)
     copied = dict.fromkeys(TABLES, 0)
     try:

@@ -205,3 +205,13 @@ def test_the_merged_file_gets_the_mode_of_any_new_file(tmp_path):
     existing.chmod(0o640)
     merge_caches(existing, [parent])
     assert stat.S_IMODE(existing.stat().st_mode) == 0o640
+
+
+def test_a_target_that_cannot_be_written_is_named(tmp_path):
+    parent = make_parent(tmp_path / "p" / "db.sqlite", ["1" * 32])
+    (tmp_path / "file").write_text("not a directory")
+    target = tmp_path / "file" / "db.sqlite"
+    with pytest.raises(
+        CacheFileError, match=rf"The cache file {target} cannot be written \(Not a directory\)"
+    ):
+        merge_caches(target, [parent])
