@@ -1,7 +1,11 @@
 """Writing helpers insert cache rows only after the API accepted the write."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from arkindex.exceptions import ErrorResponse
+
+from arkworker.models import Element
 
 from .conftest import SQUARE, cache_rows
 
@@ -49,3 +53,22 @@ def test_a_refused_write_leaves_the_cache_unchanged(call_helpers, arkworker_sand
         assert [row["name"] for row in after.pop("entities")] == ["Ada"]
         before.pop("entities")
     assert after == before
+
+
+def test_helpers_write_the_cache_from_several_threads(call_helpers, cache_path, named):
+    lines = [named("Line 1"), named("Line 2")]
+
+    def handler(element, ctx):
+        def write(index):
+            line = ctx.request("RetrieveElement", id=lines[index % 2])
+            ctx.create_transcription(Element(line), f"text {index}", 0.5)
+            return len(ctx.list_transcriptions(element, recursive=True))
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            return list(pool.map(write, range(12)))
+
+    counts, _ = call_helpers(handler, "--database", str(cache_path))
+    assert len(counts) == 12 and max(counts) == 12
+    assert sorted(row["text"] for row in cache_rows(cache_path, "transcriptions")) == sorted(
+        f"text {index}" for index in range(12)
+    )
