@@ -25,6 +25,10 @@ REDACTED = "[secret]"
 #: Shorter values are not redacted: hiding every "id" or "1" would make logs unreadable.
 MIN_SECRET_LENGTH = 4
 
+#: Shorter numbers in a secret are ports, sizes or timeouts, not secrets: hiding "1000"
+#: everywhere would garble every count and duration of the logs.
+MIN_SECRET_NUMBER_LENGTH = 6
+
 
 class SecretRedactor(logging.Filter):
     """Replaces known secret values in a record's message, traceback and stack.
@@ -64,14 +68,15 @@ def redact_secrets(secrets: Any) -> None:
 
     A value also hides in the forms a worker or a traceback prints it in: stripped (a
     file's content ends with a newline), line by line (one line of a key file), escaped
-    as ``repr`` and JSON show it, and numbers as digits.
+    as ``repr`` and JSON show it, and long numbers as digits.
     """
     if isinstance(secrets, str):
         REDACTOR.values.update(
             variant for variant in _printed_forms(secrets) if len(variant) >= MIN_SECRET_LENGTH
         )
     elif isinstance(secrets, (int, float)) and not isinstance(secrets, bool):
-        redact_secrets(str(secrets))
+        if len(str(secrets)) >= MIN_SECRET_NUMBER_LENGTH:
+            REDACTOR.values.add(str(secrets))
     elif isinstance(secrets, dict):
         for value in secrets.values():
             redact_secrets(value)

@@ -9,7 +9,7 @@ from pathlib import Path
 import gnupg
 import pytest
 
-from arkworker import Worker
+from arkworker import Worker, logs
 from tests.conftest import with_worker_run
 
 NAMES = ["creds.json", "nested/config.yml", "token.txt"]
@@ -219,3 +219,13 @@ def test_secret_values_are_hidden_in_the_forms_they_are_printed_in(arkworker_run
     assert "setup failed with '[secret]" in run.output
     if verbose:
         assert "RuntimeError: setup failed with '[secret]" in run.output  # the traceback
+
+
+def test_short_numbers_of_a_secret_are_not_hidden():
+    logs.redact_secrets({"port": 5432, "pin": 98765432, "ratio": 0.5, "debug": True})
+    try:
+        assert logs.redact("port 5432, pin 98765432, ratio 0.5, 10000 rows") == (
+            "port 5432, pin [secret], ratio 0.5, 10000 rows"
+        )
+    finally:
+        logs.REDACTOR.values.clear()
