@@ -1,4 +1,4 @@
-"""Writing helpers insert cache rows only after the API accepted the write."""
+"""Writing helpers insert cache rows only after the API accepted the write, from any thread."""
 
 from concurrent.futures import ThreadPoolExecutor
 
