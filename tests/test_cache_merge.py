@@ -215,3 +215,19 @@ def test_a_target_that_cannot_be_written_is_named(tmp_path):
         CacheFileError, match=rf"The cache file {target} cannot be written \(Not a directory\)"
     ):
         merge_caches(target, [parent])
+
+
+def test_a_parent_corrupt_past_its_version_table_is_named(tmp_path):
+    parent = make_parent(tmp_path / "p" / "db.sqlite", [uuid.uuid4().hex for _ in range(20000)])
+    data = bytearray(parent.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 40000] = b"\xab" * 40000
+    parent.write_bytes(bytes(data))
+    target = make_parent(tmp_path / "task" / "db.sqlite", ["0" * 32])
+    before = digest(target)
+    with pytest.raises(
+        CacheFileError, match=rf"The parent cache {parent} cannot be merged \(database disk image"
+    ):
+        merge_caches(target, [parent])
+    assert digest(target) == before
+    assert sorted(path.name for path in target.parent.iterdir()) == ["db.sqlite"]
