@@ -223,7 +223,12 @@ def _extract_tar(archive: Path, tar_path: Path, staging: Path) -> list[Path]:
                 seen.add(PurePosixPath(member.name))
             written = []
             for member in members:
-                _write_member(tar, member, staging)
+                try:
+                    _write_member(tar, member, staging)
+                except OSError as error:  # a name used twice for different kinds, a full disk
+                    raise ArchiveError(
+                        f"Cannot extract {archive}: member {member.name!r} cannot be written ({error.strerror})."
+                    ) from None
                 if PurePosixPath(member.name).parts:  # not the archive's "." root
                     written.append(Path(member.name))
             return written
