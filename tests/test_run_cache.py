@@ -107,14 +107,18 @@ def test_database_errors_are_one_line(arkworker_run, arkworker_sandbox, make_app
         connection.execute("INSERT INTO version VALUES (2)")
     run = arkworker_run(recording_worker([]), "--database", str(old))
     assert run.exit_code == 2
-    assert "does not have the correct cache version (version 2), it should be 3" in run.output
+    assert run.output == (
+        f"Error: The SQLite database {old} does not have the correct cache version (version 2), it should be 3: "
+        "give a version 3 cache ('arkworker cache info' shows one).\n"
+    )
     assert arkworker_sandbox.requests == []
 
 
-def test_a_database_that_is_not_sqlite_is_one_line(arkworker_run, arkworker_sandbox, tmp_path):
+@pytest.mark.parametrize("verbose", [[], ["--verbose"]], ids=["quiet", "verbose"])
+def test_a_database_that_is_not_sqlite_is_one_line(arkworker_run, arkworker_sandbox, tmp_path, verbose):
     path = tmp_path / "garbage.sqlite"
     path.write_text("this is not a database " * 50)
-    run = arkworker_run(recording_worker([]), "--database", str(path))
+    run = arkworker_run(recording_worker([]), *verbose, "--database", str(path))
     assert run.exit_code == 2
     assert run.output == (
         f"Error: {path} is not a SQLite database (file is not a database): give a version 3 cache "
