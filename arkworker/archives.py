@@ -31,12 +31,13 @@ from pathlib import Path, PurePosixPath
 import zstandard
 
 from arkworker.errors import BadInput
+from arkworker.files import give_final_mode
 
 #: Read and write granularity of the streaming functions (bytes).
 CHUNK_SIZE = 1 << 20
 
-#: Compressed bytes fed to zstd at once: bounds what one step can expand to.
-INPUT_CHUNK_SIZE = 1 << 14
+#: Compressed bytes read at once when decompressing.
+INPUT_CHUNK_SIZE = 1 << 16
 
 #: Compression level of created archives (the reference's).
 COMPRESSION_LEVEL = 3
@@ -74,6 +75,7 @@ def decompress_zst(source: str | Path, destination: str | Path) -> Path:
     try:
         with os.fdopen(handle, "wb") as output:
             _decompress_to(source, output)
+        give_final_mode(temporary, destination)
         os.replace(temporary, destination)
     except BaseException:
         _remove(temporary)
@@ -130,6 +132,7 @@ def create_tar_zst(source_dir: str | Path, archive: str | Path) -> ArchiveInfo:
                         _hash_file(entry, content_hash)
         archive_hash = hashlib.md5(usedforsecurity=False)
         _hash_file(Path(temporary), archive_hash)
+        give_final_mode(temporary, archive)
         os.replace(temporary, archive)
     except BaseException:
         _remove(temporary)
@@ -145,24 +148,67 @@ def _require_file(path: Path) -> None:
 def _decompress_to(source: Path, output) -> None:
     """Stream ``source`` frame after frame into ``output``; a truncated last frame is an error.
 
-    Input is fed in :data:`INPUT_CHUNK_SIZE` pieces so the output held at once stays small
-    (zstd's stream reader would bound it too, but it reports a truncated file as a clean end).
+    zstd's stream copy bounds what is held at once, whatever the compression ratio (one
+    step of a one-shot decompression object expands a few kilobytes of zeros into the whole
+    file), but it reports a file cut in the middle of a frame as a clean end: the frame
+    headers are walked first to refuse that.
     """
-    decompressor = zstandard.ZstdDecompressor()
-    frame, frames, pending = decompressor.decompressobj(), 0, False
+    _check_frames(source)
     try:
         with source.open("rb") as compressed:
-            while chunk := compressed.read(INPUT_CHUNK_SIZE):
-                while chunk:
-                    output.write(frame.decompress(chunk))
-                    pending, chunk = True, b""
-                    if frame.eof:
-                        chunk, frames, pending = frame.unused_data, frames + 1, False
-                        frame = decompressor.decompressobj()
+            ZSTD.copy_stream(compressed, output, read_size=INPUT_CHUNK_SIZE, write_size=CHUNK_SIZE)
     except zstandard.ZstdError as error:
         raise ArchiveError(f"Archive {source} is not a valid zstd file ({error}).") from None
-    if pending or not frames:
-        raise ArchiveError(f"Archive {source} is not a valid zstd file (it ends early); is it complete?")
+
+
+#: zstd's frame magic numbers (RFC 8878): data frames, and the 16 skippable frame kinds.
+ZSTD_MAGIC, SKIPPABLE_MAGIC = 0xFD2FB528, 0x184D2A50
+
+ZSTD = zstandard.ZstdDecompressor()
+
+
+def _check_frames(source: Path) -> None:
+    """Refuse a file that is not a sequence of complete zstd frames (RFC 8878, section 3.1).
+
+    Only headers are read: block contents are skipped over, so this costs one read per
+    128 KiB block at most.
+    """
+    cut = ArchiveError(f"Archive {source} is not a valid zstd file (it ends early); is it complete?")
+
+    def read(count: int) -> int:
+        data = compressed.read(count)
+        if len(data) < count:
+            raise cut
+        return int.from_bytes(data, "little")
+
+    with source.open("rb") as compressed:
+        size, position = os.fstat(compressed.fileno()).st_size, 0
+        if size == 0:
+            raise cut
+        while position < size:
+            compressed.seek(position)
+            magic = read(4)
+            if magic & 0xFFFFFFF0 == SKIPPABLE_MAGIC:
+                position += 8 + read(4)
+                continue
+            if magic != ZSTD_MAGIC:
+                raise ArchiveError(
+                    f"Archive {source} is not a valid zstd file (no zstd frame at byte {position})."
+                )
+            descriptor = read(1)
+            single_segment, checksum = descriptor >> 5 & 1, descriptor >> 2 & 1
+            header = (0 if single_segment else 1) + (0, 1, 2, 4)[descriptor & 3]
+            header += (single_segment, 2, 4, 8)[descriptor >> 6]
+            position += 5 + header
+            last = False
+            while not last:
+                compressed.seek(position)
+                block = read(3)
+                last, kind, length = bool(block & 1), block >> 1 & 3, block >> 3
+                position += 3 + (1 if kind == 1 else length)
+            position += 4 * checksum
+        if position > size:
+            raise cut
 
 
 def _extract_tar(archive: Path, tar_path: Path, staging: Path) -> list[Path]:
@@ -170,13 +216,19 @@ def _extract_tar(archive: Path, tar_path: Path, staging: Path) -> list[Path]:
         with tarfile.open(tar_path, mode="r:") as tar:
             members = tar.getmembers()
             links = {PurePosixPath(member.name) for member in members if member.issym() or member.islnk()}
+            symlinks = {PurePosixPath(member.name) for member in members if member.issym()}
             seen: set[PurePosixPath] = set()
             for member in members:
-                _check_member(archive, member, links, seen)
+                _check_member(archive, member, links, seen, symlinks)
                 seen.add(PurePosixPath(member.name))
             written = []
             for member in members:
-                _write_member(tar, member, staging)
+                try:
+                    _write_member(tar, member, staging)
+                except OSError as error:  # a name used twice for different kinds, a full disk
+                    raise ArchiveError(
+                        f"Cannot extract {archive}: member {member.name!r} cannot be written ({error.strerror})."
+                    ) from None
                 if PurePosixPath(member.name).parts:  # not the archive's "." root
                     written.append(Path(member.name))
             return written
@@ -185,9 +237,19 @@ def _extract_tar(archive: Path, tar_path: Path, staging: Path) -> list[Path]:
 
 
 def _check_member(
-    archive: Path, member: tarfile.TarInfo, links: set[PurePosixPath], seen: set[PurePosixPath]
+    archive: Path,
+    member: tarfile.TarInfo,
+    links: set[PurePosixPath],
+    seen: set[PurePosixPath],
+    symlinks: set[PurePosixPath],
 ) -> None:
-    """Refuse what Python's tar ``data`` filter refuses (``seen``: the members before this one)."""
+    """Refuse what Python's tar ``data`` filter refuses (``seen``: the members before this one).
+
+    Link targets are checked without following the archive's other links: a symbolic
+    link whose target passes through another link is refused (``d/l -> ..`` then
+    ``x -> d/l/..`` points above the destination), and so is a hard link to a symbolic
+    link (the copy would resolve its relative target from another directory).
+    """
 
     def refuse(reason: str) -> ArchiveError:
         return ArchiveError(f"Refusing to extract {archive}: member {member.name!r} {reason}.")
@@ -203,28 +265,36 @@ def _check_member(
         raise refuse("is a device or a FIFO")
     if member.issym():
         target = PurePosixPath(member.linkname)
-        if target.is_absolute() or not _stays_inside(path.parent / target):
-            raise refuse(f"is a link to {member.linkname!r}, outside the destination")
+        if target.is_absolute() or not _stays_inside(path.parent, target, links):
+            raise refuse(f"is a link to {member.linkname!r}, outside the destination or through another link")
     if member.islnk():
         target = PurePosixPath(member.linkname)
         if target.is_absolute() or ".." in target.parts:
             raise refuse(f"is a hard link to {member.linkname!r}, outside the destination")
         if target not in seen:
             raise refuse(f"is a hard link to {member.linkname!r}, which is not an earlier member")
+        if target in symlinks:
+            raise refuse(f"is a hard link to {member.linkname!r}, a symbolic link")
     if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
         raise refuse("has an unsupported type")
 
 
-def _stays_inside(path: PurePosixPath) -> bool:
-    """Whether ``path`` (relative to the destination) stays inside it once ``..`` are resolved."""
-    depth = 0
-    for part in path.parts:
+def _stays_inside(directory: PurePosixPath, target: PurePosixPath, links: set[PurePosixPath]) -> bool:
+    """Whether ``target``, relative to ``directory`` (both inside the destination), stays inside.
+
+    False as soon as the walk climbs above the destination or goes through a link of the
+    archive before its last component.
+    """
+    resolved = list(directory.parts)
+    for index, part in enumerate(target.parts):
         if part == "..":
-            depth -= 1
-            if depth < 0:
+            if not resolved:
                 return False
+            resolved.pop()
         elif part != ".":
-            depth += 1
+            resolved.append(part)
+        if index < len(target.parts) - 1 and resolved and PurePosixPath(*resolved) in links:
+            return False
     return True
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from peewee import SchemaManager, SqliteDatabase
 
 from arkworker import cache
+from arkworker.files import give_final_mode
 
 logger = logging.getLogger("arkworker")
 
@@ -100,7 +101,12 @@ def merge_caches(target: Path, parents: Sequence[Path], *, keep_existing: bool =
         check_cache_file(parent)
     if keep_existing and target.exists():
         check_cache_file(target)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}-merge-", dir=target.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}-merge-", dir=target.parent)
+    except OSError as exc:
+        raise CacheFileError(
+            f"The cache file {target} cannot be written ({exc.strerror}): check its directory {target.parent}"
+        ) from None
     os.close(handle)
     copied = dict.fromkeys(TABLES, 0)
     try:
@@ -123,6 +129,7 @@ def merge_caches(target: Path, parents: Sequence[Path], *, keep_existing: bool =
                     copied[table] += rows
         finally:
             connection.close()
+        give_final_mode(temporary, target)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -8,6 +8,7 @@ not print every line twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,10 @@ REDACTED = "[secret]"
 
 #: Shorter values are not redacted: hiding every "id" or "1" would make logs unreadable.
 MIN_SECRET_LENGTH = 4
+
+#: Shorter numbers in a secret are ports, sizes or timeouts, not secrets: hiding "1000"
+#: everywhere would garble every count and duration of the logs.
+MIN_SECRET_NUMBER_LENGTH = 6
 
 
 class SecretRedactor(logging.Filter):
@@ -59,16 +64,30 @@ REDACTOR = SecretRedactor()
 
 
 def redact_secrets(secrets: Any) -> None:
-    """Hide every text value of ``secrets`` (nested in mappings and lists too) from the logs."""
+    """Hide every value of ``secrets`` (nested in mappings and lists too) from the logs.
+
+    A value also hides in the forms a worker or a traceback prints it in: stripped (a
+    file's content ends with a newline), line by line (one line of a key file), escaped
+    as ``repr`` and JSON show it, and long numbers as digits.
+    """
     if isinstance(secrets, str):
-        if len(secrets) >= MIN_SECRET_LENGTH:
-            REDACTOR.values.add(secrets)
+        REDACTOR.values.update(
+            variant for variant in _printed_forms(secrets) if len(variant) >= MIN_SECRET_LENGTH
+        )
+    elif isinstance(secrets, (int, float)) and not isinstance(secrets, bool):
+        if len(str(secrets)) >= MIN_SECRET_NUMBER_LENGTH:
+            REDACTOR.values.add(str(secrets))
     elif isinstance(secrets, dict):
         for value in secrets.values():
             redact_secrets(value)
     elif isinstance(secrets, (list, tuple)):
         for value in secrets:
             redact_secrets(value)
+
+
+def _printed_forms(value: str) -> set[str]:
+    texts = {value, value.strip(), *(line.strip() for line in value.splitlines())}
+    return texts | {repr(text)[1:-1] for text in texts} | {json.dumps(text)[1:-1] for text in texts}
 
 
 def redact(text: str) -> str:

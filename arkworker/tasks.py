@@ -12,6 +12,7 @@ left one), so that the tasks after it find the rows it wrote.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
@@ -38,11 +39,20 @@ def retrieve_parents(api: Api, task_id: str) -> list[str]:
             f"Could not retrieve the task {task_id} (HTTP {exc.title}):{hint}."
         ) from None
     parents = task.get("parents") if isinstance(task, dict) else None
-    if not isinstance(parents, list) or not all(isinstance(parent, str) for parent in parents):
+    if not isinstance(parents, list) or not all(_is_uuid(parent) for parent in parents):
+        # Parent ids become directory names under PONOS_DATA: anything else than a UUID
+        # (``..``, a path) would make the worker read files outside the task tree.
         raise ConfigurationError(
             f"Unexpected answer from RetrieveTaskFromAgent({task_id}): 'parents' is not a list of task ids."
         )
     return parents
+
+
+def _is_uuid(value: object) -> bool:
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
 
 
 def chunk_file_name(filename: str, chunk: str) -> str:

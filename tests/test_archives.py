@@ -3,7 +3,9 @@
 import hashlib
 import io
 import os
+import stat
 import tarfile
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -110,8 +112,29 @@ def test_a_tar_made_elsewhere_with_a_dot_root_is_extracted(tmp_path):
             [(member("sub", tarfile.SYMTYPE, "."), None), (member("sub/evil.txt"), b"x")],
             "goes through a link",
         ),
+        (
+            [
+                (member("d", tarfile.DIRTYPE), None),
+                (member("d/l", tarfile.SYMTYPE, ".."), None),
+                (member("x", tarfile.SYMTYPE, "d/l/.."), None),
+            ],
+            "through another link",
+        ),
+        (
+            [
+                (member("a/b", tarfile.DIRTYPE), None),
+                (member("a/b/s", tarfile.SYMTYPE, "../../x"), None),
+                (member("h", tarfile.LNKTYPE, "a/b/s"), None),
+            ],
+            "a symbolic link",
+        ),
         ([(member("hard", tarfile.LNKTYPE, "../outside"), None)], "hard link"),
         ([(member("hard", tarfile.LNKTYPE, "/etc/passwd"), None)], "hard link"),
+        (
+            [(member("x", tarfile.DIRTYPE), None), (member("x"), b"file")],
+            r"'x' cannot be written \(Is a directory",
+        ),
+        ([(member("x"), b"file"), (member("x/y"), b"child")], r"'x/y' cannot be written \(File exists"),
         ([(member("null", tarfile.CHRTYPE), None)], "device or a FIFO"),
         ([(member("fifo", tarfile.FIFOTYPE), None)], "device or a FIFO"),
     ],
@@ -122,8 +145,12 @@ def test_a_tar_made_elsewhere_with_a_dot_root_is_extracted(tmp_path):
         "symlink-escape",
         "absolute-symlink",
         "through-link",
+        "symlink-through-a-link",
+        "hardlink-to-symlink",
         "hardlink-escape",
         "absolute-hardlink",
+        "directory-then-file",
+        "file-then-child",
         "device",
         "fifo",
     ],
@@ -212,3 +239,45 @@ def test_creating_from_a_missing_directory(tmp_path):
     with pytest.raises(ArchiveError, match="is not a directory"):
         create_tar_zst(tmp_path / "nothing", tmp_path / "a.tar.zst")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_corrupt_archive_leaves_no_temporary_file(tmp_path, source, monkeypatch):
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    archive = create_tar_zst(source, tmp_path / "a.tar.zst").path
+    truncated = tmp_path / "truncated.tar.zst"
+    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(ArchiveError, match=r"truncated\.tar\.zst"):
+        extract_tar_zst(truncated, tmp_path / "out")
+    assert list(scratch.iterdir()) == []
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_archives_are_streamed_not_held_in_memory(tmp_path):
+    size = 64 << 20
+    (tmp_path / "source").mkdir()
+    with (tmp_path / "source" / "big.bin").open("wb") as big:
+        for _ in range(size >> 20):
+            big.write(b"\0" * (1 << 20))
+    tracemalloc.start()
+    try:
+        create_tar_zst(tmp_path / "source", tmp_path / "big.tar.zst")
+        extract_tar_zst(tmp_path / "big.tar.zst", tmp_path / "out")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (tmp_path / "out" / "big.bin").stat().st_size == size
+    assert peak < size // 8, f"{peak} bytes held at once for a {size}-byte archive"
+
+
+def test_written_files_get_the_mode_of_any_new_file(tmp_path, source):
+    previous = os.umask(0o022)
+    try:
+        archive = create_tar_zst(source, tmp_path / "a.tar.zst").path
+        decompress_zst(archive, tmp_path / "a.tar")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "a.tar").stat().st_mode) == 0o644

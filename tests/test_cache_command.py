@@ -81,3 +81,26 @@ def test_merge_errors_are_one_line_and_write_nothing(tmp_path, capsys):
     assert "does not exist: create it first" in capsys.readouterr().err
     assert arkworker("cache", "merge", out) == 2
     assert "Missing argument 'DATABASES...'" in capsys.readouterr().err
+
+
+def test_more_bad_inputs_are_one_line(tmp_path, capsys):
+    assert arkworker("cache", "info", tmp_path) == 2
+    assert (
+        capsys.readouterr().err == f"Error: Invalid value for 'DATABASE': File '{tmp_path}' is a directory.\n"
+    )
+    parent = tmp_path / "parent.sqlite"
+    shutil.copyfile(REFERENCE, parent)
+    before = hashlib.sha256(parent.read_bytes()).hexdigest()
+    assert arkworker("cache", "merge", "--force", parent, REFERENCE, parent) == 2
+    assert capsys.readouterr().err == f"Error: {parent} is also an input: write the merge to another file.\n"
+    assert hashlib.sha256(parent.read_bytes()).hexdigest() == before
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as connection:
+        connection.execute("CREATE TABLE things (id INTEGER)")
+    connection.close()
+    assert arkworker("cache", "merge", tmp_path / "out.sqlite", REFERENCE, foreign) == 2
+    assert capsys.readouterr().err == (
+        f"Error: The SQLite database {foreign} does not have the correct cache version (no version table), "
+        "it should be 3. Nothing was written.\n"
+    )
+    assert not (tmp_path / "out.sqlite").exists()

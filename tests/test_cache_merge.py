@@ -1,7 +1,9 @@
 """Merging parent caches on real files: semantics, many parents, safety, atomicity."""
 
 import hashlib
+import os
 import sqlite3
+import stat
 import uuid
 
 import pytest
@@ -189,3 +191,43 @@ def test_cache_info_counts_rows_and_initial_elements(tmp_path):
         connection.execute("DROP TABLE datasets")
     connection.close()
     assert cache_info(path).counts["datasets"] is None
+
+
+def test_the_merged_file_gets_the_mode_of_any_new_file(tmp_path):
+    parent = make_parent(tmp_path / "p" / "db.sqlite", ["1" * 32])
+    previous = os.umask(0o022)
+    try:
+        merge_caches(tmp_path / "new.sqlite", [parent])
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "new.sqlite").stat().st_mode) == 0o644  # readable by the next task
+    existing = make_parent(tmp_path / "existing.sqlite", ["2" * 32])
+    existing.chmod(0o640)
+    merge_caches(existing, [parent])
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o640
+
+
+def test_a_target_that_cannot_be_written_is_named(tmp_path):
+    parent = make_parent(tmp_path / "p" / "db.sqlite", ["1" * 32])
+    (tmp_path / "file").write_text("not a directory")
+    target = tmp_path / "file" / "db.sqlite"
+    with pytest.raises(
+        CacheFileError, match=rf"The cache file {target} cannot be written \(Not a directory\)"
+    ):
+        merge_caches(target, [parent])
+
+
+def test_a_parent_corrupt_past_its_version_table_is_named(tmp_path):
+    parent = make_parent(tmp_path / "p" / "db.sqlite", [uuid.uuid4().hex for _ in range(20000)])
+    data = bytearray(parent.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 40000] = b"\xab" * 40000
+    parent.write_bytes(bytes(data))
+    target = make_parent(tmp_path / "task" / "db.sqlite", ["0" * 32])
+    before = digest(target)
+    with pytest.raises(
+        CacheFileError, match=rf"The parent cache {parent} cannot be merged \(database disk image"
+    ):
+        merge_caches(target, [parent])
+    assert digest(target) == before
+    assert sorted(path.name for path in target.parent.iterdir()) == ["db.sqlite"]

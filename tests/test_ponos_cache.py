@@ -1,12 +1,16 @@
 """The cache in a Ponos task: parents from RetrieveTaskFromAgent, their caches merged."""
 
 import hashlib
+import shutil
 import sqlite3
 import uuid
+from pathlib import Path
 
 from arkworker import Worker
 from arkworker.cache_files import cache_info
 from tests.conftest import requests_of
+
+REFERENCE = Path(__file__).parent / "data" / "reference_cache.sqlite"
 
 
 def recording_worker(seen, cache=True):
@@ -118,3 +122,18 @@ def test_a_restarted_task_keeps_its_cache_rows(arkworker_run, arkworker_sandbox,
     add_elements(arkworker_ponos.cache_path, [str(uuid.uuid4())], initial=False, kind="line")
     assert arkworker_run(recording_worker([])).exit_code == 0
     assert cache_info(arkworker_ponos.cache_path).counts["elements"] == 2
+
+
+def test_parent_ids_that_are_not_task_ids_are_refused(arkworker_run, arkworker_sandbox, arkworker_ponos):
+    outside = arkworker_ponos.data_dir.parent / "outside"
+    outside.mkdir()
+    shutil.copyfile(REFERENCE, outside / "db.sqlite")
+    arkworker_sandbox.add_task("evil", task_id="../outside")
+    arkworker_sandbox.set_task_parents(arkworker_ponos.task_id, ["../outside"])
+    run = arkworker_run(recording_worker([]))
+    assert run.exit_code == 1
+    assert run.output.endswith(
+        f"Error: Unexpected answer from RetrieveTaskFromAgent({arkworker_ponos.task_id}): "
+        "'parents' is not a list of task ids.\n"
+    )
+    assert not arkworker_ponos.cache_path.exists()

@@ -1,13 +1,17 @@
 """A run with ``--database``: the cache's initial elements, the fallback, and bad files."""
 
 import hashlib
+import shutil
 import sqlite3
 import uuid
+from pathlib import Path
 
 import pytest
 
 from arkworker import Worker, cache
 from tests.conftest import requests_of
+
+REFERENCE = Path(__file__).parent / "data" / "reference_cache.sqlite"
 
 
 @pytest.fixture
@@ -103,17 +107,48 @@ def test_database_errors_are_one_line(arkworker_run, arkworker_sandbox, make_app
         connection.execute("INSERT INTO version VALUES (2)")
     run = arkworker_run(recording_worker([]), "--database", str(old))
     assert run.exit_code == 2
-    assert "does not have the correct cache version (version 2), it should be 3" in run.output
+    assert run.output == (
+        f"Error: The SQLite database {old} does not have the correct cache version (version 2), it should be 3: "
+        "give a version 3 cache ('arkworker cache info' shows one).\n"
+    )
     assert arkworker_sandbox.requests == []
 
 
-def test_a_database_that_is_not_sqlite_is_one_line(arkworker_run, arkworker_sandbox, tmp_path):
+@pytest.mark.parametrize("verbose", [[], ["--verbose"]], ids=["quiet", "verbose"])
+def test_a_database_that_is_not_sqlite_is_one_line(arkworker_run, arkworker_sandbox, tmp_path, verbose):
     path = tmp_path / "garbage.sqlite"
     path.write_text("this is not a database " * 50)
-    run = arkworker_run(recording_worker([]), "--database", str(path))
+    run = arkworker_run(recording_worker([]), *verbose, "--database", str(path))
     assert run.exit_code == 2
     assert run.output == (
         f"Error: {path} is not a SQLite database (file is not a database): give a version 3 cache "
         "('arkworker cache info' shows one).\n"
     )
     assert arkworker_sandbox.requests == []
+
+
+def test_a_run_processes_the_initial_elements_of_a_reference_cache(
+    arkworker_run, arkworker_sandbox, tmp_path
+):
+    path = tmp_path / "db.sqlite"
+    shutil.copyfile(REFERENCE, path)
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    seen = []
+    app = Worker("cached", cache=True)
+
+    @app.element
+    def process(element, ctx):
+        seen.append(
+            (element.id.hex, element.type, element.polygon, element.image_url(), element.parent_id.hex)
+        )
+
+    run = arkworker_run(app, "--dev", "--database", str(path))
+    assert run.exit_code == 0, run.output
+    polygon = [[0, 0], [0, 1500], [1000, 1500], [1000, 0], [0, 0]]
+    image = "https://iiif.example.com/iiif/2/scan/full/full/0/default.jpg"
+    assert seen == [
+        ("3" * 32, "page", polygon, image, "2" * 32),
+        ("4" * 32, "page", polygon, image, "2" * 32),
+    ]
+    assert requests_of(arkworker_sandbox, "RetrieveElement") == []
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before

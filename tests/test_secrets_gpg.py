@@ -9,7 +9,7 @@ from pathlib import Path
 import gnupg
 import pytest
 
-from arkworker import Worker
+from arkworker import Worker, logs
 from tests.conftest import with_worker_run
 
 NAMES = ["creds.json", "nested/config.yml", "token.txt"]
@@ -178,3 +178,54 @@ def test_secret_values_never_reach_the_logs(arkworker_run, arkworker_sandbox):
     assert "Using token [secret]" in run.output
     assert "Password is [secret]" in run.output
     assert "RuntimeError: login failed with [secret]" in run.output  # the traceback, redacted
+
+
+@pytest.mark.parametrize(
+    "arkworker_corpus",
+    [
+        {
+            **with_worker_run(version={"configuration": {"secrets": ["token.txt", "conf.yml"]}}),
+            "secrets": {
+                "token.txt": "raw-VALUE-9012\n",
+                "conf.yml": "pin: 98765432\nkey: |\n  line-ONE-aaaa\n  line-TWO-bbbb\n",
+            },
+        }
+    ],
+)
+@pytest.mark.parametrize("verbose", [False, True], ids=["quiet", "verbose"])
+def test_secret_values_are_hidden_in_the_forms_they_are_printed_in(arkworker_run, arkworker_sandbox, verbose):
+    app = Worker("leaky")
+
+    @app.setup
+    def setup(ctx):
+        ctx.logger.info("Stripped %s", ctx.secrets["token.txt"].strip())
+        ctx.logger.info("Pin %s", ctx.secrets["conf.yml"]["pin"])
+        ctx.logger.info("First line %s", ctx.secrets["conf.yml"]["key"].splitlines()[0])
+        raise RuntimeError(f"setup failed with {ctx.secrets['token.txt']!r}")
+
+    @app.element
+    def process(element, ctx):
+        pass
+
+    run = arkworker_run(
+        app, *(["--verbose"] if verbose else []), elements=arkworker_sandbox.process_element_ids()[:1]
+    )
+    assert run.exit_code != 0
+    for value in ("raw-VALUE-9012", "98765432", "line-ONE-aaaa"):
+        assert value not in run.output
+    assert "Stripped [secret]" in run.output
+    assert "Pin [secret]" in run.output
+    assert "First line [secret]" in run.output
+    assert "setup failed with '[secret]" in run.output
+    if verbose:
+        assert "RuntimeError: setup failed with '[secret]" in run.output  # the traceback
+
+
+def test_short_numbers_of_a_secret_are_not_hidden():
+    logs.redact_secrets({"port": 5432, "pin": 98765432, "ratio": 0.5, "debug": True})
+    try:
+        assert logs.redact("port 5432, pin 98765432, ratio 0.5, 10000 rows") == (
+            "port 5432, pin [secret], ratio 0.5, 10000 rows"
+        )
+    finally:
+        logs.REDACTOR.values.clear()
