@@ -31,7 +31,7 @@ from pathlib import Path, PurePosixPath
 import zstandard
 
 from arkworker.errors import BadInput
-from arkworker.files import give_final_mode
+from arkworker.files import written_in_place
 
 #: Read and write granularity of the streaming functions (bytes).
 CHUNK_SIZE = 1 << 20
@@ -71,15 +71,8 @@ def decompress_zst(source: str | Path, destination: str | Path) -> Path:
     """
     source, destination = Path(source), Path(destination)
     _require_file(source)
-    handle, temporary = tempfile.mkstemp(prefix=f".{destination.name}-", dir=destination.parent)
-    try:
-        with os.fdopen(handle, "wb") as output:
-            _decompress_to(source, output)
-        give_final_mode(temporary, destination)
-        os.replace(temporary, destination)
-    except BaseException:
-        _remove(temporary)
-        raise
+    with written_in_place(destination) as temporary, open(temporary, "wb") as output:
+        _decompress_to(source, output)
     return destination
 
 
@@ -118,9 +111,8 @@ def create_tar_zst(source_dir: str | Path, archive: str | Path) -> ArchiveInfo:
         raise ArchiveError(f"Cannot archive {source_dir}: it is not a directory.")
     entries = sorted(source_dir.rglob("*"), key=lambda path: path.relative_to(source_dir).as_posix())
     content_hash = hashlib.md5(usedforsecurity=False)
-    handle, temporary = tempfile.mkstemp(prefix=f".{archive.name}-", dir=archive.parent)
-    try:
-        with os.fdopen(handle, "wb") as output:
+    with written_in_place(archive) as temporary:
+        with open(temporary, "wb") as output:
             compressor = zstandard.ZstdCompressor(level=COMPRESSION_LEVEL)
             with (
                 compressor.stream_writer(output, closefd=False) as writer,
@@ -131,12 +123,7 @@ def create_tar_zst(source_dir: str | Path, archive: str | Path) -> ArchiveInfo:
                     if entry.is_file() and not entry.is_symlink():
                         _hash_file(entry, content_hash)
         archive_hash = hashlib.md5(usedforsecurity=False)
-        _hash_file(Path(temporary), archive_hash)
-        give_final_mode(temporary, archive)
-        os.replace(temporary, archive)
-    except BaseException:
-        _remove(temporary)
-        raise
+        _hash_file(temporary, archive_hash)
     return ArchiveInfo(archive, archive.stat().st_size, content_hash.hexdigest(), archive_hash.hexdigest())
 
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -23,6 +21,7 @@ import requests
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.api import Api
+from arkworker.files import written_in_place
 
 #: Size of the blocks read from the network and written to disk.
 BLOCK_SIZE = 1024 * 1024
@@ -47,16 +46,8 @@ def stream_into(api: Api, operation_id: str, out: BinaryIO, **parameters: Any) -
 def download_file(api: Api, operation_id: str, destination: Path, **parameters: Any) -> Path:
     """Stream the file answered by ``operation_id`` to ``destination`` (temporary file, then rename)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".part", dir=destination.parent
-    )
-    try:
-        with os.fdopen(handle, "w+b") as out:
-            stream_into(api, operation_id, out, **parameters)
-        os.replace(temporary, destination)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with written_in_place(destination, suffix=".part") as temporary, open(temporary, "w+b") as out:
+        stream_into(api, operation_id, out, **parameters)
     return destination
 
 

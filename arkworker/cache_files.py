@@ -27,7 +27,6 @@ import logging
 import os
 import shutil
 import sqlite3
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +34,7 @@ from pathlib import Path
 from peewee import SchemaManager, SqliteDatabase
 
 from arkworker import cache
-from arkworker.files import give_final_mode
+from arkworker.files import put_in_place, temporary_beside
 
 logger = logging.getLogger("arkworker")
 
@@ -102,12 +101,11 @@ def merge_caches(target: Path, parents: Sequence[Path], *, keep_existing: bool =
     if keep_existing and target.exists():
         check_cache_file(target)
     try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}-merge-", dir=target.parent)
+        temporary = temporary_beside(target, suffix=".merge")
     except OSError as exc:
         raise CacheFileError(
             f"The cache file {target} cannot be written ({exc.strerror}): check its directory {target.parent}"
         ) from None
-    os.close(handle)
     copied = dict.fromkeys(TABLES, 0)
     try:
         if keep_existing and target.exists():
@@ -129,8 +127,7 @@ def merge_caches(target: Path, parents: Sequence[Path], *, keep_existing: bool =
                     copied[table] += rows
         finally:
             connection.close()
-        give_final_mode(temporary, target)
-        os.replace(temporary, target)
+        put_in_place(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)

@@ -101,6 +101,9 @@ def test_database_errors_are_one_line(arkworker_run, arkworker_sandbox, make_app
         run.output
         == f"Error: The cache database {tmp_path / 'none.sqlite'} does not exist: give the path of a db.sqlite file.\n"
     )
+    run = arkworker_run(recording_worker([]), "--database", str(tmp_path))
+    assert run.exit_code == 2
+    assert run.output == f"Error: Invalid value for '-d' / '--database': File '{tmp_path}' is a directory.\n"
     old = tmp_path / "old.sqlite"
     with sqlite3.connect(old) as connection:
         connection.execute("CREATE TABLE version (version INTEGER PRIMARY KEY)")
