@@ -115,7 +115,7 @@ class Sandbox:
         """Back to the seeded state: the corpus is re-seeded, requests and faults are cleared."""
         self._seed()
         self.app.clear_requests()
-        self.app.clear_faults()
+        self.app.faults.clear()
 
     # -- addresses and ids ----------------------------------------------------------------------
 
@@ -197,7 +197,7 @@ class Sandbox:
     def clear_requests(self) -> None:
         self.app.clear_requests()
 
-    # -- fault injection -------------------------------------------------------------------------
+    # -- fault injection (the rules of every kind: arkworker.sandbox.faults) ------------------
 
     def fail(
         self,
@@ -211,25 +211,21 @@ class Sandbox:
 
         ``times=None`` keeps failing until :meth:`clear_faults`. The default body is an
         Arkindex ``server_error`` (``client_error`` for a 4xx); a ``str`` body is sent as
-        plain text (what a load balancer answers), anything else as JSON. Faults for one
-        operation apply in the order they were added; they are recorded in :attr:`requests`.
+        plain text (what a load balancer answers), anything else as JSON.
         """
-        self.app.fail(operation_id, status=status, times=times, body=body, delay=delay)
+        self.app.faults.fail(operation_id, status=status, times=times, body=body, delay=delay)
 
     def fail_iiif(
         self, status: int = 500, times: int | None = 1, body: str | bytes | None = None, delay: float = 0.0
     ) -> None:
         """Make the next ``times`` requests to the sandbox's IIIF server answer ``status``.
 
-        Applies to every ``/iiif/`` request (``info.json`` and images) in order; ``times=None``
-        keeps failing until :meth:`clear_faults`. ``status=200`` with a ``body`` serves that
-        body as the image, to test how a worker handles corrupt image data. Each answer comes
-        after ``delay`` seconds; ``status=200`` with a delay and no body serves the normal
-        answer late, to test download timeouts::
+        ``status=200`` with a ``body`` serves that body as the image (corrupt data); with a
+        ``delay`` and no body, the normal answer comes late, to test download timeouts::
 
             sb.fail_iiif(200, delay=0.5)   # the next IIIF answer is correct but half a second late
         """
-        self.app.iiif.fail(status=status, times=times, body=body, delay=delay)
+        self.app.faults.fail_iiif(status=status, times=times, body=body, delay=delay)
 
     def truncate(self, operation_id: str = "DownloadArtifact", after: int = 0, times: int | None = 1) -> None:
         """Cut the next ``times`` file downloads of ``operation_id`` after ``after`` bytes.
@@ -239,11 +235,11 @@ class Sandbox:
 
             sb.truncate("DownloadArtifact", after=1024, times=None)   # every download is cut
         """
-        self.app.truncate(operation_id, after=after, times=times)
+        self.app.faults.truncate(operation_id, after=after, times=times)
 
     def clear_faults(self) -> None:
-        """Drop every pending fault and cut (see :meth:`fail` and :meth:`truncate`)."""
-        self.app.clear_faults()
+        """Drop every pending fault: :meth:`fail`, :meth:`fail_iiif` and :meth:`truncate`."""
+        self.app.faults.clear()
 
 
 def _import_folder(directory: str | Path) -> dict[str, Any]:

@@ -15,8 +15,9 @@ An image's ``max_width`` / ``max_height`` (corpus file) are advertised in ``info
 and enforced: a larger answer is refused with 400, except for size ``max``, which is
 scaled down to fit. That is how a test exercises the tiles path of a worker. Images
 declared with a size only (no ``path``, no ``url``) are served as blank pages; a file that
-cannot be decoded (truncated, corrupt) is answered with 422, which clients do not retry. Faults can be
-injected (:meth:`IiifServer.fail`, ``Sandbox.fail_iiif``) to test 4xx and 5xx handling.
+cannot be decoded (truncated, corrupt) is answered with 422, which clients do not retry. Faults
+can be injected (``Sandbox.fail_iiif``, see :mod:`arkworker.sandbox.faults`) to test 4xx and
+5xx answers, corrupt data and slow answers.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageOps
 from werkzeug.wrappers import Request, Response
 
+from arkworker.sandbox.faults import IIIF, Faults
 from arkworker.sandbox.store import Image as ImageRow
 from arkworker.sandbox.store import Store
 
@@ -59,15 +60,6 @@ class IiifError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
-
-
-@dataclass
-class _Fault:
-    status: int
-    remaining: int | None
-    #: None serves the normal answer (after the delay): a slow server.
-    body: str | bytes | None
-    delay: float
 
 
 def parse_region(value: str, width: int, height: int) -> tuple[int, int, int, int]:
@@ -224,66 +216,15 @@ def info_document(row: ImageRow, base: str) -> dict[str, Any]:
 class IiifServer:
     """Answers ``/iiif/...`` requests of one sandbox from the image files its store names."""
 
-    def __init__(self, store: Store, cache_size: int = 8) -> None:
+    def __init__(self, store: Store, faults: Faults, cache_size: int = 8) -> None:
         self.store = store
+        self.faults = faults
         self.cache_size = cache_size
         self._lock = threading.Lock()
-        self._faults: list[_Fault] = []
         self._images: OrderedDict[tuple[str, int], Image.Image] = OrderedDict()
 
-    def fail(
-        self, status: int = 500, times: int | None = 1, body: str | bytes | None = None, delay: float = 0.0
-    ) -> None:
-        """Make the next ``times`` IIIF requests (``None``: all until cleared) answer ``status``.
-
-        The answer comes after ``delay`` seconds. A 200 status with a ``body`` serves that body
-        as the image (corrupt or truncated data); without a body, the normal answer is served
-        late: a slow server, to test download timeouts.
-        """
-        if (
-            isinstance(status, bool)
-            or not isinstance(status, int)
-            or not (status == 200 or 400 <= status <= 599)
-        ):
-            raise ValueError(
-                f"A fault status must be 200 or an HTTP error status (400 to 599), got {status!r}"
-            )
-        if status == 200 and body is None and not delay:
-            raise ValueError(
-                "A 200 fault serves its body as the image, or the normal answer late: "
-                "give the body (corrupt bytes) or a delay"
-            )
-        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
-            raise ValueError(
-                f"times must be a positive integer or None (until clear_faults()), got {times!r}"
-            )
-        if delay < 0:
-            raise ValueError(f"delay must be zero or more seconds, got {delay!r}")
-        text = (
-            body
-            if body is not None or status == 200
-            else f"Fault injected by sandbox.fail_iiif(status={status})"
-        )
-        with self._lock:
-            self._faults.append(_Fault(status, times, text, float(delay)))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def _take_fault(self) -> _Fault | None:
-        with self._lock:
-            if not self._faults:
-                return None
-            fault = self._faults[0]
-            if fault.remaining is not None:
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    self._faults.pop(0)
-            return fault
-
     def respond(self, request: Request) -> Response:
-        fault = self._take_fault()
+        fault = self.faults.take(IIIF)
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)

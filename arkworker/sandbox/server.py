@@ -7,7 +7,7 @@ the order a real Arkindex would:
 
 1. match the URL against the declared routes (404 for an unknown path, 405 for a known path
    with the wrong method);
-2. apply an injected fault, if one is pending for the operation (``Sandbox.fail``);
+2. apply an injected fault, if one is pending for the operation (:mod:`arkworker.sandbox.faults`);
 3. authenticate: every ``/api/v1/`` call except the schema needs
    ``Authorization: Token <token>`` or ``Ponos <token>`` with the sandbox's token (401);
 4. answer 501 for a declared operation without a handler, naming it;
@@ -43,6 +43,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from arkworker.sandbox.faults import Faults
 from arkworker.sandbox.handlers import HANDLERS
 from arkworker.sandbox.handlers.base import (
     ApiError,
@@ -82,14 +83,6 @@ class RecordedRequest:
     #: The JSON body, None when there was none (or it was not JSON).
     body: Any
     status: int
-
-
-@dataclass
-class _Fault:
-    status: int
-    remaining: int | None
-    body: Any
-    delay: float
 
 
 def _rule_path(operation: Operation) -> str:
@@ -135,9 +128,8 @@ class SandboxApp:
         )
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
-        self._faults: dict[str, list[_Fault]] = {}
-        self.iiif = IiifServer(store)
-        self._cuts: dict[str, list[list[int | None]]] = {}
+        self.faults = Faults()
+        self.iiif = IiifServer(store, self.faults)
 
     # -- control plane -----------------------------------------------------------------------
 
@@ -149,77 +141,6 @@ class SandboxApp:
     def clear_requests(self) -> None:
         with self._lock:
             self._requests.clear()
-
-    def fail(
-        self,
-        operation_id: str,
-        status: int = 500,
-        times: int | None = 1,
-        body: Any = None,
-        delay: float = 0.0,
-    ) -> None:
-        """Queue a fault for the next ``times`` calls of ``operation_id`` (forever when None)."""
-        get_operation(operation_id)
-        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-            raise ValueError(f"A fault status must be an HTTP error status (400 to 599), got {status!r}")
-        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
-            raise ValueError(
-                f"times must be a positive integer or None (until clear_faults()), got {times!r}"
-            )
-        if delay < 0:
-            raise ValueError(f"delay must be zero or more seconds, got {delay!r}")
-        if body is None:
-            kind = "server_error" if status >= 500 else "client_error"
-            detail = f"Fault injected by sandbox.fail({operation_id!r}, status={status})"
-            body = {"type": kind, "errors": [error_entry(detail, "injected_fault")]}
-        with self._lock:
-            self._faults.setdefault(operation_id, []).append(_Fault(status, times, body, float(delay)))
-
-    def truncate(self, operation_id: str, after: int, times: int | None = 1) -> None:
-        """Make the next ``times`` file downloads of ``operation_id`` stop after ``after`` bytes.
-
-        The answer announces the whole file (``Content-Length``), sends its first bytes and
-        closes the connection: what a client sees when a download is cut in the middle.
-        """
-        get_operation(operation_id)
-        if isinstance(after, bool) or not isinstance(after, int) or after < 0:
-            raise ValueError(f"after must be a number of bytes (0 or more), got {after!r}")
-        if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
-            raise ValueError(
-                f"times must be a positive integer or None (until clear_faults()), got {times!r}"
-            )
-        with self._lock:
-            self._cuts.setdefault(operation_id, []).append([after, times])
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-            self._cuts.clear()
-        self.iiif.clear_faults()
-
-    def _take_cut(self, operation_id: str) -> int | None:
-        with self._lock:
-            queue = self._cuts.get(operation_id)
-            if not queue:
-                return None
-            after, remaining = queue[0]
-            if remaining is not None:
-                queue[0][1] = remaining - 1
-                if remaining == 1:
-                    queue.pop(0)
-            return after
-
-    def _take_fault(self, operation_id: str) -> _Fault | None:
-        with self._lock:
-            queue = self._faults.get(operation_id)
-            if not queue:
-                return None
-            fault = queue[0]
-            if fault.remaining is not None:
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    queue.pop(0)
-            return fault
 
     # -- WSGI ----------------------------------------------------------------------------------
 
@@ -277,7 +198,7 @@ class SandboxApp:
         return None
 
     def _operation(self, operation: Operation, values: dict[str, str], request: Request) -> Response:
-        fault = self._take_fault(operation.operation_id)
+        fault = self.faults.take(operation.operation_id)
         if fault is not None:
             if fault.delay:
                 time.sleep(fault.delay)
@@ -312,7 +233,7 @@ class SandboxApp:
         if isinstance(result, Reply):
             return _json_response(result.data, result.status)
         if isinstance(result, FileReply):
-            return self._file_response(result, self._take_cut(operation.operation_id))
+            return self._file_response(result, self.faults.take_cut(operation.operation_id))
         return _json_response(result, 200)
 
     @staticmethod
