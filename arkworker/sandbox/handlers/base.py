@@ -23,11 +23,14 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from peewee import Model
 
 from arkworker.sandbox.operations import Operation, get_operation
 
 Handler = Callable[["Call"], Any]
+M = TypeVar("M", bound=Model)
 
 HANDLERS: dict[str, Handler] = {}
 
@@ -119,6 +122,18 @@ def invalid(detail: str, attr: Sequence[str | int] | None, code: str = "invalid"
 def unknown_pk(value: str, attr: Sequence[str | int]) -> ApiError:
     """The 400 Django REST framework gives for a field naming an object that does not exist."""
     return invalid(f'Invalid pk "{value}" - object does not exist.', attr, "does_not_exist")
+
+
+def lookup(model: type[M], pk: str, attr: Sequence[str | int] | None = None) -> M:
+    """The row of ``model`` with this primary key, or the error Arkindex gives when there is none.
+
+    An id from the URL path (``attr`` None) is the 404 naming the model; an id from a body
+    field is the 400 on ``attr`` (``["parent"]``, ``["elements", 2, "image"]``).
+    """
+    row = model.get_or_none(model._meta.primary_key == pk)
+    if row is None:
+        raise not_found(model.__name__) if attr is None else unknown_pk(pk, attr)
+    return row
 
 
 class ValidationFailed(ApiError):

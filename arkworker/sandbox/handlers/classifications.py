@@ -20,12 +20,13 @@ from arkworker.sandbox.handlers.base import (
     error_entry,
     handles,
     invalid,
+    lookup,
     unknown_pk,
     validate,
     validate_list,
 )
-from arkworker.sandbox.handlers.elements import LIST_EXTRAS, get_corpus
-from arkworker.sandbox.handlers.process import worker_run_brief, worker_version_of
+from arkworker.sandbox.handlers.elements import LIST_EXTRAS
+from arkworker.sandbox.handlers.process import made_by, worker_condition, worker_run_brief
 from arkworker.sandbox.store import BaseModel, Corpus, Element, UUIDKey, new_id, now, register
 
 UNIQUE_DETAIL = "The fields element, worker_run, ml_class must make a unique set."
@@ -91,24 +92,24 @@ def _ml_class(corpus_id: str, class_id: str, attr: list[str | int]) -> MLClass:
 
 def _check_unique(element_id: str, class_id: str, worker_run_id: str | None) -> None:
     query = Classification.select().where(
-        (Classification.element == element_id) & (Classification.ml_class == class_id)
+        Classification.element == element_id,
+        Classification.ml_class == class_id,
+        worker_condition(Classification.worker_run_id, worker_run_id),
     )
-    column = Classification.worker_run_id
-    query = query.where(column.is_null() if worker_run_id is None else column == worker_run_id)
     if query.exists():
         raise ApiError(400, "validation_error", [error_entry(UNIQUE_DETAIL, "unique")])
 
 
 @handles("ListCorpusMLClasses")
 def list_corpus_ml_classes(call: Call) -> Listing:
-    corpus = get_corpus(call.path["id"])
+    corpus = lookup(Corpus, call.path["id"])
     classes = MLClass.select().where(MLClass.corpus == corpus.id).order_by(MLClass.name)
     return Listing(list(classes), lambda c: {"id": c.id, "name": c.name})
 
 
 @handles("CreateMLClass")
 def create_ml_class(call: Call) -> Reply:
-    corpus = get_corpus(call.path["id"])
+    corpus = lookup(Corpus, call.path["id"])
     data = validate(call.body, {"name": Rule("str")})
     if MLClass.select().where((MLClass.corpus == corpus.id) & (MLClass.name == data["name"])).exists():
         raise invalid("A class with this name already exists in this corpus.", ["name"], "unique")
@@ -128,11 +129,9 @@ def create_classification(call: Call) -> Reply:
             "high_confidence": Rule("bool", required=False, default=False),
         },
     )
-    element = Element.get_or_none(Element.id == data["element"])
-    if element is None:
-        raise unknown_pk(data["element"], ["element"])
+    element = lookup(Element, data["element"], ["element"])
     _ml_class(element.corpus_id, data["ml_class"], ["ml_class"])
-    worker_version_id = worker_version_of(data["worker_run_id"])
+    provenance = made_by(data["worker_run_id"])
     _check_unique(element.id, data["ml_class"], data["worker_run_id"])
     created = Classification.create(
         id=new_id(),
@@ -140,8 +139,7 @@ def create_classification(call: Call) -> Reply:
         ml_class=data["ml_class"],
         confidence=data["confidence"],
         high_confidence=data["high_confidence"],
-        worker_run_id=data["worker_run_id"],
-        worker_version_id=worker_version_id,
+        **provenance,
     )
     return Reply({**data, "id": created.id, "state": created.state}, status=201)
 
@@ -160,9 +158,7 @@ def create_classifications(call: Call) -> Reply:
             "high_confidence": Rule("bool", required=False, default=False),
         },
     )
-    parent = Element.get_or_none(Element.id == data["parent"])
-    if parent is None:
-        raise unknown_pk(data["parent"], ["parent"])
+    parent = lookup(Element, data["parent"], ["parent"])
     seen: set[str] = set()
     for index, item in enumerate(items):
         _ml_class(parent.corpus_id, item["ml_class"], ["classifications", index, "ml_class"])
@@ -170,16 +166,10 @@ def create_classifications(call: Call) -> Reply:
             raise invalid("Duplicated ML classes are not allowed.", ["classifications", index, "ml_class"])
         seen.add(item["ml_class"])
         _check_unique(parent.id, item["ml_class"], data["worker_run_id"])
-    worker_version_id = worker_version_of(data["worker_run_id"])
+    provenance = made_by(data["worker_run_id"])
     created = []
     for item in items:
-        row = Classification.create(
-            id=new_id(),
-            element=parent.id,
-            worker_run_id=data["worker_run_id"],
-            worker_version_id=worker_version_id,
-            **item,
-        )
+        row = Classification.create(id=new_id(), element=parent.id, **provenance, **item)
         created.append({**item, "id": row.id, "state": row.state})
     return Reply(
         {"parent": parent.id, "worker_run_id": data["worker_run_id"], "classifications": created}, status=201

@@ -30,19 +30,13 @@ from arkworker.sandbox.handlers.base import (
     Rule,
     handles,
     invalid,
+    lookup,
     not_found,
     validate,
 )
 from arkworker.sandbox.handlers.elements import serialize_element
 from arkworker.sandbox.handlers.tasks import Task
 from arkworker.sandbox.store import Process, now
-
-
-def get_dataset(dataset_id: str) -> Dataset:
-    dataset = Dataset.get_or_none(Dataset.id == dataset_id)
-    if dataset is None:
-        raise not_found("Dataset")
-    return dataset
 
 
 def serialize_dataset(dataset: Dataset) -> dict[str, Any]:
@@ -76,8 +70,7 @@ def serialize_artifact(artifact: Artifact) -> dict[str, Any]:
 
 @handles("ListProcessSets")
 def list_process_sets(call: Call) -> Listing:
-    if Process.get_or_none(Process.id == call.path["id"]) is None:
-        raise not_found("Process")
+    lookup(Process, call.path["id"])
     rows = list(ProcessSet.select().where(ProcessSet.process == call.path["id"]).order_by(SQL("rowid")))
 
     def item(row: ProcessSet) -> dict[str, Any]:
@@ -93,12 +86,12 @@ def list_process_sets(call: Call) -> Listing:
 
 @handles("RetrieveDataset")
 def retrieve_dataset(call: Call) -> dict[str, Any]:
-    return serialize_dataset(get_dataset(call.path["id"]))
+    return serialize_dataset(lookup(Dataset, call.path["id"]))
 
 
 @handles("PartialUpdateDataset")
 def partial_update_dataset(call: Call) -> dict[str, Any]:
-    dataset = get_dataset(call.path["id"])
+    dataset = lookup(Dataset, call.path["id"])
     rules = {
         "name": Rule("str", required=False),
         "description": Rule("str", required=False, blank=True),
@@ -115,7 +108,7 @@ def partial_update_dataset(call: Call) -> dict[str, Any]:
 
 @handles("ListDatasetElements")
 def list_dataset_elements(call: Call) -> Listing:
-    dataset = get_dataset(call.path["id"])
+    dataset = lookup(Dataset, call.path["id"])
     sets = {row.name: row for row in DatasetSet.select().where(DatasetSet.dataset == dataset.id)}
     wanted = call.query.get("set")
     if wanted is not None and wanted not in sets:

@@ -17,32 +17,21 @@ from arkworker.sandbox.handlers.base import (
     error_entry,
     handles,
     invalid,
-    unknown_pk,
+    lookup,
     validate,
     validate_list,
 )
 from arkworker.sandbox.handlers.elements import (
     add_element,
+    check_type,
     clean_polygon,
-    get_corpus,
-    get_element,
     link,
     parent_ids,
     serialize_element,
+    serialize_element_type,
 )
-from arkworker.sandbox.handlers.process import worker_version_of
-from arkworker.sandbox.store import Element, ElementPath, ElementType, Image, new_id
-
-
-def check_type(corpus_id: str, slug: str, attr: list[str | int]) -> str:
-    """A type slug of the corpus, or the 400 naming the field."""
-    if (
-        not ElementType.select()
-        .where((ElementType.corpus == corpus_id) & (ElementType.slug == slug))
-        .exists()
-    ):
-        raise invalid(f"Type {slug!r} does not exist in this corpus.", attr)
-    return slug
+from arkworker.sandbox.handlers.process import made_by
+from arkworker.sandbox.store import Corpus, Element, ElementPath, ElementType, Image, new_id
 
 
 @handles("CreateElementType")
@@ -56,7 +45,7 @@ def create_element_type(call: Call) -> Reply:
             "corpus": Rule("uuid"),
         },
     )
-    get_corpus(data["corpus"], ["corpus"])
+    lookup(Corpus, data["corpus"], ["corpus"])
     if (
         ElementType.select()
         .where((ElementType.corpus == data["corpus"]) & (ElementType.slug == data["slug"]))
@@ -64,17 +53,7 @@ def create_element_type(call: Call) -> Reply:
     ):
         raise invalid(f"An element type with slug {data['slug']!r} already exists in this corpus.", ["slug"])
     created = ElementType.create(id=new_id(), **data)
-    return Reply(
-        {
-            "id": created.id,
-            "slug": created.slug,
-            "display_name": created.display_name,
-            "folder": created.folder,
-            "corpus": created.corpus_id,
-            "color": created.color,
-        },
-        status=201,
-    )
+    return Reply({**serialize_element_type(created), "corpus": created.corpus_id}, status=201)
 
 
 @handles("CreateElement")
@@ -92,20 +71,16 @@ def create_element(call: Call) -> Reply:
             "confidence": Rule("float", required=False, null=True, minimum=0, maximum=1),
         },
     )
-    get_corpus(data["corpus"], ["corpus"])
+    lookup(Corpus, data["corpus"], ["corpus"])
     check_type(data["corpus"], data["type"], ["type"])
     parent = None
     if data["parent"] is not None:
-        parent = Element.get_or_none(Element.id == data["parent"])
-        if parent is None:
-            raise unknown_pk(data["parent"], ["parent"])
+        parent = lookup(Element, data["parent"], ["parent"])
         if parent.corpus_id != data["corpus"]:
             raise invalid("The parent element is in another corpus.", ["parent"])
     image = None
     if data["image"] is not None:
-        image = Image.get_or_none(Image.id == data["image"])
-        if image is None:
-            raise unknown_pk(data["image"], ["image"])
+        image = lookup(Image, data["image"], ["image"])
     elif data["polygon"] is not None:
         if parent is None or parent.image_id is None:
             raise invalid("A polygon needs an image: give image, or a parent that has one.", ["polygon"])
@@ -123,15 +98,14 @@ def create_element(call: Call) -> Reply:
         image=image.id if image else None,
         polygon=polygon,
         confidence=data["confidence"],
-        worker_run_id=data["worker_run_id"],
-        worker_version_id=worker_version_of(data["worker_run_id"]),
+        **made_by(data["worker_run_id"]),
     )
     return Reply(serialize_element(element, call.base_url), status=201)
 
 
 @handles("CreateElements")
 def create_elements(call: Call) -> Reply:
-    parent = get_element(call.path["id"])
+    parent = lookup(Element, call.path["id"])
     data = validate(call.body, {"worker_run_id": Rule("uuid"), "elements": Rule("list")})
     items = validate_list(
         data["elements"],
@@ -149,25 +123,17 @@ def create_elements(call: Call) -> Reply:
     for index, item in enumerate(items):
         check_type(parent.corpus_id, item["type"], ["elements", index, "type"])
         item["polygon"] = clean_polygon(item["polygon"], ["elements", index, "polygon"], image)
-    worker_version_id = worker_version_of(data["worker_run_id"])
+    provenance = made_by(data["worker_run_id"])
     created = [
-        add_element(
-            parent,
-            corpus=parent.corpus_id,
-            image=image.id,
-            worker_run_id=data["worker_run_id"],
-            worker_version_id=worker_version_id,
-            **item,
-        )
-        for item in items
+        add_element(parent, corpus=parent.corpus_id, image=image.id, **provenance, **item) for item in items
     ]
     return Reply([{"id": element.id} for element in created], status=201)
 
 
 @handles("CreateElementParent")
 def create_element_parent(call: Call) -> Reply:
-    child = get_element(call.path["child"])
-    parent = get_element(call.path["parent"])
+    child = lookup(Element, call.path["child"])
+    parent = lookup(Element, call.path["parent"])
     if child.corpus_id != parent.corpus_id:
         raise invalid("Both elements must be in the same corpus.", ["parent"])
     if parent.id == child.id or child.id in parent_ids(parent.id, recursive=True):
@@ -188,7 +154,7 @@ def create_element_parent(call: Call) -> Reply:
 
 @handles("PartialUpdateElement")
 def partial_update_element(call: Call) -> dict[str, Any]:
-    element = get_element(call.path["id"])
+    element = lookup(Element, call.path["id"])
     rules = {
         "type": Rule("str", required=False),
         "name": Rule("str", required=False),
@@ -201,8 +167,8 @@ def partial_update_element(call: Call) -> dict[str, Any]:
     data = {key: value for key, value in validate(call.body, rules).items() if key in call.body}
     if "type" in data:
         check_type(element.corpus_id, data["type"], ["type"])
-    if "image" in data and Image.get_or_none(Image.id == data["image"]) is None:
-        raise unknown_pk(data["image"], ["image"])
+    if "image" in data:
+        lookup(Image, data["image"], ["image"])
     if "polygon" in data:
         image = Image.get_or_none(Image.id == data.get("image", element.image_id))
         if image is None:
@@ -210,4 +176,4 @@ def partial_update_element(call: Call) -> dict[str, Any]:
         data["polygon"] = clean_polygon(data["polygon"], ["polygon"], image)
     if data:
         Element.update(**data).where(Element.id == element.id).execute()
-    return serialize_element(get_element(element.id), call.base_url)
+    return serialize_element(lookup(Element, element.id), call.base_url)

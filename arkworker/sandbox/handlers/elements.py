@@ -1,7 +1,8 @@
 """Corpora and elements: RetrieveCorpus, RetrieveElement, ListElementChildren, ListElementParents.
 
-Payloads follow Arkindex (facts §10.1). The zone builder and the tree walks are shared with
-the other families (transcriptions list those of descendants, later families too).
+Payloads follow Arkindex. Also what other families use on elements: the tree walks
+(:func:`child_ids`, :func:`parent_ids`), the checks of a type and of a polygon, element
+creation (:func:`add_element`) and the serialisers of elements, zones and element types.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from urllib.parse import urlsplit
 
 from peewee import SQL, fn
 
-from arkworker.sandbox.handlers.base import Call, Listing, handles, invalid, not_found, unknown_pk
+from arkworker.sandbox.handlers.base import Call, Listing, handles, invalid, lookup
+from arkworker.sandbox.handlers.process import worker_filters
 from arkworker.sandbox.store import Corpus, Element, ElementPath, ElementType, Image, Transcription, new_id
 
 _CHUNK = 500  # ids per IN (...) query, well below SQLite's variable limit
@@ -22,24 +24,6 @@ _CHUNK = 500  # ids per IN (...) query, well below SQLite's variable limit
 #: What other families add to listed elements: query flag → (key, function of an element id).
 #: Filled by their modules (``with_classes`` → ``classes``, ``with_metadata`` → ``metadata``).
 LIST_EXTRAS: dict[str, tuple[str, Callable[[str], Any]]] = {}
-
-
-def get_element(element_id: str) -> Element:
-    """The element with this id, or the 404 Arkindex gives."""
-    element = Element.get_or_none(Element.id == element_id)
-    if element is None:
-        raise not_found("Element")
-    return element
-
-
-def get_corpus(corpus_id: str, attr: list[str] | None = None) -> Corpus:
-    """The corpus with this id; else the 404 Arkindex gives, or the 400 on ``attr`` for a body field."""
-    corpus = Corpus.get_or_none(Corpus.id == corpus_id)
-    if corpus is None:
-        if attr:
-            raise unknown_pk(corpus_id, attr)
-        raise not_found("Corpus")
-    return corpus
 
 
 def fetch_elements(ids: Iterable[str]) -> list[Element]:
@@ -50,6 +34,17 @@ def fetch_elements(ids: Iterable[str]) -> list[Element]:
         chunk = ids[start : start + _CHUNK]
         found.update((element.id, element) for element in Element.select().where(Element.id.in_(chunk)))
     return [found[element_id] for element_id in ids if element_id in found]
+
+
+def check_type(corpus_id: str, slug: str, attr: list[str | int]) -> str:
+    """A type slug of the corpus, or the 400 naming the field."""
+    if (
+        not ElementType.select()
+        .where((ElementType.corpus == corpus_id) & (ElementType.slug == slug))
+        .exists()
+    ):
+        raise invalid(f"Type {slug!r} does not exist in this corpus.", attr)
+    return slug
 
 
 def clean_polygon(value: Any, attr: list[str | int], image: Image) -> list[list[float]]:
@@ -181,6 +176,17 @@ def serialize_zone(element: Element, base_url: str) -> dict[str, Any] | None:
     }
 
 
+def serialize_element_type(element_type: ElementType) -> dict[str, Any]:
+    """An element type as a corpus lists it (CreateElementType adds its corpus)."""
+    return {
+        "id": element_type.id,
+        "slug": element_type.slug,
+        "display_name": element_type.display_name,
+        "folder": element_type.folder,
+        "color": element_type.color,
+    }
+
+
 def element_brief(element: Element) -> dict[str, Any]:
     """The short form nested in other payloads (a transcription's element)."""
     return {"id": element.id, "name": element.name, "type": element.type}
@@ -240,17 +246,6 @@ def _list_item(
     return item
 
 
-def _matches_worker(value: str | None, wanted: str | bool) -> bool:
-    """A worker filter: a UUID, or False for manual (NULL) data."""
-    return value is None if wanted is False else value == wanted
-
-
-def _transcribed_by(field: str, wanted: str | bool) -> set[str]:
-    column = getattr(Transcription, field)
-    condition = column.is_null() if wanted is False else column == wanted
-    return {row.element_id for row in Transcription.select(Transcription.element).where(condition)}
-
-
 def filter_elements(elements: list[Element], query: Mapping[str, Any]) -> list[Element]:
     """Apply the filters of ListElementChildren/ListElementParents, keeping the order."""
     if "folder" in query:
@@ -261,13 +256,12 @@ def filter_elements(elements: list[Element], query: Mapping[str, Any]) -> list[E
         elements = [e for e in elements if needle in e.name.casefold()]
     if query.get("type"):
         elements = [e for e in elements if e.type == query["type"]]
-    for field in ("worker_version", "worker_run"):
-        if field in query:
-            elements = [e for e in elements if _matches_worker(getattr(e, f"{field}_id"), query[field])]
-    for field in ("worker_version", "worker_run"):
-        if f"transcription_{field}" in query:
-            ids = _transcribed_by(f"{field}_id", query[f"transcription_{field}"])
-            elements = [e for e in elements if e.id in ids]
+    for condition in worker_filters(Element, query):
+        ids = {row.id for row in Element.select(Element.id).where(condition)}
+        elements = [e for e in elements if e.id in ids]
+    for condition in worker_filters(Transcription, query, prefix="transcription_"):
+        ids = {row.element_id for row in Transcription.select(Transcription.element).where(condition)}
+        elements = [e for e in elements if e.id in ids]
     return elements
 
 
@@ -286,7 +280,7 @@ def _element_listing(call: Call, ids: list[str]) -> Listing:
 
 @handles("RetrieveCorpus")
 def retrieve_corpus(call: Call) -> dict[str, Any]:
-    corpus = get_corpus(call.path["id"])
+    corpus = lookup(Corpus, call.path["id"])
     types = ElementType.select().where(ElementType.corpus == corpus.id).order_by(SQL("rowid"))
     return {
         "id": corpus.id,
@@ -295,25 +289,22 @@ def retrieve_corpus(call: Call) -> dict[str, Any]:
         "public": corpus.public,
         "created": corpus.created,
         "rights": ["read", "write", "admin"],
-        "types": [
-            {"id": t.id, "slug": t.slug, "display_name": t.display_name, "folder": t.folder, "color": t.color}
-            for t in types
-        ],
+        "types": [serialize_element_type(element_type) for element_type in types],
     }
 
 
 @handles("RetrieveElement")
 def retrieve_element(call: Call) -> dict[str, Any]:
-    return serialize_element(get_element(call.path["id"]), call.base_url)
+    return serialize_element(lookup(Element, call.path["id"]), call.base_url)
 
 
 @handles("ListElementChildren")
 def list_element_children(call: Call) -> Listing:
-    element = get_element(call.path["id"])
+    element = lookup(Element, call.path["id"])
     return _element_listing(call, child_ids(element.id, call.query.get("recursive", False)))
 
 
 @handles("ListElementParents")
 def list_element_parents(call: Call) -> Listing:
-    element = get_element(call.path["id"])
+    element = lookup(Element, call.path["id"])
     return _element_listing(call, parent_ids(element.id, call.query.get("recursive", False)))

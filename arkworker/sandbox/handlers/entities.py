@@ -20,17 +20,18 @@ from arkworker.sandbox.handlers.base import (
     error_entry,
     handles,
     invalid,
-    not_found,
+    lookup,
     unknown_pk,
     validate,
     validate_list,
 )
-from arkworker.sandbox.handlers.elements import child_ids, get_corpus, get_element
-from arkworker.sandbox.handlers.process import worker_run_brief, worker_version_of
+from arkworker.sandbox.handlers.elements import child_ids
+from arkworker.sandbox.handlers.process import made_by, worker_filters, worker_run_brief
 from arkworker.sandbox.report import ReportTable, register_table, shorten
 from arkworker.sandbox.store import (
     BaseModel,
     Corpus,
+    Element,
     JSONField,
     Transcription,
     UUIDKey,
@@ -101,13 +102,6 @@ register_table(
 )
 
 
-def _transcription(transcription_id: str) -> Transcription:
-    transcription = Transcription.get_or_none(Transcription.id == transcription_id)
-    if transcription is None:
-        raise not_found("Transcription")
-    return transcription
-
-
 def _type_brief(entity_type: EntityType) -> dict[str, Any]:
     return {"id": entity_type.id, "name": entity_type.name, "color": entity_type.color}
 
@@ -149,7 +143,7 @@ _SPAN = {
 
 @handles("ListCorpusEntityTypes")
 def list_corpus_entity_types(call: Call) -> Listing:
-    corpus = get_corpus(call.path["id"])
+    corpus = lookup(Corpus, call.path["id"])
     types = EntityType.select().where(EntityType.corpus == corpus.id).order_by(EntityType.name)
     return Listing(list(types), _type_brief)
 
@@ -160,7 +154,7 @@ def create_entity_type(call: Call) -> Reply:
         call.body,
         {"name": Rule("str"), "corpus": Rule("uuid"), "color": Rule("str", required=False, default="ff0000")},
     )
-    corpus = get_corpus(data["corpus"], ["corpus"])
+    corpus = lookup(Corpus, data["corpus"], ["corpus"])
     if (
         EntityType.select()
         .where((EntityType.corpus == corpus.id) & (EntityType.name == data["name"]))
@@ -184,7 +178,7 @@ def create_entity(call: Call) -> Reply:
             "worker_run_id": Rule("uuid", required=False, null=True),
         },
     )
-    corpus = get_corpus(data["corpus"], ["corpus"])
+    corpus = lookup(Corpus, data["corpus"], ["corpus"])
     entity_type = _entity_type(corpus.id, data["type_id"], ["type_id"])
     entity = Entity.create(
         id=new_id(),
@@ -193,15 +187,14 @@ def create_entity(call: Call) -> Reply:
         name=data["name"],
         metas=data["metas"],
         validated=bool(data["validated"]),
-        worker_run_id=data["worker_run_id"],
-        worker_version_id=worker_version_of(data["worker_run_id"]),
+        **made_by(data["worker_run_id"]),
     )
     return Reply(serialize_entity(entity), status=201)
 
 
 @handles("CreateTranscriptionEntity")
 def create_transcription_entity(call: Call) -> Reply:
-    transcription = _transcription(call.path["id"])
+    transcription = lookup(Transcription, call.path["id"])
     data = validate(
         call.body, {"entity": Rule("uuid"), "worker_run_id": Rule("uuid", required=False, null=True), **_SPAN}
     )
@@ -219,17 +212,14 @@ def create_transcription_entity(call: Call) -> Reply:
         detail = "The fields transcription, entity, offset, length, worker_run must make a unique set."
         raise ApiError(400, "validation_error", [error_entry(detail, "unique")])
     TranscriptionEntity.create(
-        id=new_id(),
-        transcription=transcription.id,
-        worker_version_id=worker_version_of(data["worker_run_id"]),
-        **data,
+        id=new_id(), transcription=transcription.id, **{**data, **made_by(data["worker_run_id"])}
     )
     return Reply(data, status=201)
 
 
 @handles("CreateTranscriptionEntities")
 def create_transcription_entities(call: Call) -> Reply:
-    transcription = _transcription(call.path["id"])
+    transcription = lookup(Transcription, call.path["id"])
     data = validate(call.body, {"worker_run_id": Rule("uuid"), "entities": Rule("list")})
     items = validate_list(
         data["entities"], "entities", {"name": Rule("str"), "type_id": Rule("uuid"), **_SPAN}
@@ -243,7 +233,7 @@ def create_transcription_entities(call: Call) -> Reply:
         if key in seen:
             raise invalid("Duplicated entities are not allowed.", ["entities", index])
         seen.add(key)
-    worker_version_id = worker_version_of(data["worker_run_id"])
+    provenance = made_by(data["worker_run_id"])
     answer = []
     for item in items:
         entity = Entity.create(
@@ -252,8 +242,7 @@ def create_transcription_entities(call: Call) -> Reply:
             type=item["type_id"],
             name=item["name"],
             metas=None,
-            worker_run_id=data["worker_run_id"],
-            worker_version_id=worker_version_id,
+            **provenance,
         )
         link = TranscriptionEntity.create(
             id=new_id(),
@@ -262,8 +251,7 @@ def create_transcription_entities(call: Call) -> Reply:
             offset=item["offset"],
             length=item["length"],
             confidence=item["confidence"],
-            worker_run_id=data["worker_run_id"],
-            worker_version_id=worker_version_id,
+            **provenance,
         )
         answer.append({"transcription_entity_id": link.id, "entity_id": entity.id})
     return Reply({"entities": answer}, status=201)
@@ -271,13 +259,11 @@ def create_transcription_entities(call: Call) -> Reply:
 
 @handles("ListTranscriptionEntities")
 def list_transcription_entities(call: Call) -> Listing:
-    transcription = _transcription(call.path["id"])
-    query = TranscriptionEntity.select().where(TranscriptionEntity.transcription == transcription.id)
-    for field in ("worker_version", "worker_run"):
-        if field in call.query:
-            column = getattr(TranscriptionEntity, f"{field}_id")
-            wanted = call.query[field]
-            query = query.where(column.is_null() if wanted is False else column == wanted)
+    transcription = lookup(Transcription, call.path["id"])
+    query = TranscriptionEntity.select().where(
+        TranscriptionEntity.transcription == transcription.id,
+        *worker_filters(TranscriptionEntity, call.query),
+    )
 
     def serialize(link: TranscriptionEntity) -> dict[str, Any]:
         return {
@@ -294,14 +280,14 @@ def list_transcription_entities(call: Call) -> Listing:
 
 @handles("ListCorpusEntities")
 def list_corpus_entities(call: Call) -> Listing:
-    corpus = get_corpus(call.path["id"])
+    corpus = lookup(Corpus, call.path["id"])
     query = Entity.select().where(Entity.corpus == corpus.id)
     if call.query.get("name"):
         needle = call.query["name"].casefold()
         query = [entity for entity in query if needle in entity.name.casefold()]
     entities = list(query)
     if "parent" in call.query:
-        parent = get_element(call.query["parent"])
+        parent = lookup(Element, call.query["parent"])
         element_ids = [parent.id, *child_ids(parent.id, recursive=True)]
         linked = {
             link.entity_id

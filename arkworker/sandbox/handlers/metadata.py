@@ -17,13 +17,14 @@ from arkworker.sandbox.handlers.base import (
     Rule,
     handles,
     invalid,
+    lookup,
     unknown_pk,
     validate,
     validate_list,
 )
-from arkworker.sandbox.handlers.elements import LIST_EXTRAS, get_element, parent_ids
+from arkworker.sandbox.handlers.elements import LIST_EXTRAS, parent_ids
 from arkworker.sandbox.handlers.entities import Entity
-from arkworker.sandbox.handlers.process import worker_run_brief, worker_version_of
+from arkworker.sandbox.handlers.process import made_by, worker_run_brief
 from arkworker.sandbox.report import ReportTable, element_label, register_table, shorten
 from arkworker.sandbox.store import BaseModel, Element, UUIDKey, new_id, now, register
 
@@ -119,7 +120,7 @@ def _check_entity(entity_id: str | None, element: Element, attr: list[str | int]
 
 @handles("CreateMetaData")
 def create_metadata(call: Call) -> Reply:
-    element = get_element(call.path["id"])
+    element = lookup(Element, call.path["id"])
     data = validate(
         call.body,
         {**_ITEM, "value": Rule("str", blank=True), "worker_run_id": Rule("uuid", required=False, null=True)},
@@ -130,15 +131,14 @@ def create_metadata(call: Call) -> Reply:
         id=new_id(),
         element=element.id,
         entity=data.pop("entity_id"),
-        worker_version_id=worker_version_of(data["worker_run_id"]),
-        **data,
+        **{**data, **made_by(data["worker_run_id"])},
     )
     return Reply(serialize_metadata(metadata), status=201)
 
 
 @handles("CreateMetaDataBulk")
 def create_metadata_bulk(call: Call) -> Reply:
-    element = get_element(call.path["id"])
+    element = lookup(Element, call.path["id"])
     data = validate(call.body, {"worker_run_id": Rule("uuid"), "metadata_list": Rule("list")})
     items = validate_list(data["metadata_list"], "metadata_list", _ITEM)
     for index, item in enumerate(items):
@@ -148,7 +148,7 @@ def create_metadata_bulk(call: Call) -> Reply:
             item, data["metadata_list"][index].get("value"), ["metadata_list", index]
         )
         _check_entity(item["entity_id"], element, ["metadata_list", index])
-    worker_version_id = worker_version_of(data["worker_run_id"])
+    provenance = made_by(data["worker_run_id"])
     created = []
     for item in items:
         metadata = MetaData.create(
@@ -158,8 +158,7 @@ def create_metadata_bulk(call: Call) -> Reply:
             name=item["name"],
             value=item["value"],
             entity=item["entity_id"],
-            worker_run_id=data["worker_run_id"],
-            worker_version_id=worker_version_id,
+            **provenance,
         )
         created.append({**item, "id": metadata.id})
     return Reply({"worker_run_id": data["worker_run_id"], "metadata_list": created}, status=201)
@@ -167,7 +166,7 @@ def create_metadata_bulk(call: Call) -> Reply:
 
 @handles("ListElementMetaData")
 def list_element_metadata(call: Call) -> list[dict[str, Any]]:
-    element = get_element(call.path["id"])
+    element = lookup(Element, call.path["id"])
     element_ids = [element.id]
     if call.query.get("load_parents"):
         element_ids += parent_ids(element.id, recursive=True)

@@ -1,4 +1,9 @@
-"""Processes and worker runs: RetrieveWorkerRun and UpdateWorkerActivity.
+"""Processes and worker runs: RetrieveWorkerRun, RetrieveWorkerVersion and UpdateWorkerActivity.
+
+Also what every family shares about worker runs: the provenance columns of a created row
+(:func:`made_by`), the ``worker_run`` nested in annotations (:func:`worker_run_brief`) and
+the ``worker_version``/``worker_run`` filters of listings, where False means manual data
+(:func:`worker_filters`).
 
 The activity state machine is the one a worker meets in Arkindex: an element is *started*
 once (a second start, from any state but queued, is the 409 that tells a worker another
@@ -8,7 +13,10 @@ Activities are refused on a process whose ``activity_state`` is not ``ready``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from peewee import Expression, Field
 
 from arkworker.sandbox.handlers.base import (
     ApiError,
@@ -17,11 +25,19 @@ from arkworker.sandbox.handlers.base import (
     error_entry,
     handles,
     invalid,
-    not_found,
-    unknown_pk,
+    lookup,
     validate,
 )
-from arkworker.sandbox.store import Activity, Element, Process, WorkerRun, WorkerVersion, new_id, now
+from arkworker.sandbox.store import (
+    Activity,
+    BaseModel,
+    Element,
+    Process,
+    WorkerRun,
+    WorkerVersion,
+    new_id,
+    now,
+)
 
 ACTIVITY_STATES = ("queued", "started", "processed", "error")
 
@@ -34,13 +50,6 @@ _ALLOWED_FROM: dict[str, tuple[str | None, ...]] = {
 }
 
 
-def get_worker_run(worker_run_id: str) -> WorkerRun:
-    run = WorkerRun.get_or_none(WorkerRun.id == worker_run_id)
-    if run is None:
-        raise not_found("WorkerRun")
-    return run
-
-
 def worker_run_brief(worker_run_id: str | None) -> dict[str, Any] | None:
     """``{id, summary}`` of a worker run, as nested in annotations; None for manual data."""
     if worker_run_id is None:
@@ -49,14 +58,34 @@ def worker_run_brief(worker_run_id: str | None) -> dict[str, Any] | None:
     return {"id": worker_run_id, "summary": run.summary if run else None}
 
 
-def worker_version_of(worker_run_id: str | None, attr: str = "worker_run_id") -> str | None:
-    """The worker version of the run that sends results (None for manual data); 400 if unknown."""
+def made_by(worker_run_id: str | None) -> dict[str, str | None]:
+    """The ``worker_run_id`` and ``worker_version_id`` columns of a created row.
+
+    The version is the run's (both None for manual data); an unknown run is the 400 on
+    ``worker_run_id``.
+    """
     if worker_run_id is None:
-        return None
-    run = WorkerRun.get_or_none(WorkerRun.id == worker_run_id)
-    if run is None:
-        raise unknown_pk(worker_run_id, [attr])
-    return run.version_id
+        return {"worker_run_id": None, "worker_version_id": None}
+    run = lookup(WorkerRun, worker_run_id, ["worker_run_id"])
+    return {"worker_run_id": worker_run_id, "worker_version_id": run.version_id}
+
+
+def worker_condition(column: Field, wanted: str | bool | None) -> Expression:
+    """``column`` (a worker run or version id) equal to ``wanted``; False or None: manual data (NULL)."""
+    return column.is_null() if wanted is None or wanted is False else column == wanted
+
+
+def worker_filters(model: type[BaseModel], params: Mapping[str, Any], prefix: str = "") -> list[Expression]:
+    """The conditions of the ``worker_version`` / ``worker_run`` query filters present in ``params``.
+
+    Their values are a UUID, or False for manual data; ``prefix`` reads other filters of the
+    same form (``transcription_worker_run``...).
+    """
+    return [
+        worker_condition(getattr(model, f"{name}_id"), params[prefix + name])
+        for name in ("worker_version", "worker_run")
+        if prefix + name in params
+    ]
 
 
 def _serialize_process(process: Process) -> dict[str, Any]:
@@ -93,15 +122,12 @@ def serialize_worker_version(version: WorkerVersion, uses_model: bool = False) -
 
 @handles("RetrieveWorkerVersion")
 def retrieve_worker_version(call: Call) -> dict[str, Any]:
-    version = WorkerVersion.get_or_none(WorkerVersion.id == call.path["id"])
-    if version is None:
-        raise not_found("WorkerVersion")
-    return serialize_worker_version(version)
+    return serialize_worker_version(lookup(WorkerVersion, call.path["id"]))
 
 
 @handles("RetrieveWorkerRun")
 def retrieve_worker_run(call: Call) -> dict[str, Any]:
-    run = get_worker_run(call.path["id"])
+    run = lookup(WorkerRun, call.path["id"])
     version = run.version
     return {
         "id": run.id,
@@ -116,7 +142,7 @@ def retrieve_worker_run(call: Call) -> dict[str, Any]:
 
 @handles("UpdateWorkerActivity")
 def update_worker_activity(call: Call) -> dict[str, Any]:
-    run = get_worker_run(call.path["id"])
+    run = lookup(WorkerRun, call.path["id"])
     data = validate(
         call.body,
         {
@@ -125,8 +151,7 @@ def update_worker_activity(call: Call) -> dict[str, Any]:
             "state": Rule("str", choices=ACTIVITY_STATES),
         },
     )
-    if Element.get_or_none(Element.id == data["element_id"]) is None:
-        raise unknown_pk(data["element_id"], ["element_id"])
+    lookup(Element, data["element_id"], ["element_id"])
     process = run.process
     if data["process_id"] != process.id:
         raise invalid(

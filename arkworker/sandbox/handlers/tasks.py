@@ -11,7 +11,7 @@ from typing import Any
 
 from peewee import CharField, ForeignKeyField, IntegerField
 
-from arkworker.sandbox.handlers.base import Call, handles, not_found
+from arkworker.sandbox.handlers.base import Call, handles, lookup
 from arkworker.sandbox.store import BaseModel, JSONField, Process, Store, UUIDKey, new_id, register
 
 
@@ -31,9 +31,7 @@ class Task(BaseModel):
 
 @handles("RetrieveTaskFromAgent")
 def retrieve_task_from_agent(call: Call) -> dict[str, Any]:
-    task = Task.get_or_none(Task.id == call.path["id"])
-    if task is None:
-        raise not_found("Task")
+    task = lookup(Task, call.path["id"])
     return {
         "id": task.id,
         "run": 0,

@@ -18,20 +18,21 @@ from arkworker.sandbox.handlers.base import (
     Rule,
     handles,
     invalid,
+    lookup,
     unknown_pk,
     validate,
     validate_list,
 )
 from arkworker.sandbox.handlers.elements import (
     add_element,
+    check_type,
     child_ids,
     clean_polygon,
     element_brief,
     fetch_elements,
-    get_element,
 )
-from arkworker.sandbox.handlers.process import worker_run_brief, worker_version_of
-from arkworker.sandbox.store import Element, ElementType, Transcription, new_id
+from arkworker.sandbox.handlers.process import made_by, worker_filters, worker_run_brief
+from arkworker.sandbox.store import Element, Transcription, new_id
 
 ORIENTATIONS = ("horizontal-lr", "horizontal-rl", "vertical-rl", "vertical-lr")
 
@@ -52,7 +53,7 @@ def serialize_transcription(transcription: Transcription, element: Element | Non
 
 @handles("CreateTranscription")
 def create_transcription(call: Call) -> Reply:
-    element = get_element(call.path["id"])
+    element = lookup(Element, call.path["id"])
     data = validate(
         call.body,
         {
@@ -62,15 +63,13 @@ def create_transcription(call: Call) -> Reply:
             "orientation": Rule("str", required=False, choices=ORIENTATIONS, default="horizontal-lr"),
         },
     )
-    worker_version_id = worker_version_of(data["worker_run_id"])
     transcription = Transcription.create(
         id=new_id(),
         element=element.id,
         text=data["text"],
         confidence=data["confidence"],
         orientation=data["orientation"],
-        worker_run_id=data["worker_run_id"],
-        worker_version_id=worker_version_id,
+        **made_by(data["worker_run_id"]),
     )
     return Reply(serialize_transcription(transcription, element), status=201)
 
@@ -88,19 +87,14 @@ def create_transcriptions(call: Call) -> Reply:
     items = validate_list(
         data["transcriptions"], "transcriptions", {"element_id": Rule("uuid"), **_BULK_ITEM}
     )
-    worker_version_id = worker_version_of(data["worker_run_id"])
+    provenance = made_by(data["worker_run_id"])
     elements = {e.id: e for e in fetch_elements({item["element_id"] for item in items})}
     for index, item in enumerate(items):
         if item["element_id"] not in elements:
             raise unknown_pk(item["element_id"], ["transcriptions", index, "element_id"])
     created = []
     for item in items:
-        transcription = Transcription.create(
-            id=new_id(),
-            worker_run_id=data["worker_run_id"],
-            worker_version_id=worker_version_id,
-            **item,
-        )
+        transcription = Transcription.create(id=new_id(), **provenance, **item)
         created.append(
             {key: getattr(transcription, key) for key in ("id", "text", "orientation", "confidence")}
         )
@@ -110,7 +104,7 @@ def create_transcriptions(call: Call) -> Reply:
 
 @handles("CreateElementTranscriptions")
 def create_element_transcriptions(call: Call) -> Reply:
-    parent = get_element(call.path["id"])
+    parent = lookup(Element, call.path["id"])
     data = validate(
         call.body,
         {
@@ -129,18 +123,13 @@ def create_element_transcriptions(call: Call) -> Reply:
             **_BULK_ITEM,
         },
     )
-    if (
-        not ElementType.select()
-        .where((ElementType.corpus == parent.corpus_id) & (ElementType.slug == data["element_type"]))
-        .exists()
-    ):
-        raise invalid(f"Type {data['element_type']!r} does not exist in the corpus.", ["element_type"])
+    check_type(parent.corpus_id, data["element_type"], ["element_type"])
     if parent.image_id is None:
         raise invalid("The parent element has no image: sub-elements need one.", None)
     image = parent.image
     for index, item in enumerate(items):
         item["polygon"] = clean_polygon(item["polygon"], ["transcriptions", index, "polygon"], image)
-    worker_version_id = worker_version_of(data["worker_run_id"])
+    provenance = made_by(data["worker_run_id"])
     existing = {
         (json.dumps(e.polygon), e.type): e
         for e in fetch_elements(child_ids(parent.id))
@@ -160,8 +149,7 @@ def create_element_transcriptions(call: Call) -> Reply:
                 image=image.id,
                 polygon=item["polygon"],
                 confidence=item["element_confidence"],
-                worker_run_id=data["worker_run_id"],
-                worker_version_id=worker_version_id,
+                **provenance,
             )
         transcription = Transcription.create(
             id=new_id(),
@@ -169,8 +157,7 @@ def create_element_transcriptions(call: Call) -> Reply:
             text=item["text"],
             confidence=item["confidence"],
             orientation=item["orientation"],
-            worker_run_id=data["worker_run_id"],
-            worker_version_id=worker_version_id,
+            **provenance,
         )
         answer.append({"id": transcription.id, "element_id": element.id, "created": created})
     return Reply(answer if data["return_elements"] else None, status=201)
@@ -178,7 +165,7 @@ def create_element_transcriptions(call: Call) -> Reply:
 
 @handles("ListTranscriptions")
 def list_transcriptions(call: Call) -> Listing:
-    element = get_element(call.path["id"])
+    element = lookup(Element, call.path["id"])
     elements = [element]
     if call.query.get("recursive"):
         elements += fetch_elements(child_ids(element.id, recursive=True))
@@ -186,12 +173,9 @@ def list_transcriptions(call: Call) -> Listing:
         elements = [e for e in elements if e.type == call.query["element_type"]]
     by_id = {e.id: e for e in elements}
     position = {element_id: index for index, element_id in enumerate(by_id)}
-    query = Transcription.select().where(Transcription.element.in_(list(by_id)))
-    for field in ("worker_version", "worker_run"):
-        if field in call.query:
-            column = getattr(Transcription, f"{field}_id")
-            wanted = call.query[field]
-            query = query.where(column.is_null() if wanted is False else column == wanted)
+    query = Transcription.select().where(
+        Transcription.element.in_(list(by_id)), *worker_filters(Transcription, call.query)
+    )
     # Depth-first element order, then creation order within an element.
     transcriptions = sorted(query.order_by(SQL("rowid")), key=lambda t: position[t.element_id])
     return Listing(transcriptions, lambda t: serialize_transcription(t, by_id[t.element_id]))
