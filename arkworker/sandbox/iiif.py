@@ -36,8 +36,8 @@ from PIL import Image, ImageOps
 from werkzeug.wrappers import Request, Response
 
 from arkworker.sandbox.faults import IIIF, Faults
-from arkworker.sandbox.store import Image as ImageRow
 from arkworker.sandbox.store import Store
+from arkworker.sandbox.tables import Image as ImageRow
 
 PREFIX = "/iiif/"
 #: The square tile size advertised in info.json, lowered to fit an image's size limits.

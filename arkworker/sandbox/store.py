@@ -1,4 +1,4 @@
-"""The sandbox's state: peewee models over one SQLite file per :class:`Store`.
+"""The sandbox's state: one SQLite file per :class:`Store`, and the registry of its tables.
 
 Why a file and never ``:memory:``: the HTTP server answers each request on its own thread,
 and an in-memory SQLite database is private to one connection. A file (in a temporary
@@ -17,11 +17,13 @@ so that costs nothing measurable and also rules out SQLite "database is locked" 
 Because queries are lazy, code inside a session must materialise what it returns (lists of
 plain dicts), never hand out a query.
 
-Adding a family (ML classes, entities, ...): declare its models in the family's own module
-with the :func:`register` decorator, subclassing :class:`BaseModel`; set ``worker_output``
-on tables that a worker run creates, so that :meth:`Store.created` and the run report list
-them. Tables are created from the registry, so the family module must be imported before a
-store is initialised (``arkworker.sandbox.handlers`` imports every family).
+Where tables are declared: the core tables, which several families refer to (corpus,
+elements, transcriptions, worker run, process...), in :mod:`arkworker.sandbox.tables`; every
+other table in the handler module of its family (``handlers/datasets.py``...). Either way a
+table subclasses :class:`BaseModel` and is registered with the :func:`register` decorator;
+``worker_output`` marks tables that a worker run creates, so that :meth:`Store.created` and
+the run report list them. Tables are created from the registry, so their modules must be
+imported before a store is initialised (``arkworker.sandbox.handlers`` imports them all).
 
 Conventions: ids are dashed lowercase UUID strings; foreign keys are stored in ``<name>_id``
 columns; JSON columns hold ``json.dumps`` text; rows are listed in creation order (SQLite's
@@ -43,13 +45,8 @@ from typing import Any, ClassVar, TypeVar
 
 from peewee import (
     SQL,
-    AutoField,
-    BooleanField,
     CharField,
     DatabaseError,
-    FloatField,
-    ForeignKeyField,
-    IntegerField,
     Model,
     SqliteDatabase,
     TextField,
@@ -117,184 +114,6 @@ class SandboxMeta(BaseModel):
 
     class Meta:
         table_name = "sandbox_meta"
-
-
-@register
-class Corpus(BaseModel):
-    id = UUIDKey()
-    name = CharField()
-    description = TextField(default="")
-    public = BooleanField(default=False)
-    created = CharField(default=now)
-
-    class Meta:
-        table_name = "corpora"
-
-
-@register
-class ElementType(BaseModel):
-    id = UUIDKey()
-    corpus = ForeignKeyField(Corpus)
-    slug = CharField()
-    display_name = CharField()
-    folder = BooleanField(default=False)
-    color = CharField(default="28b62c")
-
-    class Meta:
-        table_name = "element_types"
-        indexes = ((("corpus", "slug"), True),)
-
-
-@register
-class Image(BaseModel):
-    """An image; ``url`` NULL means "served by the sandbox itself" (``<sandbox url>/iiif/<id>``).
-
-    The sandbox URL is only known once a server is listening (the port may be picked by the
-    system, and a reused state file outlives the port), so it is resolved per request.
-    ``path`` is a local file the sandbox's own IIIF endpoint will serve.
-    """
-
-    id = UUIDKey()
-    name = CharField(null=True, unique=True)
-    url = CharField(null=True)
-    width = IntegerField()
-    height = IntegerField()
-    s3_url = CharField(null=True)
-    max_width = IntegerField(null=True)
-    max_height = IntegerField(null=True)
-    path = CharField(null=True)
-
-    class Meta:
-        table_name = "images"
-
-
-@register
-class Element(BaseModel):
-    worker_output = True
-    noun = "element"
-
-    id = UUIDKey()
-    corpus = ForeignKeyField(Corpus)
-    type = CharField()
-    name = CharField()
-    image = ForeignKeyField(Image, null=True)
-    polygon = JSONField(null=True)
-    rotation_angle = IntegerField(default=0)
-    mirrored = BooleanField(default=False)
-    confidence = FloatField(null=True)
-    worker_version_id = CharField(null=True)
-    worker_run_id = CharField(null=True)
-    created = CharField(default=now)
-
-    class Meta:
-        table_name = "elements"
-
-
-@register
-class ElementPath(BaseModel):
-    """A parent → child link; ``ordering`` is the child's position among its parent's children."""
-
-    id = AutoField()
-    parent = ForeignKeyField(Element)
-    child = ForeignKeyField(Element)
-    ordering = IntegerField()
-
-    class Meta:
-        table_name = "element_paths"
-        indexes = ((("parent", "child"), True),)
-
-
-@register
-class Worker(BaseModel):
-    id = UUIDKey()
-    name = CharField()
-    slug = CharField()
-    type = CharField(default="worker")
-
-    class Meta:
-        table_name = "workers"
-
-
-@register
-class WorkerVersion(BaseModel):
-    id = UUIDKey()
-    worker = ForeignKeyField(Worker)
-    configuration = JSONField(default=dict)
-
-    class Meta:
-        table_name = "worker_versions"
-
-
-@register
-class Process(BaseModel):
-    """A process; ``element_ids`` is the ordered list of elements it runs on."""
-
-    id = UUIDKey()
-    name = CharField()
-    corpus = ForeignKeyField(Corpus, null=True)
-    mode = CharField(default="workers")
-    activity_state = CharField(default="ready")
-    element_ids = JSONField(default=list)
-
-    class Meta:
-        table_name = "processes"
-
-
-@register
-class WorkerRun(BaseModel):
-    """A worker run; ``model_version`` and ``configuration`` are stored as served (or NULL)."""
-
-    id = UUIDKey()
-    process = ForeignKeyField(Process)
-    version = ForeignKeyField(WorkerVersion)
-    summary = CharField()
-    model_version = JSONField(null=True)
-    configuration = JSONField(null=True)
-
-    class Meta:
-        table_name = "worker_runs"
-
-
-@register
-class Activity(BaseModel):
-    id = UUIDKey()
-    worker_run = ForeignKeyField(WorkerRun)
-    element = ForeignKeyField(Element)
-    process = ForeignKeyField(Process)
-    state = CharField()
-    updated = CharField(default=now)
-
-    class Meta:
-        table_name = "activities"
-        indexes = ((("worker_run", "element"), True),)
-
-
-@register
-class Secret(BaseModel):
-    id = UUIDKey()
-    name = CharField(unique=True)
-    content = TextField()
-
-    class Meta:
-        table_name = "secrets"
-
-
-@register
-class Transcription(BaseModel):
-    worker_output = True
-    noun = "transcription"
-
-    id = UUIDKey()
-    element = ForeignKeyField(Element)
-    text = TextField()
-    confidence = FloatField(null=True)
-    orientation = CharField(default="horizontal-lr")
-    worker_version_id = CharField(null=True)
-    worker_run_id = CharField(null=True)
-    created = CharField(default=now)
-
-    class Meta:
-        table_name = "transcriptions"
 
 
 class StateFileError(ValueError):

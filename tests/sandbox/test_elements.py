@@ -5,7 +5,7 @@ from arkindex import ArkindexClient
 from arkindex.exceptions import ArkindexClientError
 
 from arkworker.sandbox import Sandbox
-from arkworker.sandbox.store import ElementPath
+from arkworker.sandbox.tables import ElementPath
 
 
 def names(results):

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from arkworker.sandbox.corpus.section import Section
-from arkworker.sandbox.dataset_models import (
+from arkworker.sandbox.handlers.datasets import (
     DATASET_STATES,
     Artifact,
     Dataset,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from arkworker.sandbox.corpus.section import Section
 from arkworker.sandbox.corpus.values import show
-from arkworker.sandbox.store import Secret
+from arkworker.sandbox.handlers.secrets import Secret
 
 if TYPE_CHECKING:
     from arkworker.sandbox.corpus.parser import Parser

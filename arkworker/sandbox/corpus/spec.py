@@ -7,15 +7,14 @@ from typing import Any
 
 from peewee import chunked
 
-from arkworker.sandbox.store import (
-    BaseModel,
+from arkworker.sandbox.store import BaseModel, Store
+from arkworker.sandbox.tables import (
     Corpus,
     Element,
     ElementPath,
     ElementType,
     Image,
     Process,
-    Store,
     Transcription,
     Worker,
     WorkerRun,

@@ -1,8 +1,10 @@
 """The sandbox's handlers, one module per family of operations.
 
-Importing this package registers every handler (and every family's models) so that the
-server, the schema and the store see them all. To add a family, write its module (models
-with ``@register``, handlers with ``@handles("OperationId")``) and import it below.
+Importing this package registers every handler and every table so that the server, the
+schema and the store see them all. A family's module declares its own tables (``@register``)
+next to its handlers (``@handles("OperationId")``); the core tables that several families
+refer to are in :mod:`arkworker.sandbox.tables`. To add a family, write its module and
+import it below.
 """
 
 from arkworker.sandbox.handlers import (

@@ -27,7 +27,8 @@ from arkworker.sandbox.handlers.base import (
 )
 from arkworker.sandbox.handlers.elements import LIST_EXTRAS
 from arkworker.sandbox.handlers.process import made_by, worker_condition, worker_run_brief
-from arkworker.sandbox.store import BaseModel, Corpus, Element, UUIDKey, new_id, now, register
+from arkworker.sandbox.store import BaseModel, UUIDKey, new_id, now, register
+from arkworker.sandbox.tables import Corpus, Element
 
 UNIQUE_DETAIL = "The fields element, worker_run, ml_class must make a unique set."
 

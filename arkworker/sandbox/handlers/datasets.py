@@ -13,16 +13,8 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from peewee import SQL
+from peewee import SQL, CharField, ForeignKeyField, IntegerField, TextField
 
-from arkworker.sandbox.dataset_models import (
-    DATASET_STATES,
-    Artifact,
-    Dataset,
-    DatasetElement,
-    DatasetSet,
-    ProcessSet,
-)
 from arkworker.sandbox.handlers.base import (
     Call,
     FileReply,
@@ -36,7 +28,80 @@ from arkworker.sandbox.handlers.base import (
 )
 from arkworker.sandbox.handlers.elements import serialize_element
 from arkworker.sandbox.handlers.tasks import Task
-from arkworker.sandbox.store import Process, now
+from arkworker.sandbox.store import BaseModel, UUIDKey, now, register
+from arkworker.sandbox.tables import Corpus, Element, Process
+
+#: The states of a dataset; only a complete dataset can be processed by a dataset worker.
+DATASET_STATES = ("open", "building", "complete", "error")
+
+
+@register
+class Dataset(BaseModel):
+    """A dataset; ``task_id`` is the task that built its archive (an artifact of that task)."""
+
+    id = UUIDKey()
+    corpus = ForeignKeyField(Corpus)
+    name = CharField()
+    description = TextField(default="")
+    state = CharField(default="complete")
+    task_id = CharField(null=True)
+    creator = CharField(default="Sandbox user")
+    created = CharField(default=now)
+    updated = CharField(default=now)
+
+    class Meta:
+        table_name = "datasets"
+
+
+@register
+class DatasetSet(BaseModel):
+    id = UUIDKey()
+    dataset = ForeignKeyField(Dataset)
+    name = CharField()
+
+    class Meta:
+        table_name = "dataset_sets"
+        indexes = ((("dataset", "name"), True),)
+
+
+@register
+class DatasetElement(BaseModel):
+    id = UUIDKey()
+    dataset_set = ForeignKeyField(DatasetSet)
+    element = ForeignKeyField(Element)
+
+    class Meta:
+        table_name = "dataset_elements"
+        indexes = ((("dataset_set", "element"), True),)
+
+
+@register
+class ProcessSet(BaseModel):
+    """A dataset set a process runs on (what ListProcessSets lists)."""
+
+    id = UUIDKey()
+    process = ForeignKeyField(Process)
+    dataset_set = ForeignKeyField(DatasetSet)
+
+    class Meta:
+        table_name = "process_sets"
+
+
+@register
+class Artifact(BaseModel):
+    """A file a task produced; ``file`` is the local file the sandbox serves for it."""
+
+    id = UUIDKey()
+    task_id = CharField()
+    path = CharField()
+    size = IntegerField()
+    content_type = CharField(default="application/octet-stream")
+    file = CharField()
+    created = CharField(default=now)
+
+    class Meta:
+        table_name = "artifacts"
+        indexes = ((("task_id", "path"), True),)
 
 
 def serialize_dataset(dataset: Dataset) -> dict[str, Any]:

@@ -31,7 +31,8 @@ from arkworker.sandbox.handlers.elements import (
     serialize_element_type,
 )
 from arkworker.sandbox.handlers.process import made_by
-from arkworker.sandbox.store import Corpus, Element, ElementPath, ElementType, Image, new_id
+from arkworker.sandbox.store import new_id
+from arkworker.sandbox.tables import Corpus, Element, ElementPath, ElementType, Image
 
 
 @handles("CreateElementType")

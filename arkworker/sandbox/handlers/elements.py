@@ -17,7 +17,8 @@ from peewee import SQL, fn
 
 from arkworker.sandbox.handlers.base import Call, Listing, handles, invalid, lookup
 from arkworker.sandbox.handlers.process import worker_filters
-from arkworker.sandbox.store import Corpus, Element, ElementPath, ElementType, Image, Transcription, new_id
+from arkworker.sandbox.store import new_id
+from arkworker.sandbox.tables import Corpus, Element, ElementPath, ElementType, Image, Transcription
 
 _CHUNK = 500  # ids per IN (...) query, well below SQLite's variable limit
 

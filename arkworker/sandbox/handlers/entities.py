@@ -28,17 +28,8 @@ from arkworker.sandbox.handlers.base import (
 from arkworker.sandbox.handlers.elements import child_ids
 from arkworker.sandbox.handlers.process import made_by, worker_filters, worker_run_brief
 from arkworker.sandbox.report import ReportTable, register_table, shorten
-from arkworker.sandbox.store import (
-    BaseModel,
-    Corpus,
-    Element,
-    JSONField,
-    Transcription,
-    UUIDKey,
-    new_id,
-    now,
-    register,
-)
+from arkworker.sandbox.store import BaseModel, JSONField, UUIDKey, new_id, now, register
+from arkworker.sandbox.tables import Corpus, Element, Transcription
 
 
 @register

@@ -26,7 +26,8 @@ from arkworker.sandbox.handlers.elements import LIST_EXTRAS, parent_ids
 from arkworker.sandbox.handlers.entities import Entity
 from arkworker.sandbox.handlers.process import made_by, worker_run_brief
 from arkworker.sandbox.report import ReportTable, element_label, register_table, shorten
-from arkworker.sandbox.store import BaseModel, Element, UUIDKey, new_id, now, register
+from arkworker.sandbox.store import BaseModel, UUIDKey, new_id, now, register
+from arkworker.sandbox.tables import Element
 
 META_TYPES = ("text", "html", "date", "location", "reference", "numeric", "url")
 

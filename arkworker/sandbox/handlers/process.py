@@ -28,16 +28,8 @@ from arkworker.sandbox.handlers.base import (
     lookup,
     validate,
 )
-from arkworker.sandbox.store import (
-    Activity,
-    BaseModel,
-    Element,
-    Process,
-    WorkerRun,
-    WorkerVersion,
-    new_id,
-    now,
-)
+from arkworker.sandbox.store import BaseModel, new_id, now
+from arkworker.sandbox.tables import Activity, Element, Process, WorkerRun, WorkerVersion
 
 ACTIVITY_STATES = ("queued", "started", "processed", "error")
 

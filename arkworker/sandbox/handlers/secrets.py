@@ -8,8 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from peewee import CharField, TextField
+
 from arkworker.sandbox.handlers.base import Call, handles, not_found
-from arkworker.sandbox.store import Secret
+from arkworker.sandbox.store import BaseModel, UUIDKey, register
+
+
+@register
+class Secret(BaseModel):
+    id = UUIDKey()
+    name = CharField(unique=True)
+    content = TextField()
+
+    class Meta:
+        table_name = "secrets"
 
 
 @handles("RetrieveSecret")

@@ -12,7 +12,8 @@ from typing import Any
 from peewee import CharField, ForeignKeyField, IntegerField
 
 from arkworker.sandbox.handlers.base import Call, handles, lookup
-from arkworker.sandbox.store import BaseModel, JSONField, Process, Store, UUIDKey, new_id, register
+from arkworker.sandbox.store import BaseModel, JSONField, Store, UUIDKey, new_id, register
+from arkworker.sandbox.tables import Process
 
 
 @register

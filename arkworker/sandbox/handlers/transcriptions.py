@@ -32,7 +32,8 @@ from arkworker.sandbox.handlers.elements import (
     fetch_elements,
 )
 from arkworker.sandbox.handlers.process import made_by, worker_filters, worker_run_brief
-from arkworker.sandbox.store import Element, Transcription, new_id
+from arkworker.sandbox.store import new_id
+from arkworker.sandbox.tables import Element, Transcription
 
 ORIENTATIONS = ("horizontal-lr", "horizontal-rl", "vertical-rl", "vertical-lr")
 
