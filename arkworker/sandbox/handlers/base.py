@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -85,7 +85,7 @@ class Listing:
     """Items for a paginated answer; only the requested page is passed through ``serialize``."""
 
     items: Sequence[Any]
-    serialize: Callable[[Any], Any] = field(default=lambda item: item)
+    serialize: Callable[[Any], Any]
 
 
 # -- errors ------------------------------------------------------------------------------------
