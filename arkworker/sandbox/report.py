@@ -65,20 +65,6 @@ def confidence_cell(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-register_table(
-    ReportTable(
-        "transcriptions",
-        "Transcriptions",
-        (
-            ("Element", lambda row, elements: element_label(row["element_id"], elements)),
-            ("Text", lambda row, elements: shorten(row["text"])),
-            ("Confidence", lambda row, elements: confidence_cell(row["confidence"])),
-            ("Orientation", lambda row, elements: row["orientation"]),
-        ),
-    )
-)
-
-
 def _render(
     table: ReportTable, rows: list[dict[str, Any]], elements: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:

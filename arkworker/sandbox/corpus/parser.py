@@ -23,11 +23,10 @@ from arkworker.sandbox.corpus.section import Section
 from arkworker.sandbox.corpus.spec import CorpusSpec
 from arkworker.sandbox.corpus.tasks import Tasks
 from arkworker.sandbox.corpus.values import Values, at, listing, show
+from arkworker.sandbox.handlers.transcriptions import ORIENTATIONS
 
 #: The optional sections, in the order of their keys in messages, of their hooks and of their rows.
 SECTIONS: tuple[type[Section], ...] = (Secrets, Tasks, Datasets, Annotations)
-
-ORIENTATIONS = ("horizontal-lr", "horizontal-rl", "vertical-rl", "vertical-lr")
 
 TOP_KEYS = (
     "corpus",

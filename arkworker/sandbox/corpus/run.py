@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from arkworker.sandbox.corpus.parser import Parser
 
-ACTIVITY_STATES = ("ready", "disabled", "pending", "error")
+#: A process's ``activity_state`` (not an element's activity: see handlers/process.py).
+PROCESS_ACTIVITY_STATES = ("ready", "disabled", "pending", "error")
 PROCESS_MODES = ("workers", "files", "template", "s3", "local", "dataset", "export")
 
 
@@ -74,7 +75,7 @@ def _process(p: Parser, value: Any, loc: str) -> dict[str, Any]:
         "corpus": p.spec.corpus["id"],
         "mode": p.string(process.get("mode", "workers"), f"{loc}.mode", choices=PROCESS_MODES),
         "activity_state": p.string(
-            process.get("activity_state", "ready"), f"{loc}.activity_state", choices=ACTIVITY_STATES
+            process.get("activity_state", "ready"), f"{loc}.activity_state", choices=PROCESS_ACTIVITY_STATES
         ),
         "element_ids": element_ids,
     }

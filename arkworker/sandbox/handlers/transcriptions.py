@@ -32,10 +32,24 @@ from arkworker.sandbox.handlers.elements import (
     fetch_elements,
 )
 from arkworker.sandbox.handlers.process import made_by, worker_filters, worker_run_brief
+from arkworker.sandbox.report import ReportTable, confidence_cell, element_label, register_table, shorten
 from arkworker.sandbox.store import new_id
 from arkworker.sandbox.tables import Element, Transcription
 
 ORIENTATIONS = ("horizontal-lr", "horizontal-rl", "vertical-rl", "vertical-lr")
+
+register_table(
+    ReportTable(
+        "transcriptions",
+        "Transcriptions",
+        (
+            ("Element", lambda row, elements: element_label(row["element_id"], elements)),
+            ("Text", lambda row, elements: shorten(row["text"])),
+            ("Confidence", lambda row, elements: confidence_cell(row["confidence"])),
+            ("Orientation", lambda row, elements: row["orientation"]),
+        ),
+    )
+)
 
 
 def serialize_transcription(transcription: Transcription, element: Element | None = None) -> dict[str, Any]:
