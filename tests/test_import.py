@@ -1,6 +1,8 @@
 """``arkworker sandbox import DIR`` and ``arkworker run APP --sandbox DIR`` on a folder of scans."""
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -113,6 +115,25 @@ def test_import_refuses_to_overwrite_without_force(scans, capsys):
     assert (scans / "corpus.yml").read_text() == "mine"
     assert import_(scans, "--force") == 0
     assert (scans / "corpus.yml").read_text().startswith("# Corpus of the images in")
+
+
+def test_import_writes_a_corpus_file_with_the_usual_mode(scans):
+    """Written through a private temporary file, the corpus file still gets a new file's mode."""
+    assert import_(scans) == 0
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE((scans / "corpus.yml").stat().st_mode) == 0o666 & ~mask
+    assert sorted(path.name for path in scans.iterdir()) == [
+        ".DS_Store",
+        ".git",
+        "box 2",
+        "corpus.yml",
+        "empty",
+        "notes.txt",
+        "p1.jpg",
+        "p10.png",
+        "p2.png",
+    ]
 
 
 def test_import_to_json(scans, tmp_path):

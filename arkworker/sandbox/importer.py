@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import yaml
 from PIL import Image, UnidentifiedImageError
 
 from arkworker.errors import BadInput
+from arkworker.files import written_in_place
 from arkworker.sandbox.corpus import ID_NAMESPACE, load_corpus
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp", ".jp2")
@@ -146,11 +146,8 @@ def write_folder_corpus(directory: str | Path, out: str | Path | None = None, *,
         text = json.dumps(corpus, indent=2) + "\n"
     else:
         text = header + yaml.safe_dump(corpus, sort_keys=False, allow_unicode=True)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=out.parent, delete=False, suffix=".tmp"
-    ) as file:
-        file.write(text)
-    os.replace(file.name, out)
+    with written_in_place(out) as temporary:
+        temporary.write_text(text, encoding="utf-8")
     return out
 
 
