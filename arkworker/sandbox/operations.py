@@ -65,7 +65,9 @@ class Operation:
 
     ``path_kinds`` gives the kind of path placeholders that are not UUIDs (every other
     placeholder is a UUID, as in Arkindex). ``family`` groups operations in the schema
-    (OpenAPI tags) and tells which handler module is expected to implement them.
+    (OpenAPI tags); the handler modules are cut by what a reader looks for, so a family may
+    span several (``elements.py`` and ``element_writes.py``) or share one (the process sets
+    and artifacts are served by ``datasets.py``, next to the datasets they belong to).
     """
 
     operation_id: str

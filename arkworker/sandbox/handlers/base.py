@@ -3,8 +3,10 @@
 A handler is a function of one :class:`Call` registered against an operationId with
 :func:`handles`. It runs inside a store session (the models are bound), and returns a
 JSON-able value (200), a :class:`Reply` (another status), a :class:`Listing` that the
-server paginates, or a :class:`FileReply` streamed from disk (artifact downloads). Problems are raised as :class:`ApiError`; the server turns them into the
-uniform Arkindex error body that arkindex-client parses into its typed exceptions.
+server paginates, or a :class:`FileReply` streamed from disk (artifact downloads).
+Problems are raised as :class:`ApiError`; the server turns them into the uniform Arkindex
+error body that arkindex-client parses into its typed exceptions. :func:`lookup` gives the
+row an id names, or the 404 (path ids) or 400 (body fields) Arkindex answers without one.
 
 Body validation is declarative and collects every error before raising, so a client gets
 one entry per bad field, with its path (``["transcriptions", 2, "text"]``), like Django

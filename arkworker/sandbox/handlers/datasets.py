@@ -4,7 +4,9 @@ ListProcessSets, RetrieveDataset, ListDatasetElements and PartialUpdateDataset f
 payloads of Arkindex (a dataset lists its sets as ``{id, name}`` objects). ListArtifacts
 answers a plain JSON list, as Arkindex does; DownloadArtifact streams the artifact's file
 from disk (:class:`~arkworker.sandbox.handlers.base.FileReply`), so a download can be cut
-in the middle by ``Sandbox.truncate``.
+in the middle by ``Sandbox.truncate``. The tables of datasets, their sets and elements,
+process sets and artifacts are declared here too; the corpus file's ``datasets`` section
+(:mod:`arkworker.sandbox.corpus.datasets`) fills them.
 """
 
 from __future__ import annotations
