@@ -203,7 +203,13 @@ def create_transcription_entity(call: Call) -> Reply:
         detail = "The fields transcription, entity, offset, length, worker_run must make a unique set."
         raise ApiError(400, "validation_error", [error_entry(detail, "unique")])
     TranscriptionEntity.create(
-        id=new_id(), transcription=transcription.id, **{**data, **made_by(data["worker_run_id"])}
+        id=new_id(),
+        transcription=transcription.id,
+        entity=entity.id,
+        offset=data["offset"],
+        length=data["length"],
+        confidence=data["confidence"],
+        **made_by(data["worker_run_id"]),
     )
     return Reply(data, status=201)
 

@@ -131,8 +131,11 @@ def create_metadata(call: Call) -> Reply:
     metadata = MetaData.create(
         id=new_id(),
         element=element.id,
-        entity=data.pop("entity_id"),
-        **{**data, **made_by(data["worker_run_id"])},
+        type=data["type"],
+        name=data["name"],
+        value=data["value"],
+        entity=data["entity_id"],
+        **made_by(data["worker_run_id"]),
     )
     return Reply(serialize_metadata(metadata), status=201)
 
