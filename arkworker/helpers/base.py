@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from peewee import IntegrityError
 
+from arkworker.cache import CachedElement
+from arkworker.models import Element
+
 if TYPE_CHECKING:
     from peewee import SqliteDatabase
 
@@ -69,6 +72,14 @@ class HelperMixin:
                 write()
         except IntegrityError as exc:
             logger.warning("Couldn't save the created %s in the local cache: %s", what, exc)
+
+
+def image_of(element: Element | CachedElement) -> str | None:
+    """The id of an element's image, API or cached (the reference only handled cached ones)."""
+    if isinstance(element, CachedElement):
+        return None if element.image_id is None else str(element.image_id)
+    zone = element.get("zone")
+    return zone["image"]["id"] if zone else None
 
 
 def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 from arkworker.cache import CachedElement, CachedImage, uuid_matches
 from arkworker.errors import MissingTypeError
 from arkworker.helpers import validation as check
-from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Results, batches, logger
+from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Results, batches, image_of, logger
 from arkworker.models import Element
 
 
@@ -131,7 +131,7 @@ class ElementMixin(HelperMixin):
             "confidence": check.confidence(confidence, optional=True),
         }
         check.boolean(slim_output, "slim_output")
-        if polygon is not None and image is None and _image_of(element) is None:
+        if polygon is not None and image is None and image_of(element) is None:
             raise check.fail(f"{element} has no image: give image= to place the sub-element's polygon")
         if self._read_only_skip("element"):
             return None
@@ -153,7 +153,7 @@ class ElementMixin(HelperMixin):
         Sent ``batch_size`` at a time; the ``{id}`` of each, in input order.
         """
         check.element(parent, "parent")
-        if _image_of(parent) is None:
+        if image_of(parent) is None:
             raise check.fail(f"parent {parent} has no image: create_elements places children on it")
         items = []
         for index, item in enumerate(check.non_empty_list(elements, "elements")):
@@ -293,13 +293,6 @@ def _corpus_of(element: Element | CachedElement, default: str) -> str:
     if isinstance(element, Element) and isinstance(element.get("corpus"), Mapping):
         return element["corpus"]["id"]
     return default
-
-
-def _image_of(element: Element | CachedElement) -> str | None:
-    if isinstance(element, CachedElement):
-        return None if element.image_id is None else str(element.image_id)
-    zone = element.get("zone")
-    return zone["image"]["id"] if zone else None
 
 
 def _cache_image(element: Element | CachedElement) -> str | None:
