@@ -7,12 +7,12 @@ for type checkers), so each family stays a small module that reads on its own.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from peewee import IntegrityError
+from peewee import IntegrityError, Model
 
-from arkworker.cache import CachedElement
+from arkworker.cache import CachedElement, uuid_matches
 from arkworker.models import Element
 
 if TYPE_CHECKING:
@@ -80,6 +80,17 @@ def image_of(element: Element | CachedElement) -> str | None:
         return None if element.image_id is None else str(element.image_id)
     zone = element.get("zone")
     return zone["image"]["id"] if zone else None
+
+
+def cached_by_worker(query: Any, model: type[Model], filters: Mapping[str, Any]) -> Any:
+    """``query`` narrowed by the ``worker_version``/``worker_run`` filters (``False``: manual rows)."""
+    for name in ("worker_version", "worker_run"):
+        if name in filters:
+            column = getattr(model, f"{name}_id")
+            query = query.where(
+                column.is_null() if filters[name] is False else uuid_matches(column, filters[name])
+            )
+    return query
 
 
 def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -8,7 +8,15 @@ from typing import Any, NamedTuple
 from arkworker.cache import CachedElement, CachedImage, uuid_matches
 from arkworker.errors import MissingTypeError
 from arkworker.helpers import validation as check
-from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Results, batches, image_of, logger
+from arkworker.helpers.base import (
+    DEFAULT_BATCH_SIZE,
+    HelperMixin,
+    Results,
+    batches,
+    cached_by_worker,
+    image_of,
+    logger,
+)
 from arkworker.models import Element
 
 
@@ -258,11 +266,7 @@ class ElementMixin(HelperMixin):
         Worker filters take an id, or ``False`` for manual elements. With the cache, its
         rows are listed (filters: type, worker_version, worker_run, recursive).
         """
-        filters = _list_filters(locals())
-        check.element(element)
-        if self.cache is not None:
-            return _cached_relatives(element, filters, children=True)
-        return Results(self.paginate("ListElementChildren", id=check.element_id(element), **filters), Element)
+        return self._list_relatives(locals(), children=True)
 
     def list_element_parents(
         self,
@@ -282,11 +286,16 @@ class ElementMixin(HelperMixin):
         worker_run: str | bool | None = None,
     ) -> Iterable[Any]:
         """The parents of ``element`` (all ancestors if ``recursive``), lazily, as :class:`Element`."""
-        filters = _list_filters(locals())
-        check.element(element)
+        return self._list_relatives(locals(), children=False)
+
+    def _list_relatives(self, arguments: Mapping[str, Any], *, children: bool) -> Iterable[Any]:
+        """Both listings take the same filters: validated once here, answered by the cache or the API."""
+        filters = _list_filters(arguments)
+        element = check.element(arguments["element"])
         if self.cache is not None:
-            return _cached_relatives(element, filters, children=False)
-        return Results(self.paginate("ListElementParents", id=check.element_id(element), **filters), Element)
+            return _cached_relatives(element, filters, children=children)
+        operation = "ListElementChildren" if children else "ListElementParents"
+        return Results(self.paginate(operation, id=check.element_id(element), **filters), Element)
 
 
 def _corpus_of(element: Element | CachedElement, default: str) -> str:
@@ -332,26 +341,15 @@ def _cached_relatives(element: Element | CachedElement, filters: Mapping[str, An
             f"use only {', '.join(sorted(_CACHE_FILTERS))} when the worker runs with a cache"
         )
     root = check.element_id(element)
-    if children:
-        ids = _descendants(root) if filters.get("recursive") else None
-        query = CachedElement.select()
-        query = query.where(
-            uuid_matches(CachedElement.id, *ids)
-            if ids is not None
-            else uuid_matches(CachedElement.parent_id, root)
-        )
+    recursive = bool(filters.get("recursive"))
+    if children and not recursive:
+        query = CachedElement.select().where(uuid_matches(CachedElement.parent_id, root))
     else:
-        ids = _ancestors(root, recursive=bool(filters.get("recursive")))
+        ids = _descendants(root) if children else _ancestors(root, recursive=recursive)
         query = CachedElement.select().where(uuid_matches(CachedElement.id, *ids))
     if filters.get("type"):
         query = query.where(CachedElement.type == filters["type"])
-    for name in ("worker_version", "worker_run"):
-        if name in filters:
-            column = getattr(CachedElement, f"{name}_id")
-            query = query.where(
-                column.is_null() if filters[name] is False else uuid_matches(column, filters[name])
-            )
-    return query
+    return cached_by_worker(query, CachedElement, filters)
 
 
 def _descendants(root: str) -> list[Any]:

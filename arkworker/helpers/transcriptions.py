@@ -8,7 +8,15 @@ from typing import Any
 from arkworker.cache import CachedElement, CachedTranscription, uuid_matches
 from arkworker.enums import TextOrientation
 from arkworker.helpers import validation as check
-from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Results, batches, image_of, logger
+from arkworker.helpers.base import (
+    DEFAULT_BATCH_SIZE,
+    HelperMixin,
+    Results,
+    batches,
+    cached_by_worker,
+    image_of,
+    logger,
+)
 from arkworker.models import Element, Transcription
 
 
@@ -224,10 +232,4 @@ def _cached_transcriptions(element: Element | CachedElement, filters: Mapping[st
         query = CachedTranscription.select().where(uuid_matches(CachedTranscription.element, root))
         if filters.get("element_type"):
             query = query.join(CachedElement).where(CachedElement.type == filters["element_type"])
-    for name in ("worker_version", "worker_run"):
-        if name in filters:
-            column = getattr(CachedTranscription, f"{name}_id")
-            query = query.where(
-                column.is_null() if filters[name] is False else uuid_matches(column, filters[name])
-            )
-    return query
+    return cached_by_worker(query, CachedTranscription, filters)
