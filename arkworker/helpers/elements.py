@@ -57,7 +57,8 @@ def _list_filters(values: Mapping[str, Any]) -> dict[str, Any]:
                 filters[name] = value
     for name in _WORKER_FILTERS:
         if values.get(name) is not None:
-            filters[name] = check.worker_filter(values[name], name)
+            # Warn at the worker's call: list_element_* -> _list_relatives -> here -> worker_filter.
+            filters[name] = check.worker_filter(values[name], name, stacklevel=5)
     return filters
 
 

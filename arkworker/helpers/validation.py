@@ -126,10 +126,11 @@ def uuid_text(value: Any, name: str, prefix: str = "", *, optional: bool = False
         raise fail(f"{name} must be a UUID, got {_show(value)}", prefix) from None
 
 
-def worker_filter(value: Any, name: str) -> str | bool | None:
+def worker_filter(value: Any, name: str, *, stacklevel: int = 3) -> str | bool | None:
     """A worker version/run filter: an id, ``False`` for manual results, or None for no filter.
 
-    Filtering on worker versions is deprecated in Arkindex (worker runs replace them).
+    Filtering on worker versions is deprecated in Arkindex (worker runs replace them); the
+    warning names the worker's line, ``stacklevel`` frames up (the helper's caller by default).
     """
     if value is None:
         return None
@@ -141,7 +142,7 @@ def worker_filter(value: Any, name: str) -> str | bool | None:
         warnings.warn(
             f"Filtering on {name} is deprecated: filter on worker runs instead.",
             DeprecationWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return value
 
