@@ -96,22 +96,23 @@ def polygon(value: Any, name: str = "polygon", prefix: str = "") -> list[list[in
     return [list(point) for point in value]
 
 
+def _member(kind: type[Enum], value: Any, name: str, prefix: str) -> str:
+    """The text of a member of ``kind``, given as the member or as its text."""
+    try:
+        return kind(value.value if isinstance(value, kind) else value).value
+    except ValueError:
+        valid = ", ".join(member.value for member in kind)
+        raise fail(f"{name} must be a {kind.__name__} ({valid}), got {_show(value)}", prefix) from None
+
+
 def orientation(value: Any, prefix: str = "") -> str:
     """A :class:`TextOrientation`, or its text (``"horizontal-lr"``)."""
-    try:
-        return TextOrientation(value.value if isinstance(value, TextOrientation) else value).value
-    except ValueError:
-        valid = ", ".join(o.value for o in TextOrientation)
-        raise fail(f"orientation must be a TextOrientation ({valid}), got {_show(value)}", prefix) from None
+    return _member(TextOrientation, value, "orientation", prefix)
 
 
 def meta_type(value: Any, prefix: str = "") -> str:
     """A :class:`MetaType`, or its text (``"text"``)."""
-    try:
-        return MetaType(value.value if isinstance(value, MetaType) else value).value
-    except ValueError:
-        valid = ", ".join(t.value for t in MetaType)
-        raise fail(f"type must be a MetaType ({valid}), got {_show(value)}", prefix) from None
+    return _member(MetaType, value, "type", prefix)
 
 
 def uuid_text(value: Any, name: str, prefix: str = "", *, optional: bool = False) -> str | None:
