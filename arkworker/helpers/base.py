@@ -1,4 +1,4 @@
-"""What every helper family shares: read-only guard, cache writes, batches and lazy results.
+"""What every helper family shares: read-only guard, cache writes and reads, batches, lazy results.
 
 The mixins only rely on what :class:`arkworker.context.Context` provides (declared below
 for type checkers), so each family stays a small module that reads on its own.
