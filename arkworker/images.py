@@ -32,6 +32,7 @@ from arkworker.zones import (
     ImageZone,
     api_zone,
     cached_zone,
+    element_zone,
     iiif_url,
     polygon_bounding_box,
     polygon_points,
@@ -72,12 +73,7 @@ def revert_orientation(
     ``reverse=True`` does the opposite: a polygon of the image, as it appears in the parent's
     oriented image. Points are rounded to whole pixels; a closed ring stays closed.
     """
-    if isinstance(element, Mapping):
-        zone = api_zone(element)
-        if zone is None:
-            raise ValueError(f"Element {element.get('id')} has no zone")
-    else:
-        zone = cached_zone(element)
+    zone = element_zone(element)
     x, y, width, height = zone.region()
     points = polygon_points(polygon)
     if reverse:

@@ -192,3 +192,13 @@ def cached_zone(element: Any) -> ImageZone:
         rotation_angle=element.rotation_angle or 0,
         mirrored=bool(element.mirrored),
     )
+
+
+def element_zone(element: Any) -> ImageZone:
+    """The zone of an API element (a mapping) or of a cached one; ValueError when it has none."""
+    if not isinstance(element, Mapping):
+        return cached_zone(element)
+    zone = api_zone(element)
+    if zone is None:
+        raise ValueError(f"Element {element.get('id')} has no zone")
+    return zone
