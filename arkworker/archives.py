@@ -141,17 +141,18 @@ def _decompress_to(source: Path, output) -> None:
     headers are walked first to refuse that.
     """
     _check_frames(source)
+    # One decompressor per call: an instance is not thread-safe, and handlers running in
+    # threads extract archives concurrently.
+    decompressor = zstandard.ZstdDecompressor()
     try:
         with source.open("rb") as compressed:
-            ZSTD.copy_stream(compressed, output, read_size=INPUT_CHUNK_SIZE, write_size=CHUNK_SIZE)
+            decompressor.copy_stream(compressed, output, read_size=INPUT_CHUNK_SIZE, write_size=CHUNK_SIZE)
     except zstandard.ZstdError as error:
         raise ArchiveError(f"Archive {source} is not a valid zstd file ({error}).") from None
 
 
 #: zstd's frame magic numbers (RFC 8878): data frames, and the 16 skippable frame kinds.
 ZSTD_MAGIC, SKIPPABLE_MAGIC = 0xFD2FB528, 0x184D2A50
-
-ZSTD = zstandard.ZstdDecompressor()
 
 
 def _check_frames(source: Path) -> None:

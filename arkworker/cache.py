@@ -239,6 +239,11 @@ MODELS: tuple[type[CacheModel], ...] = (
 )
 
 
+def read_only_uri(path: Path) -> str:
+    """The SQLite URI that opens ``path`` read-only (special characters escaped)."""
+    return f"{Path(path).resolve().as_uri()}?mode=ro"
+
+
 class CacheVersionError(ValueError):
     """A file that is not a cache of the expected version."""
 
@@ -248,9 +253,8 @@ def read_version(path: Path) -> int | None:
 
     Opened read-only, so that inspecting a parent task's file never alters it.
     """
-    uri = f"{Path(path).resolve().as_uri()}?mode=ro"
     try:
-        connection = sqlite3.connect(uri, uri=True)
+        connection = sqlite3.connect(read_only_uri(path), uri=True)
     except sqlite3.Error as exc:
         raise CacheVersionError(f"{path} cannot be opened ({exc})") from None
     try:
@@ -284,8 +288,9 @@ def open_cache(path: Path, *, read_only: bool = False) -> SqliteDatabase:
     SQLite's read-only mode, so that it cannot change it in any way.
     """
     if read_only:
-        uri = f"{Path(path).resolve().as_uri()}?mode=ro"
-        db = SqliteDatabase(uri, uri=True, pragmas=PRAGMAS, check_same_thread=False, timeout=30)
+        db = SqliteDatabase(
+            read_only_uri(path), uri=True, pragmas=PRAGMAS, check_same_thread=False, timeout=30
+        )
     else:
         db = SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False, timeout=30)
     database.initialize(db)

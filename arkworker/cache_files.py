@@ -59,11 +59,6 @@ class CacheInfo:
     initial_elements: int | None
 
 
-def read_only_uri(path: Path) -> str:
-    """The SQLite URI that opens ``path`` read-only (special characters escaped)."""
-    return f"{Path(path).resolve().as_uri()}?mode=ro"
-
-
 def check_cache_file(path: Path) -> None:
     """Refuse, by name, a file that is missing, not SQLite, or not a cache of the current version."""
     if not Path(path).is_file():
@@ -143,7 +138,7 @@ def cache_info(path: Path) -> CacheInfo:
         version = cache.read_version(Path(path))
     except cache.CacheVersionError as exc:
         raise CacheFileError(str(exc)) from None
-    connection = sqlite3.connect(read_only_uri(path), uri=True)
+    connection = sqlite3.connect(cache.read_only_uri(path), uri=True)
     try:
         present = _tables(connection, "main")
         counts = {
@@ -165,7 +160,7 @@ def cache_info(path: Path) -> CacheInfo:
 def _merge_one(connection: sqlite3.Connection, parent: Path) -> dict[str, int]:
     """Copy one parent's rows into the connection's database; the parent is only read."""
     try:
-        connection.execute("ATTACH DATABASE ? AS parent", (read_only_uri(parent),))
+        connection.execute("ATTACH DATABASE ? AS parent", (cache.read_only_uri(parent),))
     except sqlite3.DatabaseError as exc:
         raise CacheFileError(f"The parent cache {parent} cannot be opened ({exc})") from None
     copied: dict[str, int] = {}

@@ -107,12 +107,6 @@ class Element(ApiModel):
 
     # -- image (see arkworker.images) ------------------------------------------------------------
 
-    def _zone(self) -> images.ImageZone:
-        zone = images.api_zone(self)
-        if zone is None:
-            raise ValueError(f"Element {self.get('id')} has no zone")
-        return zone
-
     def image_url(self, size: str = "full") -> str | None:
         """The IIIF URL of the whole image at ``size`` (the S3 URL when set), None without a zone."""
         zone = images.api_zone(self)
@@ -150,7 +144,7 @@ class Element(ApiModel):
         :class:`arkworker.images.ImageError` when the image cannot be downloaded or read.
         """
         return images.open_zone(
-            self._zone(),
+            images.element_zone(self),
             mode,
             max_width=max_width,
             max_height=max_height,
@@ -161,7 +155,7 @@ class Element(ApiModel):
     @contextlib.contextmanager
     def open_image_tempfile(self, format: str = "jpeg", **kwargs: Any) -> Iterator[IO[bytes]]:
         """:meth:`open_image` saved in a temporary file (``.name`` is its path), deleted on exit."""
-        with images.open_zone_tempfile(self._zone(), format, **kwargs) as file:
+        with images.open_zone_tempfile(images.element_zone(self), format, **kwargs) as file:
             yield file
 
 

@@ -5,6 +5,7 @@ import io
 import os
 import stat
 import tarfile
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -281,3 +282,32 @@ def test_written_files_get_the_mode_of_any_new_file(tmp_path, source):
         os.umask(previous)
     assert stat.S_IMODE(archive.stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "a.tar").stat().st_mode) == 0o644
+
+
+def test_archives_extract_concurrently_from_several_threads(tmp_path):
+    # Handlers running in threads may extract at the same time: each extraction must use
+    # decompression state of its own (a shared zstd decompressor corrupts the streams).
+    archives = []
+    for index in range(8):
+        source = tmp_path / f"source{index}"
+        source.mkdir()
+        (source / "data.bin").write_bytes(os.urandom(1 << 18) + bytes([index]) * (1 << 21))
+        archives.append(create_tar_zst(source, tmp_path / f"{index}.tar.zst").path)
+    failures = []
+
+    def extract(index):
+        try:
+            extract_tar_zst(archives[index], tmp_path / f"out{index}")
+        except ArchiveError as error:
+            failures.append(str(error))
+
+    for _ in range(3):
+        threads = [threading.Thread(target=extract, args=(index,)) for index in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    for index in range(8):
+        expected = (tmp_path / f"source{index}" / "data.bin").read_bytes()
+        assert (tmp_path / f"out{index}" / "data.bin").read_bytes() == expected

@@ -534,7 +534,7 @@ def test_tiles_of_the_wrong_size(element, arkworker_sandbox, caplog):
 
 
 def test_tile_sizes_come_from_info_json():
-    from arkworker.images import tile_size
+    from arkworker.tiles import tile_size
 
     zone = ImageZone("x", "https://iiif.example.com/a", 1000, 1000, server_max_width=300)
     assert tile_size(zone, {"tiles": [{"width": 256}, {"width": 512, "height": 128}]}) == (300, 128)

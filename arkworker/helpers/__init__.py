@@ -1,8 +1,8 @@
 """Result helpers on ``ctx``: one mixin per family, named and shaped like arkindex-base-worker's.
 
 Each family (transcriptions, elements, classifications, entities, metadata, worker
-versions, tasks) is a mixin class that :class:`arkworker.context.Context` inherits, so porting a
-worker is replacing ``self.`` with ``ctx.``. Every write helper validates its arguments
+versions, datasets, tasks) is a mixin class that :class:`arkworker.context.Context`
+inherits, so porting a worker is replacing ``self.`` with ``ctx.``. Every write helper validates its arguments
 first (:class:`arkworker.errors.InvalidArgument`, before any request), writes nothing in
 read-only mode, sends the current worker run, and then updates the cache if the run has one.
 """

@@ -1,4 +1,4 @@
-"""What every helper family shares: read-only guard, cache writes, batches and lazy results.
+"""What every helper family shares: read-only guard, cache writes and reads, batches, lazy results.
 
 The mixins only rely on what :class:`arkworker.context.Context` provides (declared below
 for type checkers), so each family stays a small module that reads on its own.
@@ -7,10 +7,13 @@ for type checkers), so each family stays a small module that reads on its own.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from peewee import IntegrityError
+from peewee import IntegrityError, Model
+
+from arkworker.cache import CachedElement, uuid_matches
+from arkworker.models import Element
 
 if TYPE_CHECKING:
     from peewee import SqliteDatabase
@@ -69,6 +72,25 @@ class HelperMixin:
                 write()
         except IntegrityError as exc:
             logger.warning("Couldn't save the created %s in the local cache: %s", what, exc)
+
+
+def image_of(element: Element | CachedElement) -> str | None:
+    """The id of an element's image, API or cached (the reference only handled cached ones)."""
+    if isinstance(element, CachedElement):
+        return None if element.image_id is None else str(element.image_id)
+    zone = element.get("zone")
+    return zone["image"]["id"] if zone else None
+
+
+def cached_by_worker(query: Any, model: type[Model], filters: Mapping[str, Any]) -> Any:
+    """``query`` narrowed by the ``worker_version``/``worker_run`` filters (``False``: manual rows)."""
+    for name in ("worker_version", "worker_run"):
+        if name in filters:
+            column = getattr(model, f"{name}_id")
+            query = query.where(
+                column.is_null() if filters[name] is False else uuid_matches(column, filters[name])
+            )
+    return query
 
 
 def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

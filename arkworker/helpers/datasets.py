@@ -7,7 +7,6 @@ disk (:mod:`arkworker.artifacts`), never holding a whole artifact in memory.
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -17,24 +16,19 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from arkworker.artifacts import download_file, stream_into
 from arkworker.enums import DatasetState
 from arkworker.errors import InvalidArgument
+from arkworker.helpers.base import HelperMixin
 from arkworker.models import Artifact, Dataset, Element, Set
 
 if TYPE_CHECKING:
-    from arkworker.api import Api, Paginator
-
-logger = logging.getLogger("arkworker")
+    from arkworker.api import Api
 
 
-class DatasetMixin:
+class DatasetMixin(HelperMixin):
     """Mixin of :class:`arkworker.Context`: datasets, their sets, and task artifacts."""
 
     if TYPE_CHECKING:
         api: Api
-        is_read_only: bool
         process_information: dict[str, Any] | None
-
-        def request(self, operation_id: str, **parameters: Any) -> Any: ...
-        def paginate(self, operation_id: str, **parameters: Any) -> Paginator: ...
 
     def list_process_sets(self) -> Iterator[Set]:
         """The dataset sets of the current process (production only), lazily, page by page."""
@@ -64,8 +58,7 @@ class DatasetMixin:
             raise InvalidArgument(
                 f"update_dataset_state needs a DatasetState (e.g. DatasetState.Building), got {state!r}"
             )
-        if self.is_read_only:
-            logger.warning("Cannot update dataset as this worker is in read-only mode")
+        if self._read_only_skip("dataset", verb="update"):
             return None
         answer = self.request("PartialUpdateDataset", id=dataset.id, body={"state": state.value})
         dataset.update(answer)

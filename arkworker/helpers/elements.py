@@ -8,7 +8,15 @@ from typing import Any, NamedTuple
 from arkworker.cache import CachedElement, CachedImage, uuid_matches
 from arkworker.errors import MissingTypeError
 from arkworker.helpers import validation as check
-from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Results, batches, logger
+from arkworker.helpers.base import (
+    DEFAULT_BATCH_SIZE,
+    HelperMixin,
+    Results,
+    batches,
+    cached_by_worker,
+    image_of,
+    logger,
+)
 from arkworker.models import Element
 
 
@@ -49,7 +57,8 @@ def _list_filters(values: Mapping[str, Any]) -> dict[str, Any]:
                 filters[name] = value
     for name in _WORKER_FILTERS:
         if values.get(name) is not None:
-            filters[name] = check.worker_filter(values[name], name)
+            # Warn at the worker's call: list_element_* -> _list_relatives -> here -> worker_filter.
+            filters[name] = check.worker_filter(values[name], name, stacklevel=5)
     return filters
 
 
@@ -131,7 +140,7 @@ class ElementMixin(HelperMixin):
             "confidence": check.confidence(confidence, optional=True),
         }
         check.boolean(slim_output, "slim_output")
-        if polygon is not None and image is None and _image_of(element) is None:
+        if polygon is not None and image is None and image_of(element) is None:
             raise check.fail(f"{element} has no image: give image= to place the sub-element's polygon")
         if self._read_only_skip("element"):
             return None
@@ -153,7 +162,7 @@ class ElementMixin(HelperMixin):
         Sent ``batch_size`` at a time; the ``{id}`` of each, in input order.
         """
         check.element(parent, "parent")
-        if _image_of(parent) is None:
+        if image_of(parent) is None:
             raise check.fail(f"parent {parent} has no image: create_elements places children on it")
         items = []
         for index, item in enumerate(check.non_empty_list(elements, "elements")):
@@ -258,11 +267,7 @@ class ElementMixin(HelperMixin):
         Worker filters take an id, or ``False`` for manual elements. With the cache, its
         rows are listed (filters: type, worker_version, worker_run, recursive).
         """
-        filters = _list_filters(locals())
-        check.element(element)
-        if self.cache is not None:
-            return _cached_relatives(element, filters, children=True)
-        return Results(self.paginate("ListElementChildren", id=check.element_id(element), **filters), Element)
+        return self._list_relatives(locals(), children=True)
 
     def list_element_parents(
         self,
@@ -282,24 +287,22 @@ class ElementMixin(HelperMixin):
         worker_run: str | bool | None = None,
     ) -> Iterable[Any]:
         """The parents of ``element`` (all ancestors if ``recursive``), lazily, as :class:`Element`."""
-        filters = _list_filters(locals())
-        check.element(element)
+        return self._list_relatives(locals(), children=False)
+
+    def _list_relatives(self, arguments: Mapping[str, Any], *, children: bool) -> Iterable[Any]:
+        """Both listings take the same filters: validated once here, answered by the cache or the API."""
+        filters = _list_filters(arguments)
+        element = check.element(arguments["element"])
         if self.cache is not None:
-            return _cached_relatives(element, filters, children=False)
-        return Results(self.paginate("ListElementParents", id=check.element_id(element), **filters), Element)
+            return _cached_relatives(element, filters, children=children)
+        operation = "ListElementChildren" if children else "ListElementParents"
+        return Results(self.paginate(operation, id=check.element_id(element), **filters), Element)
 
 
 def _corpus_of(element: Element | CachedElement, default: str) -> str:
     if isinstance(element, Element) and isinstance(element.get("corpus"), Mapping):
         return element["corpus"]["id"]
     return default
-
-
-def _image_of(element: Element | CachedElement) -> str | None:
-    if isinstance(element, CachedElement):
-        return None if element.image_id is None else str(element.image_id)
-    zone = element.get("zone")
-    return zone["image"]["id"] if zone else None
 
 
 def _cache_image(element: Element | CachedElement) -> str | None:
@@ -339,26 +342,15 @@ def _cached_relatives(element: Element | CachedElement, filters: Mapping[str, An
             f"use only {', '.join(sorted(_CACHE_FILTERS))} when the worker runs with a cache"
         )
     root = check.element_id(element)
-    if children:
-        ids = _descendants(root) if filters.get("recursive") else None
-        query = CachedElement.select()
-        query = query.where(
-            uuid_matches(CachedElement.id, *ids)
-            if ids is not None
-            else uuid_matches(CachedElement.parent_id, root)
-        )
+    recursive = bool(filters.get("recursive"))
+    if children and not recursive:
+        query = CachedElement.select().where(uuid_matches(CachedElement.parent_id, root))
     else:
-        ids = _ancestors(root, recursive=bool(filters.get("recursive")))
+        ids = _descendants(root) if children else _ancestors(root, recursive=recursive)
         query = CachedElement.select().where(uuid_matches(CachedElement.id, *ids))
     if filters.get("type"):
         query = query.where(CachedElement.type == filters["type"])
-    for name in ("worker_version", "worker_run"):
-        if name in filters:
-            column = getattr(CachedElement, f"{name}_id")
-            query = query.where(
-                column.is_null() if filters[name] is False else uuid_matches(column, filters[name])
-            )
-    return query
+    return cached_by_worker(query, CachedElement, filters)
 
 
 def _descendants(root: str) -> list[Any]:

@@ -8,7 +8,15 @@ from typing import Any
 from arkworker.cache import CachedElement, CachedTranscription, uuid_matches
 from arkworker.enums import TextOrientation
 from arkworker.helpers import validation as check
-from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Results, batches, logger
+from arkworker.helpers.base import (
+    DEFAULT_BATCH_SIZE,
+    HelperMixin,
+    Results,
+    batches,
+    cached_by_worker,
+    image_of,
+    logger,
+)
 from arkworker.models import Element, Transcription
 
 
@@ -47,17 +55,10 @@ class TranscriptionMixin(HelperMixin):
         }
         if self._read_only_skip("transcription"):
             return None
-        created = self.request("CreateTranscription", id=check.element_id(element), body=body)
+        element_id = check.element_id(element)
+        created = self.request("CreateTranscription", id=element_id, body=body)
         self._cache_write(
-            "transcription",
-            lambda: CachedTranscription.create(
-                id=created["id"],
-                element=check.element_id(element),
-                text=created["text"],
-                confidence=created["confidence"],
-                orientation=created["orientation"],
-                worker_run_id=self.worker_run_id,
-            ),
+            "transcription", lambda: self._cache_transcriptions([{**created, "element_id": element_id}])
         )
         return Transcription(created)
 
@@ -89,6 +90,7 @@ class TranscriptionMixin(HelperMixin):
         return created
 
     def _cache_transcriptions(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Cache rows from ``id``, ``element_id``, ``text``, ``confidence`` and ``orientation``."""
         for row in rows:
             CachedTranscription.create(
                 id=row["id"],
@@ -156,7 +158,7 @@ class TranscriptionMixin(HelperMixin):
         items: Iterable[Mapping[str, Any]],
         annotations: Iterable[Mapping[str, Any]],
     ) -> None:
-        image_id = _image_id(element)
+        image_id = image_of(element)
         parent_id = check.element_id(element)
         for item, annotation in zip(items, annotations, strict=True):
             if (
@@ -173,13 +175,8 @@ class TranscriptionMixin(HelperMixin):
                     worker_run_id=self.worker_run_id,
                     confidence=item.get("element_confidence"),
                 )
-            CachedTranscription.create(
-                id=annotation["id"],
-                element=annotation["element_id"],
-                text=item["text"],
-                confidence=item["confidence"],
-                orientation=item["orientation"],
-                worker_run_id=self.worker_run_id,
+            self._cache_transcriptions(
+                [{**item, "id": annotation["id"], "element_id": annotation["element_id"]}]
             )
 
     def list_transcriptions(
@@ -211,14 +208,6 @@ class TranscriptionMixin(HelperMixin):
         )
 
 
-def _image_id(element: Element | CachedElement) -> str | None:
-    """The image of an element, API or cached (the reference only handled cached ones)."""
-    if isinstance(element, CachedElement):
-        return element.image_id
-    zone = element.get("zone")
-    return zone["image"]["id"] if zone else None
-
-
 def _cached_transcriptions(element: Element | CachedElement, filters: Mapping[str, Any]) -> Any:
     """The cache's answer to ``list_transcriptions``: the element's rows, or its whole subtree's."""
     root = check.element_id(element)
@@ -243,10 +232,4 @@ def _cached_transcriptions(element: Element | CachedElement, filters: Mapping[st
         query = CachedTranscription.select().where(uuid_matches(CachedTranscription.element, root))
         if filters.get("element_type"):
             query = query.join(CachedElement).where(CachedElement.type == filters["element_type"])
-    for name in ("worker_version", "worker_run"):
-        if name in filters:
-            column = getattr(CachedTranscription, f"{name}_id")
-            query = query.where(
-                column.is_null() if filters[name] is False else uuid_matches(column, filters[name])
-            )
-    return query
+    return cached_by_worker(query, CachedTranscription, filters)

@@ -96,22 +96,23 @@ def polygon(value: Any, name: str = "polygon", prefix: str = "") -> list[list[in
     return [list(point) for point in value]
 
 
+def _member(kind: type[Enum], value: Any, name: str, prefix: str) -> str:
+    """The text of a member of ``kind``, given as the member or as its text."""
+    try:
+        return kind(value.value if isinstance(value, kind) else value).value
+    except ValueError:
+        valid = ", ".join(member.value for member in kind)
+        raise fail(f"{name} must be a {kind.__name__} ({valid}), got {_show(value)}", prefix) from None
+
+
 def orientation(value: Any, prefix: str = "") -> str:
     """A :class:`TextOrientation`, or its text (``"horizontal-lr"``)."""
-    try:
-        return TextOrientation(value.value if isinstance(value, TextOrientation) else value).value
-    except ValueError:
-        valid = ", ".join(o.value for o in TextOrientation)
-        raise fail(f"orientation must be a TextOrientation ({valid}), got {_show(value)}", prefix) from None
+    return _member(TextOrientation, value, "orientation", prefix)
 
 
 def meta_type(value: Any, prefix: str = "") -> str:
     """A :class:`MetaType`, or its text (``"text"``)."""
-    try:
-        return MetaType(value.value if isinstance(value, MetaType) else value).value
-    except ValueError:
-        valid = ", ".join(t.value for t in MetaType)
-        raise fail(f"type must be a MetaType ({valid}), got {_show(value)}", prefix) from None
+    return _member(MetaType, value, "type", prefix)
 
 
 def uuid_text(value: Any, name: str, prefix: str = "", *, optional: bool = False) -> str | None:
@@ -126,10 +127,11 @@ def uuid_text(value: Any, name: str, prefix: str = "", *, optional: bool = False
         raise fail(f"{name} must be a UUID, got {_show(value)}", prefix) from None
 
 
-def worker_filter(value: Any, name: str) -> str | bool | None:
+def worker_filter(value: Any, name: str, *, stacklevel: int = 3) -> str | bool | None:
     """A worker version/run filter: an id, ``False`` for manual results, or None for no filter.
 
-    Filtering on worker versions is deprecated in Arkindex (worker runs replace them).
+    Filtering on worker versions is deprecated in Arkindex (worker runs replace them); the
+    warning names the worker's line, ``stacklevel`` frames up (the helper's caller by default).
     """
     if value is None:
         return None
@@ -141,7 +143,7 @@ def worker_filter(value: Any, name: str) -> str | bool | None:
         warnings.warn(
             f"Filtering on {name} is deprecated: filter on worker runs instead.",
             DeprecationWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return value
 

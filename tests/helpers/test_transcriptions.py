@@ -303,10 +303,12 @@ def test_worker_version_filters_are_deprecated(call_helpers, arkworker_sandbox):
     (version,) = arkworker_sandbox.objects("worker_versions")
 
     def handler(element, ctx):
-        with pytest.warns(DeprecationWarning, match="Filtering on worker_version is deprecated"):
+        with pytest.warns(DeprecationWarning, match="Filtering on worker_version is deprecated") as first:
             listed = list(ctx.list_transcriptions(element, worker_version=version["id"]))
-        with pytest.warns(DeprecationWarning, match="transcription_worker_version"):
+        with pytest.warns(DeprecationWarning, match="transcription_worker_version") as second:
             ctx.list_element_children(element, transcription_worker_version=False)
+        # The warnings name the worker's own line, not the framework's.
+        assert [warning.filename for warning in (*first, *second)] == [__file__, __file__]
         return listed
 
     listed, _ = call_helpers(handler)
