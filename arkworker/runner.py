@@ -91,6 +91,18 @@ class RunResult:
         self.exit_code = 1 if self.total == 0 or self.failed >= self.total else 0
         return self
 
+    def fail(self, item: str, exc: BaseException, *, described_as: str | None = None) -> None:
+        """Count ``item`` as failed and log the reference's failure line for it.
+
+        ``described_as`` is how the line names the item when that differs from its ID
+        (``element <id>``). The traceback is only logged in verbose mode, so that a run
+        with many failures stays readable.
+        """
+        self.failed += 1
+        message = describe_failure(described_as or item, exc)
+        self.failures.append(Failure(item, message, exc))
+        logger.warning(message, exc_info=_verbose())
+
 
 def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
     """Configure a run of ``app`` and process its elements; return the accounting.
@@ -241,10 +253,7 @@ def element_loop(app: Worker, ctx: Context, items: Sequence[str | CachedElement]
             update_activity(ctx, element_id, ActivityState.Processed)
             result.completed += 1
         except Exception as exc:
-            result.failed += 1
-            message = describe_failure(f"element {element_id}", exc)
-            result.failures.append(Failure(element_id, message, exc))
-            logger.warning(message, exc_info=_verbose())
+            result.fail(element_id, exc, described_as=f"element {element_id}")
             if element is not None:
                 try:
                     update_activity(ctx, element_id, ActivityState.Error)
@@ -301,10 +310,7 @@ def dataset_loop(app: Worker, ctx: Context, options: RunOptions) -> RunResult:
                 handler(dataset_set, ctx=ctx)
                 result.completed += 1
             except Exception as exc:
-                result.failed += 1
-                message = describe_failure(str(dataset_set), exc)
-                result.failures.append(Failure(str(dataset_set), message, exc))
-                logger.warning(message, exc_info=_verbose())
+                result.fail(str(dataset_set), exc)
     finally:
         keeper.release()
     return result.finish()
