@@ -109,7 +109,7 @@ class Worker:
         self.name = name
         self.description = description
         self.cache = bool(cache)
-        self._handlers: dict[str, HandlerSpec] = {}
+        self._handler: HandlerSpec | None = None
         self._setup: list[HandlerSpec] = []
         self._teardown: list[HandlerSpec] = []
         self._options: list[OptionSpec] = []
@@ -195,12 +195,12 @@ class Worker:
     @property
     def kind(self) -> str | None:
         """``"element"`` or ``"dataset_set"``: which loop runs this worker (None before registration)."""
-        return next(iter(self._handlers), None)
+        return self._handler.kind if self._handler else None
 
     @property
     def handler(self) -> HandlerSpec | None:
         """The main handler (element or dataset set), if one was registered."""
-        return next(iter(self._handlers.values()), None)
+        return self._handler
 
     @property
     def setup_handlers(self) -> Sequence[HandlerSpec]:
@@ -213,10 +213,6 @@ class Worker:
     @property
     def options(self) -> Sequence[OptionSpec]:
         return tuple(self._options)
-
-    @property
-    def started(self) -> bool:
-        return self._started
 
     def freeze(self) -> None:
         """Refuse any further registration: called by the runner when a run starts."""
@@ -265,7 +261,7 @@ class Worker:
                     f"({current.location}); it cannot also have a {kind} handler ({spec.name}). "
                     "A worker processes either elements or dataset sets: make a second Worker for the other."
                 )
-            self._handlers[kind] = spec
+            self._handler = spec
         elif kind == "setup":
             self._setup.append(spec)
         else:
