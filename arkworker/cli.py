@@ -142,7 +142,7 @@ def find_worker(module: ModuleType, module_ref: str, attr: str | None) -> Worker
 
 
 class WorkerCommand(click.Command):
-    """A worker's command; ``--element A B C`` is accepted as well as repeated flags."""
+    """A worker's command; ``--element A B C`` and ``--set X Y`` are accepted as well as repeated flags."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, expand_greedy(args, GREEDY_OPTIONS))

@@ -2,8 +2,9 @@
 
 A run behaves like an arkindex-base-worker run inside an Arkindex process: same API calls
 in the same order, same log lines, same summary (``Ran on N elements: A completed, F
-failed``) and exit codes (1 when there was nothing to process or everything failed).
-A handler exception is counted and logged, never allowed to stop the other elements.
+failed``, or ``N sets`` for a dataset worker) and exit codes (1 when there was nothing to
+process or everything failed). A handler exception is counted and logged, never allowed
+to stop the other elements or sets.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class RunResult:
 
 
 def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
-    """Configure a run of ``app`` and process its elements; return the accounting.
+    """Configure a run of ``app`` and process its elements or dataset sets; return the accounting.
 
     Raises :class:`~arkworker.errors.BadInput` for unusable inputs (before any API call)
     and :class:`~arkworker.errors.ConfigurationError` when the run cannot be configured.
