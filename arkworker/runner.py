@@ -92,6 +92,12 @@ class RunResult:
         self.exit_code = 1 if self.total == 0 or self.failed >= self.total else 0
         return self
 
+    def nothing_to_process(self) -> RunResult:
+        """Stop before the loop: no summary line, exit code 1, as the reference does."""
+        logger.warning("No %ss to process, stopping.", self.noun)
+        self.exit_code = 1
+        return self
+
     def fail(self, item: str, exc: BaseException, *, described_as: str | None = None) -> None:
         """Count ``item`` as failed and log the reference's failure line for it.
 
@@ -228,9 +234,7 @@ def element_loop(app: Worker, ctx: Context, items: Sequence[str | CachedElement]
     """
     result = RunResult(noun="element", total=len(items))
     if not items:
-        logger.warning("No elements to process, stopping.")
-        result.exit_code = 1
-        return result
+        return result.nothing_to_process()
     if not ctx.store_activity:
         logger.info("No worker activity will be stored as it is disabled for this process")
 
@@ -287,9 +291,7 @@ def dataset_loop(app: Worker, ctx: Context, options: RunOptions) -> RunResult:
     sets = list_sets(ctx, options.set)
     result = RunResult(noun="set", total=len(sets))
     if not sets:
-        logger.warning("No sets to process, stopping.")
-        result.exit_code = 1
-        return result
+        return result.nothing_to_process()
     handler = app.handler
     assert handler is not None
     keeper = ArchiveKeeper(ctx, extras_directory(ctx))
