@@ -22,6 +22,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar, overload
 
 import click
@@ -93,6 +94,11 @@ class OptionSpec:
 
     def to_click(self) -> click.Option:
         return click.Option(self.param_decls, **self.attrs)
+
+    @cached_property
+    def name(self) -> str:
+        """The parameter name click derives from the declarations: the handler's ``ctx.args.<name>``."""
+        return str(self.to_click().name)
 
 
 class Worker:
@@ -178,7 +184,7 @@ class Worker:
                 "'arkworker run'; give your option another name."
             )
         for existing in self._options:
-            if existing.to_click().name == option.name:
+            if existing.name == option.name:
                 raise RegistrationError(
                     f"@app.option{param_decls}: an option named '{option.name}' is already "
                     f"declared as {existing.param_decls}; give each option its own name."

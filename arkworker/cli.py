@@ -275,7 +275,7 @@ class Invocation:
     result: RunResult | None = None
 
     def execute(self, app: Worker, values: dict[str, Any]) -> int:
-        custom_names = {spec.to_click().name for spec in app.options}
+        custom_names = {spec.name for spec in app.options}
         builtins = {name: value for name, value in values.items() if name not in custom_names}
         builtins["element"] = tuple(str(value) for value in builtins.get("element") or ())
         options = RunOptions(**builtins, custom={name: values[name] for name in custom_names})
