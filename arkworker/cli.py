@@ -414,10 +414,6 @@ def serve_command(corpus: Path | None, port: int, db_path: Path | None) -> None:
         raise BadInput(f"Cannot listen on 127.0.0.1:{port} ({reason}): pick another --port.") from None
 
 
-cli.add_command(cache_group)
-cli.add_command(new_command)
-
-
 @sandbox_group.command("import", short_help="Write a corpus file for a folder of images.")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
@@ -434,6 +430,10 @@ def import_command(directory: Path, out: Path | None, force: bool) -> None:
     written = write_folder_corpus(directory, out, force=force)
     click.echo(f"Wrote {written}: {summary(written)}.")
     click.echo(f"Run a worker on them with: arkworker run APP --sandbox {written}")
+
+
+cli.add_command(cache_group)
+cli.add_command(new_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
