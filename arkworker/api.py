@@ -55,8 +55,8 @@ class RetryPolicy:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RetryPolicy:
         """Read ``ARKWORKER_RETRY_ATTEMPTS`` and ``ARKWORKER_RETRY_BACKOFF``."""
-        attempts = _number(env, "ARKWORKER_RETRY_ATTEMPTS", int, cls.attempts, minimum=1)
-        backoff = _number(env, "ARKWORKER_RETRY_BACKOFF", float, cls.backoff, minimum=0)
+        attempts = env_number(env, "ARKWORKER_RETRY_ATTEMPTS", int, cls.attempts, minimum=1)
+        backoff = env_number(env, "ARKWORKER_RETRY_BACKOFF", float, cls.backoff, minimum=0)
         return cls(attempts=attempts, backoff=backoff)
 
     def wait(self, retry: int) -> float:
@@ -229,15 +229,31 @@ def _describe_failure(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _number(env: Mapping[str, str], name: str, kind: type, default: Any, *, minimum: float) -> Any:
+def env_number(
+    env: Mapping[str, str],
+    name: str,
+    kind: type,
+    default: Any,
+    *,
+    minimum: float,
+    inclusive: bool = True,
+    expected: str | None = None,
+) -> Any:
+    """The number in variable ``name`` (``default`` when unset or empty), checked at once.
+
+    A bad value is a usage error raised before the run starts (not a crash in the middle of
+    it), naming the variable and what it takes; ``expected`` replaces the generic wording.
+    """
     raw = env.get(name)
     if not raw:
         return default
     try:
         value = kind(raw)
     except ValueError:
-        value = None
-    if value is None or value < minimum or (isinstance(value, float) and not math.isfinite(value)):
-        expected = "a whole number" if kind is int else "a number"
-        raise BadInput(f"{name}={raw!r} is not valid: expected {expected} >= {minimum:g}.")
+        value = math.nan  # fails every comparison below, as does a "nan" value
+    if value == math.inf or not (value >= minimum if inclusive else value > minimum):
+        if expected is None:
+            number = "a whole number" if kind is int else "a number"
+            expected = f"{number} {'>=' if inclusive else '>'} {minimum:g}"
+        raise BadInput(f"{name}={raw!r} is not valid: expected {expected}.")
     return value

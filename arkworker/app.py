@@ -22,6 +22,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar, overload
 
 import click
@@ -94,6 +95,11 @@ class OptionSpec:
     def to_click(self) -> click.Option:
         return click.Option(self.param_decls, **self.attrs)
 
+    @cached_property
+    def name(self) -> str:
+        """The parameter name click derives from the declarations: the handler's ``ctx.args.<name>``."""
+        return str(self.to_click().name)
+
 
 class Worker:
     """An Arkindex worker: a name, handlers and options.
@@ -109,7 +115,7 @@ class Worker:
         self.name = name
         self.description = description
         self.cache = bool(cache)
-        self._handlers: dict[str, HandlerSpec] = {}
+        self._handler: HandlerSpec | None = None
         self._setup: list[HandlerSpec] = []
         self._teardown: list[HandlerSpec] = []
         self._options: list[OptionSpec] = []
@@ -178,7 +184,7 @@ class Worker:
                 "'arkworker run'; give your option another name."
             )
         for existing in self._options:
-            if existing.to_click().name == option.name:
+            if existing.name == option.name:
                 raise RegistrationError(
                     f"@app.option{param_decls}: an option named '{option.name}' is already "
                     f"declared as {existing.param_decls}; give each option its own name."
@@ -195,12 +201,12 @@ class Worker:
     @property
     def kind(self) -> str | None:
         """``"element"`` or ``"dataset_set"``: which loop runs this worker (None before registration)."""
-        return next(iter(self._handlers), None)
+        return self._handler.kind if self._handler else None
 
     @property
     def handler(self) -> HandlerSpec | None:
         """The main handler (element or dataset set), if one was registered."""
-        return next(iter(self._handlers.values()), None)
+        return self._handler
 
     @property
     def setup_handlers(self) -> Sequence[HandlerSpec]:
@@ -213,10 +219,6 @@ class Worker:
     @property
     def options(self) -> Sequence[OptionSpec]:
         return tuple(self._options)
-
-    @property
-    def started(self) -> bool:
-        return self._started
 
     def freeze(self) -> None:
         """Refuse any further registration: called by the runner when a run starts."""
@@ -265,7 +267,7 @@ class Worker:
                     f"({current.location}); it cannot also have a {kind} handler ({spec.name}). "
                     "A worker processes either elements or dataset sets: make a second Worker for the other."
                 )
-            self._handlers[kind] = spec
+            self._handler = spec
         elif kind == "setup":
             self._setup.append(spec)
         else:

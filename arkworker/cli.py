@@ -142,7 +142,7 @@ def find_worker(module: ModuleType, module_ref: str, attr: str | None) -> Worker
 
 
 class WorkerCommand(click.Command):
-    """A worker's command; ``--element A B C`` is accepted as well as repeated flags."""
+    """A worker's command; ``--element A B C`` and ``--set X Y`` are accepted as well as repeated flags."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, expand_greedy(args, GREEDY_OPTIONS))
@@ -275,7 +275,7 @@ class Invocation:
     result: RunResult | None = None
 
     def execute(self, app: Worker, values: dict[str, Any]) -> int:
-        custom_names = {spec.to_click().name for spec in app.options}
+        custom_names = {spec.name for spec in app.options}
         builtins = {name: value for name, value in values.items() if name not in custom_names}
         builtins["element"] = tuple(str(value) for value in builtins.get("element") or ())
         options = RunOptions(**builtins, custom={name: values[name] for name in custom_names})
@@ -414,10 +414,6 @@ def serve_command(corpus: Path | None, port: int, db_path: Path | None) -> None:
         raise BadInput(f"Cannot listen on 127.0.0.1:{port} ({reason}): pick another --port.") from None
 
 
-cli.add_command(cache_group)
-cli.add_command(new_command)
-
-
 @sandbox_group.command("import", short_help="Write a corpus file for a folder of images.")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
@@ -434,6 +430,10 @@ def import_command(directory: Path, out: Path | None, force: bool) -> None:
     written = write_folder_corpus(directory, out, force=force)
     click.echo(f"Wrote {written}: {summary(written)}.")
     click.echo(f"Run a worker on them with: arkworker run APP --sandbox {written}")
+
+
+cli.add_command(cache_group)
+cli.add_command(new_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

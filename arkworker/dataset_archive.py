@@ -104,27 +104,23 @@ class ArchiveKeeper:
     def __init__(self, ctx: Context, directory: Path) -> None:
         self.ctx = ctx
         self.directory = directory
-        self.current: LocalArchive | None = None
-        self._dataset: Dataset | None = None
+        #: The dataset whose archive is on disk, with that archive; None between datasets.
+        self._held: tuple[Dataset, LocalArchive] | None = None
 
     def prepare(self, dataset: Dataset) -> LocalArchive:
         """Make ``dataset``'s archive available on disk, and reachable as ``dataset.archive``."""
-        if (
-            self.current is not None
-            and self._dataset is not None
-            and self._dataset.get("id") == dataset.get("id")
-        ):
-            dataset.attach_archive(self.current)
-            return self.current
-        self.release()
-        target = self.directory / dataset.filepath
-        if target.is_file():
-            logger.info("Using the archive %s of %s", target, dataset)
-            archive = LocalArchive(target, downloaded=False, scratch_dir=self.ctx.work_dir)
+        if self._held is not None and self._held[0].get("id") == dataset.get("id"):
+            archive = self._held[1]
         else:
-            self._download(dataset, target)
-            archive = LocalArchive(target, downloaded=True, scratch_dir=self.ctx.work_dir)
-        self.current, self._dataset = archive, dataset
+            self.release()
+            target = self.directory / dataset.filepath
+            downloaded = not target.is_file()
+            if downloaded:
+                self._download(dataset, target)
+            else:
+                logger.info("Using the archive %s of %s", target, dataset)
+            archive = LocalArchive(target, downloaded=downloaded, scratch_dir=self.ctx.work_dir)
+            self._held = (dataset, archive)
         dataset.attach_archive(archive)
         return archive
 
@@ -149,11 +145,11 @@ class ArchiveKeeper:
 
     def release(self) -> None:
         """Remove the current archive (when downloaded) and what was extracted from it."""
-        if self.current is not None:
-            self.current.remove()
-        if self._dataset is not None:
-            self._dataset.attach_archive(None)
-        self.current, self._dataset = None, None
+        if self._held is not None:
+            dataset, archive = self._held
+            archive.remove()
+            dataset.attach_archive(None)
+            self._held = None
 
 
 def extras_directory(ctx: Context) -> Path:

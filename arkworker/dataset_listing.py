@@ -10,13 +10,13 @@ downloaded once.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping, Sequence
 
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.context import Context
 from arkworker.errors import BadInput
+from arkworker.listing import normalise_uuid
 from arkworker.models import Dataset, Set
 
 logger = logging.getLogger("arkworker")
@@ -29,10 +29,9 @@ def parse_set(value: str) -> tuple[str, str]:
     head, colon, name = value.partition(":")
     if not colon:
         raise ValueError(f"{value!r} is not <dataset_uuid>:<set_name> (e.g. {EXAMPLE})")
-    try:
-        dataset_id = str(uuid.UUID(head.strip()))
-    except ValueError:
-        raise ValueError(f"{head!r} in {value!r} is not a dataset UUID (e.g. {EXAMPLE})") from None
+    dataset_id = normalise_uuid(head)
+    if dataset_id is None:
+        raise ValueError(f"{head!r} in {value!r} is not a dataset UUID (e.g. {EXAMPLE})")
     if not name.strip():
         raise ValueError(f"{value!r} has no set name after the ':' (e.g. {EXAMPLE})")
     return dataset_id, name

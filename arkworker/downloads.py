@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -34,8 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from PIL import Image, UnidentifiedImageError
 
-from arkworker.api import RetryPolicy
-from arkworker.errors import BadInput
+from arkworker.api import RetryPolicy, env_number
 
 logger = logging.getLogger("arkworker")
 
@@ -58,19 +56,16 @@ class ImageError(Exception):
 
 def read_timeout(env: Mapping[str, str]) -> float:
     """``ARKWORKER_DOWNLOAD_TIMEOUT`` in seconds (default 60); BadInput when it is not a positive number."""
-    raw = env.get(TIMEOUT_VARIABLE)
-    if not raw:
-        return READ_TIMEOUT
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise BadInput(
-            f"{TIMEOUT_VARIABLE}={raw!r} is not valid: expected a number of seconds > 0 "
-            f"(the longest wait for an image server's answer, default {READ_TIMEOUT:g})."
-        )
-    return value
+    return env_number(
+        env,
+        TIMEOUT_VARIABLE,
+        float,
+        READ_TIMEOUT,
+        minimum=0,
+        inclusive=False,
+        expected="a number of seconds > 0 "
+        f"(the longest wait for an image server's answer, default {READ_TIMEOUT:g})",
+    )
 
 
 @dataclass(frozen=True)

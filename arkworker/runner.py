@@ -2,8 +2,9 @@
 
 A run behaves like an arkindex-base-worker run inside an Arkindex process: same API calls
 in the same order, same log lines, same summary (``Ran on N elements: A completed, F
-failed``) and exit codes (1 when there was nothing to process or everything failed).
-A handler exception is counted and logged, never allowed to stop the other elements.
+failed``, or ``N sets`` for a dataset worker) and exit codes (1 when there was nothing to
+process or everything failed). A handler exception is counted and logged, never allowed
+to stop the other elements or sets.
 """
 
 from __future__ import annotations
@@ -91,9 +92,27 @@ class RunResult:
         self.exit_code = 1 if self.total == 0 or self.failed >= self.total else 0
         return self
 
+    def nothing_to_process(self) -> RunResult:
+        """Stop before the loop: no summary line, exit code 1, as the reference does."""
+        logger.warning("No %ss to process, stopping.", self.noun)
+        self.exit_code = 1
+        return self
+
+    def fail(self, item: str, exc: BaseException, *, described_as: str | None = None) -> None:
+        """Count ``item`` as failed and log the reference's failure line for it.
+
+        ``described_as`` is how the line names the item when that differs from its ID
+        (``element <id>``). The traceback is only logged in verbose mode, so that a run
+        with many failures stays readable.
+        """
+        self.failed += 1
+        message = describe_failure(described_as or item, exc)
+        self.failures.append(Failure(item, message, exc))
+        logger.warning(message, exc_info=_verbose())
+
 
 def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
-    """Configure a run of ``app`` and process its elements; return the accounting.
+    """Configure a run of ``app`` and process its elements or dataset sets; return the accounting.
 
     Raises :class:`~arkworker.errors.BadInput` for unusable inputs (before any API call)
     and :class:`~arkworker.errors.ConfigurationError` when the run cannot be configured.
@@ -215,9 +234,7 @@ def element_loop(app: Worker, ctx: Context, items: Sequence[str | CachedElement]
     """
     result = RunResult(noun="element", total=len(items))
     if not items:
-        logger.warning("No elements to process, stopping.")
-        result.exit_code = 1
-        return result
+        return result.nothing_to_process()
     if not ctx.store_activity:
         logger.info("No worker activity will be stored as it is disabled for this process")
 
@@ -241,10 +258,7 @@ def element_loop(app: Worker, ctx: Context, items: Sequence[str | CachedElement]
             update_activity(ctx, element_id, ActivityState.Processed)
             result.completed += 1
         except Exception as exc:
-            result.failed += 1
-            message = describe_failure(f"element {element_id}", exc)
-            result.failures.append(Failure(element_id, message, exc))
-            logger.warning(message, exc_info=_verbose())
+            result.fail(element_id, exc, described_as=f"element {element_id}")
             if element is not None:
                 try:
                     update_activity(ctx, element_id, ActivityState.Error)
@@ -277,9 +291,7 @@ def dataset_loop(app: Worker, ctx: Context, options: RunOptions) -> RunResult:
     sets = list_sets(ctx, options.set)
     result = RunResult(noun="set", total=len(sets))
     if not sets:
-        logger.warning("No sets to process, stopping.")
-        result.exit_code = 1
-        return result
+        return result.nothing_to_process()
     handler = app.handler
     assert handler is not None
     keeper = ArchiveKeeper(ctx, extras_directory(ctx))
@@ -301,10 +313,7 @@ def dataset_loop(app: Worker, ctx: Context, options: RunOptions) -> RunResult:
                 handler(dataset_set, ctx=ctx)
                 result.completed += 1
             except Exception as exc:
-                result.failed += 1
-                message = describe_failure(str(dataset_set), exc)
-                result.failures.append(Failure(str(dataset_set), message, exc))
-                logger.warning(message, exc_info=_verbose())
+                result.fail(str(dataset_set), exc)
     finally:
         keeper.release()
     return result.finish()

@@ -12,7 +12,6 @@ left one), so that the tasks after it find the rows it wrote.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
@@ -22,6 +21,7 @@ from arkworker.api import Api
 from arkworker.cache_files import CacheFileError, merge_caches
 from arkworker.config import Environment
 from arkworker.errors import ConfigurationError
+from arkworker.listing import normalise_uuid
 
 logger = logging.getLogger("arkworker")
 
@@ -39,7 +39,7 @@ def retrieve_parents(api: Api, task_id: str) -> list[str]:
             f"Could not retrieve the task {task_id} (HTTP {exc.title}):{hint}."
         ) from None
     parents = task.get("parents") if isinstance(task, dict) else None
-    if not isinstance(parents, list) or not all(_is_uuid(parent) for parent in parents):
+    if not isinstance(parents, list) or not all(_is_task_id(parent) for parent in parents):
         # Parent ids become directory names under PONOS_DATA: anything else than a UUID
         # (``..``, a path) would make the worker read files outside the task tree.
         raise ConfigurationError(
@@ -48,11 +48,9 @@ def retrieve_parents(api: Api, task_id: str) -> list[str]:
     return parents
 
 
-def _is_uuid(value: object) -> bool:
-    try:
-        return isinstance(value, str) and str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
+def _is_task_id(value: object) -> bool:
+    """A UUID in its canonical text form (braces, ``urn:`` or missing dashes are refused)."""
+    return isinstance(value, str) and normalise_uuid(value) == value.lower()
 
 
 def chunk_file_name(filename: str, chunk: str) -> str:

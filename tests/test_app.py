@@ -123,6 +123,14 @@ def test_options_are_validated_at_registration():
     assert [spec.param_decls for spec in app.options] == [("--threshold",)]
 
 
+def test_reserved_option_names_are_those_of_the_worker_command():
+    # app.py keeps its own list so that importing a worker does not import the CLI.
+    from arkworker.app import BUILTIN_OPTION_NAMES
+    from arkworker.cli import builtin_options
+
+    assert {option.name for option in builtin_options()} | {"help"} == BUILTIN_OPTION_NAMES
+
+
 def test_registration_after_the_run_started_is_refused():
     app = Worker("demo")
     app.element(lambda element: None)

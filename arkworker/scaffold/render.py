@@ -2,7 +2,8 @@
 
 Templates are Jinja2: the file names and the contents under ``templates/common/`` and
 ``templates/<kind>/`` are rendered with the :meth:`Project.variables`, and their ``.jinja``
-suffix dropped; a file without that suffix (the sample dataset archive) is copied as is. Jinja2 rather than ``string.Template`` or f-strings because the templates need
+suffix dropped; a file without that suffix (the sample dataset archive) is copied as is.
+Jinja2 rather than ``string.Template`` or f-strings because the templates need
 conditionals (optional author, kind-specific lines) and escaping filters, and
 ``StrictUndefined`` turns a misspelt variable into an error instead of an empty string.
 
