@@ -12,13 +12,13 @@ from arkworker import Worker
 app = Worker("lines", description="Splits pages into text lines, transcribed and classified.")
 
 
-@app.option("--lines", type=int, default=3, show_default=True, help="How many lines to cut each page into.")
 @app.setup
 def check_types(ctx):
     # Fails early, with the list of missing types, on a corpus without text lines.
     ctx.check_required_types("text_line", create_missing=True)
 
 
+@app.option("--lines", type=int, default=3, show_default=True, help="How many lines to cut each page into.")
 @app.element
 def process(element, ctx):
     if not element.get("zone"):
