@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from peewee import IntegrityError, Model
 
-from arkworker.cache import CachedElement, uuid_matches
+from arkworker.cache import CachedElement, CachedImage, uuid_matches
 from arkworker.models import Element
 
 if TYPE_CHECKING:
@@ -80,6 +80,23 @@ def image_of(element: Element | CachedElement) -> str | None:
         return None if element.image_id is None else str(element.image_id)
     zone = element.get("zone")
     return zone["image"]["id"] if zone else None
+
+
+def cache_image(element: Element | CachedElement) -> str | None:
+    """The id of the element's image, its cache row created from an API element's zone if missing.
+
+    New sub-elements reference that row: without it, the cache would refuse them.
+    """
+    if isinstance(element, CachedElement):
+        return element.image_id
+    zone = element.get("zone")
+    if not zone:
+        return None
+    image = zone["image"]
+    CachedImage.get_or_create(
+        id=image["id"], defaults={"width": image["width"], "height": image["height"], "url": image["url"]}
+    )
+    return image["id"]
 
 
 def cached_by_worker(query: Any, model: type[Model], filters: Mapping[str, Any]) -> Any:

@@ -13,6 +13,7 @@ from arkworker.helpers.base import (
     HelperMixin,
     Results,
     batches,
+    cache_image,
     cached_by_worker,
     image_of,
     logger,
@@ -193,7 +194,7 @@ class ElementMixin(HelperMixin):
         self, parent: Element | CachedElement, rows: Iterable[Mapping[str, Any]], image_id: str | None
     ) -> None:
         if image_id is None:
-            image_id = _cache_image(parent)
+            image_id = cache_image(parent)
         for row in rows:
             CachedElement.create(
                 id=row["id"],
@@ -303,20 +304,6 @@ def _corpus_of(element: Element | CachedElement, default: str) -> str:
     if isinstance(element, Element) and isinstance(element.get("corpus"), Mapping):
         return element["corpus"]["id"]
     return default
-
-
-def _cache_image(element: Element | CachedElement) -> str | None:
-    """The cache's row of the element's image, created from the API element's zone if missing."""
-    if isinstance(element, CachedElement):
-        return element.image_id
-    zone = element.get("zone")
-    if not zone:
-        return None
-    image = zone["image"]
-    CachedImage.get_or_create(
-        id=image["id"], defaults={"width": image["width"], "height": image["height"], "url": image["url"]}
-    )
-    return image["id"]
 
 
 def _cache_update(element: Element | CachedElement, changes: Mapping[str, Any]) -> None:

@@ -13,8 +13,8 @@ from arkworker.helpers.base import (
     HelperMixin,
     Results,
     batches,
+    cache_image,
     cached_by_worker,
-    image_of,
     logger,
 )
 from arkworker.models import Element, Transcription
@@ -158,7 +158,7 @@ class TranscriptionMixin(HelperMixin):
         items: Iterable[Mapping[str, Any]],
         annotations: Iterable[Mapping[str, Any]],
     ) -> None:
-        image_id = image_of(element)
+        image_id = cache_image(element)
         parent_id = check.element_id(element)
         for item, annotation in zip(items, annotations, strict=True):
             if (
