@@ -3,6 +3,8 @@
 import pytest
 from arkindex.exceptions import ArkindexClientError, ArkindexValidationError
 
+from arkworker.sandbox.tables import WorkerRun
+
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 SQUARE = [[10, 10], [20, 10], [20, 20]]
 
@@ -234,3 +236,24 @@ def test_listing_filters(sb, client, named):
         "Grace",
     ]
     assert [e["name"] for e in client.paginate("ListCorpusEntities", id=sb.corpus_id, name="al")] == ["Alan"]
+
+
+def test_a_transcription_entity_is_unique_per_worker_run(sb, client, named):
+    """Arkindex's unique set includes the worker run: another run may annotate the same span."""
+    (run,) = sb.objects("worker_runs", id=sb.worker_run_id)
+    other_run = "11111111-1111-4111-8111-111111111111"
+    with sb.store.session():
+        WorkerRun.create(id=other_run, process=run["process_id"], version=run["version_id"], summary="Other")
+    on = transcription(sb, client, named, text="Ada wrote")
+    entity = client.request(
+        "CreateEntity", body={"name": "Ada", "type_id": entity_type(sb, client), "corpus": sb.corpus_id}
+    )["id"]
+    span = {"entity": entity, "offset": 0, "length": 3}
+    for worker_run in (sb.worker_run_id, other_run):
+        client.request("CreateTranscriptionEntity", id=on, body={**span, "worker_run_id": worker_run})
+    with pytest.raises(ArkindexValidationError) as refused:
+        client.request("CreateTranscriptionEntity", id=on, body={**span, "worker_run_id": other_run})
+    assert "transcription, entity, offset, length, worker_run must make a unique set" in str(refused.value)
+    assert sorted(row["worker_run_id"] for row in sb.objects("transcription_entities")) == sorted(
+        [sb.worker_run_id, other_run]
+    )

@@ -26,7 +26,7 @@ from arkworker.sandbox.handlers.base import (
     validate_list,
 )
 from arkworker.sandbox.handlers.elements import child_ids
-from arkworker.sandbox.handlers.process import made_by, worker_filters, worker_run_brief
+from arkworker.sandbox.handlers.process import made_by, worker_condition, worker_filters, worker_run_brief
 from arkworker.sandbox.report import ReportTable, register_table, shorten
 from arkworker.sandbox.store import BaseModel, JSONField, UUIDKey, new_id, now, register
 from arkworker.sandbox.tables import Corpus, Element, Transcription
@@ -198,6 +198,7 @@ def create_transcription_entity(call: Call) -> Reply:
         & (TranscriptionEntity.entity == entity.id)
         & (TranscriptionEntity.offset == data["offset"])
         & (TranscriptionEntity.length == data["length"])
+        & worker_condition(TranscriptionEntity.worker_run_id, data["worker_run_id"])
     )
     if duplicate.exists():
         detail = "The fields transcription, entity, offset, length, worker_run must make a unique set."
