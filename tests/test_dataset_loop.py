@@ -337,6 +337,35 @@ def test_a_missing_extras_directory_is_a_usage_error(arkworker_run, tmp_path):
     assert "--extras-dir directory" in run.output and "does not exist" in run.output
 
 
+def test_a_missing_extras_dir_of_the_config_file_is_a_usage_error(arkworker_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "config.yml").write_text("extras_dir: nowhere\n")
+    run = arkworker_run(Recorder().app, "--dev", "--config", "config.yml", "--set", f"{A}:train")
+    assert run.exit_code == 2, run.output
+    (line,) = [line for line in run.output.splitlines() if line.startswith("Error:")]
+    assert line.startswith(
+        "Error: The extras directory nowhere does not exist or is not a directory: fix 'extras_dir'"
+    )
+    assert "Traceback" not in run.output
+
+
+class TestExtrasDirOfTheWorkerVersion:
+    """In production the configuration comes from Arkindex: not the user's input, exit 1."""
+
+    @pytest.fixture
+    def arkworker_corpus(self, arkworker_corpus):
+        configuration = {"configuration": {"extras_dir": "/nowhere/extras"}}
+        return {
+            **arkworker_corpus,
+            "worker_run": {**PAGES_CORPUS["worker_run"], "version": {"configuration": configuration}},
+        }
+
+    def test_a_missing_one_is_a_configuration_error(self, arkworker_run):
+        run = arkworker_run(Recorder().app)
+        assert run.exit_code == 1, run.output
+        assert "Error: The extras directory /nowhere/extras does not exist" in run.output
+
+
 def test_task_helpers(arkworker_run, arkworker_sandbox, archives, tmp_path):
     results = {}
     app = Worker("tasks")

@@ -10,12 +10,22 @@ from typing import Any
 from arkworker.api import Api
 from arkworker.archives import extract_tar_zst
 from arkworker.config import Environment
-from arkworker.errors import ConfigurationError
+from arkworker.errors import BadInput, ConfigurationError
 from arkworker.tasks import parent_file_paths, retrieve_parents
 
 
 class ExtrasDirNotFoundError(ConfigurationError):
-    """The extras directory is not given, or does not exist."""
+    """The extras directory is not given, or does not exist (exit 1: the run is misconfigured)."""
+
+
+class ExtrasDirInputError(ExtrasDirNotFoundError, BadInput):
+    """The extras directory the user named (``--extras-dir``, the ``--config`` file) does not exist.
+
+    A usage error like any bad command-line value: exit 2, not the exit 1 of a production
+    run whose configuration came from Arkindex.
+    """
+
+    exit_code = 2
 
 
 class TaskMixin:
@@ -25,6 +35,7 @@ class TaskMixin:
     api: Api
     args: SimpleNamespace
     config: dict[str, Any]
+    is_read_only: bool
 
     @cached_property
     def task_parents(self) -> list[str]:
@@ -73,7 +84,9 @@ class TaskMixin:
             )
         path = Path(value)
         if not path.is_dir():
-            raise ExtrasDirNotFoundError(
+            # In read-only mode the configuration is the user's --config file.
+            from_user = self.is_read_only or "extras_dir" not in self.config
+            raise (ExtrasDirInputError if from_user else ExtrasDirNotFoundError)(
                 f"The extras directory {path} does not exist or is not a directory: fix 'extras_dir' "
                 "or --extras-dir."
             )
