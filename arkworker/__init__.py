@@ -17,7 +17,6 @@ local Arkindex sandbox.
 from importlib.metadata import PackageNotFoundError, version
 
 from arkworker.app import Worker
-from arkworker.context import Context
 from arkworker.enums import ActivityState, ClassificationState, DatasetState, MetaType, TextOrientation
 from arkworker.errors import (
     BadInput,
@@ -28,6 +27,7 @@ from arkworker.errors import (
     RegistrationError,
 )
 from arkworker.helpers.elements import ElementType
+from arkworker.run.context import Context
 
 try:
     __version__ = version("arkworker")

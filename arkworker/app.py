@@ -3,7 +3,7 @@
 A worker module is imported by ``arkworker run``, by tests and by ``arkworker new`` checks;
 importing it must stay free of I/O. The decorators below therefore only record a small
 frozen spec and hand the function back unchanged, so handlers remain plain functions that a
-unit test can call directly. Running (HTTP, SQLite, files) lives in :mod:`arkworker.runner`.
+unit test can call directly. Running (HTTP, SQLite, files) lives in :mod:`arkworker.run.loop`.
 
 Example::
 

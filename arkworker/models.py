@@ -19,7 +19,7 @@ from arkworker import images
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from arkworker.dataset_archive import LocalArchive
+    from arkworker.storage.dataset_archive import LocalArchive
 
 
 def _wrap(value: Any) -> Any:

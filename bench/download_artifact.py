@@ -3,7 +3,7 @@
 A sandbox serves one artifact of ``--size`` megabytes. Each way of downloading it runs in
 its own process, which prints its wall time and the growth of its peak memory (RSS):
 
-* ``arkworker``: :func:`arkworker.artifacts.download_file`, blocks written to a temporary
+* ``arkworker``: :func:`arkworker.api.artifacts.download_file`, blocks written to a temporary
   file then renamed (what the dataset loop does);
 * ``client``: ``ArkindexClient.request("DownloadArtifact")``, which reads the whole answer
   into memory before writing it to a temporary file.
@@ -31,8 +31,8 @@ from pathlib import Path
 way, url, token, target, task, path = sys.argv[1:7]
 params = {"id": task, "path": path}
 if way == "arkworker":
-    from arkworker.api import connect
-    from arkworker.artifacts import download_file
+    from arkworker.api.client import connect
+    from arkworker.api.artifacts import download_file
     api = connect({"ARKINDEX_API_URL": url, "ARKINDEX_API_TOKEN": token})
     download = lambda: download_file(api, "DownloadArtifact", Path(target), **params)
 else:

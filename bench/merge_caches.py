@@ -29,12 +29,12 @@ from pathlib import Path
 
 from reference import add_reference_argument
 
-from arkworker.cache_files import create_cache_file
+from arkworker.storage.cache_files import create_cache_file
 
 ARKWORKER_CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from arkworker.cache_files import merge_caches
+from arkworker.storage.cache_files import merge_caches
 target, parents = Path(sys.argv[1]), [Path(path) for path in sys.argv[2:]]
 start = time.perf_counter()
 merge_caches(target, parents)

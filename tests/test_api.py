@@ -7,7 +7,7 @@ import pytest
 import requests
 from arkindex.exceptions import ErrorResponse
 
-from arkworker.api import Api, RetryPolicy, connect, is_transient
+from arkworker.api.client import Api, RetryPolicy, connect, is_transient
 from arkworker.errors import ConfigurationError
 from arkworker.sandbox import Sandbox
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from arkworker.archives import ArchiveError, create_tar_zst, decompress_zst, extract_tar_zst
 from arkworker.errors import BadInput
+from arkworker.storage.archives import ArchiveError, create_tar_zst, decompress_zst, extract_tar_zst
 
 
 def make_archive(path, members):

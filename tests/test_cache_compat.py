@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from arkworker import cache
-from arkworker.cache import (
+from arkworker.storage import cache
+from arkworker.storage.cache import (
     CachedClassification,
     CachedDataset,
     CachedDatasetElement,
@@ -26,7 +26,7 @@ from arkworker.cache import (
     CachedTranscription,
     CachedTranscriptionEntity,
 )
-from arkworker.cache_files import create_cache_file
+from arkworker.storage.cache_files import create_cache_file
 
 DATA = Path(__file__).parent / "data"
 spec = importlib.util.spec_from_file_location("make_reference_cache", DATA / "make_reference_cache.py")

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from arkworker.cache_files import CacheFileError, cache_info, create_cache_file, merge_caches
+from arkworker.storage.cache_files import CacheFileError, cache_info, create_cache_file, merge_caches
 
 
 def make_parent(path, elements=(), initial=False):

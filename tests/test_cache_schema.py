@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from arkworker import cache
+from arkworker.storage import cache
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 from arkworker import Worker
-from arkworker.api import RetryPolicy
-from arkworker.config import Environment
+from arkworker.api.client import RetryPolicy
+from arkworker.run.config import Environment
 from tests.conftest import PAGES_CORPUS, with_worker_run
 
 

@@ -9,10 +9,10 @@ import requests
 from arkindex import ArkindexClient
 from PIL import Image
 
-from arkworker import cache
 from arkworker.images import ImageError, ImageZone, open_zone, polygon_bounding_box, trim_polygon
 from arkworker.models import Element
 from arkworker.sandbox import Sandbox
+from arkworker.storage import cache
 
 WIDTH, HEIGHT = 300, 200
 LINE = [[10, 20], [110, 20], [110, 70], [10, 70]]
@@ -221,7 +221,7 @@ def test_a_refused_full_size_falls_back_to_max(element, arkworker_sandbox, caplo
 
 
 def test_the_max_fallback_downloads_the_image_the_server_allows(arkworker_sandbox):
-    from arkworker.downloads import fetch_image
+    from arkworker.images.downloads import fetch_image
 
     (row,) = arkworker_sandbox.objects("images", name="tiled")
     base = f"{arkworker_sandbox.url}/iiif/{row['id']}"
@@ -234,7 +234,7 @@ def test_the_max_fallback_downloads_the_image_the_server_allows(arkworker_sandbo
 
 
 def test_only_iiif_urls_at_size_full_fall_back():
-    from arkworker.downloads import size_max_url
+    from arkworker.images.downloads import size_max_url
 
     base = "https://iiif.example.com/iiif/2/page.jpg"
     assert size_max_url(f"{base}/full/full/0/default.jpg") == f"{base}/full/max/0/default.jpg"
@@ -286,7 +286,7 @@ def test_a_truncated_image_is_a_clear_error(element, arkworker_sandbox, tmp_path
 
 
 def test_the_servers_explanation_is_quoted(arkworker_sandbox, element):
-    from arkworker.downloads import download
+    from arkworker.images.downloads import download
 
     (row,) = arkworker_sandbox.objects("images", name="tiled")
     url = f"{arkworker_sandbox.url}/iiif/{row['id']}/full/100,/0/default.png"
@@ -460,7 +460,7 @@ def test_the_demo_corpus_opens_offline():
 
 
 def test_connection_errors_are_retried_then_named():
-    from arkworker.downloads import download
+    from arkworker.images.downloads import download
 
     env = {"ARKWORKER_RETRY_BACKOFF": "0", "ARKWORKER_RETRY_ATTEMPTS": "2"}
     with pytest.raises(ImageError, match=r"Downloading http://127\.0\.0\.1:9/x failed: ConnectionError"):
@@ -468,7 +468,7 @@ def test_connection_errors_are_retried_then_named():
 
 
 def test_tls_errors_are_not_retried(arkworker_sandbox):
-    from arkworker.downloads import download
+    from arkworker.images.downloads import download
 
     url = arkworker_sandbox.url.replace("http://", "https://") + "/iiif/x/info.json"
     with pytest.raises(ImageError, match="TLS error"):
@@ -476,7 +476,7 @@ def test_tls_errors_are_not_retried(arkworker_sandbox):
 
 
 def test_certificates_are_verified_except_on_development_instances():
-    from arkworker.downloads import verifies_certificate
+    from arkworker.images.downloads import verifies_certificate
 
     assert verifies_certificate("https://iiif.example.com/iiif/2/a/full/full/0/default.jpg")
     assert verifies_certificate("https://notark.localhost/iiif/a/info.json")
@@ -534,7 +534,7 @@ def test_tiles_of_the_wrong_size(element, arkworker_sandbox, caplog):
 
 
 def test_tile_sizes_come_from_info_json():
-    from arkworker.tiles import tile_size
+    from arkworker.images.tiles import tile_size
 
     zone = ImageZone("x", "https://iiif.example.com/a", 1000, 1000, server_max_width=300)
     assert tile_size(zone, {"tiles": [{"width": 256}, {"width": 512, "height": 128}]}) == (300, 128)
@@ -577,7 +577,7 @@ def test_timeouts_that_never_end_name_the_url(element, arkworker_sandbox, monkey
 
 
 def test_the_download_timeout_defaults_to_the_reference_values():
-    from arkworker.downloads import DownloadSettings, current_settings
+    from arkworker.images.downloads import DownloadSettings, current_settings
 
     assert current_settings({}).timeouts == (30, 60)
     assert DownloadSettings(timeout=10).timeouts == (10, 10)

@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from arkworker.cli import invoke_app
-from arkworker.sandbox.pytest_plugin import SandboxRun
 from arkworker.scaffold.project import Project
 from arkworker.scaffold.render import render_project, templates_root
+from arkworker.testing.pytest_plugin import SandboxRun
 
 
 def configured(kind, values=None):

@@ -4,10 +4,10 @@ import pytest
 from arkindex import ArkindexClient
 from PIL import Image
 
-from arkworker import cache
 from arkworker.images import revert_orientation
+from arkworker.images.orientation import apply_orientation, orient_points, oriented_size, unorient_points
 from arkworker.models import Element
-from arkworker.orientation import apply_orientation, orient_points, oriented_size, unorient_points
+from arkworker.storage import cache
 
 # The parent: the box (10, 20, 100, 50) of a 300 x 200 image.
 X, Y, WIDTH, HEIGHT = 10, 20, 100, 50

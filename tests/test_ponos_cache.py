@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 from arkworker import Worker
-from arkworker.cache_files import cache_info
+from arkworker.storage.cache_files import cache_info
 from tests.conftest import requests_of
 
 REFERENCE = Path(__file__).parent / "data" / "reference_cache.sqlite"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from arkworker import Worker, cache
+from arkworker import Worker
+from arkworker.storage import cache
 from tests.conftest import requests_of
 
 REFERENCE = Path(__file__).parent / "data" / "reference_cache.sqlite"

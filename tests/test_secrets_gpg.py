@@ -9,7 +9,8 @@ from pathlib import Path
 import gnupg
 import pytest
 
-from arkworker import Worker, logs
+from arkworker import Worker
+from arkworker.run import logs
 from tests.conftest import with_worker_run
 
 NAMES = ["creds.json", "nested/config.yml", "token.txt"]

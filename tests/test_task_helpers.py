@@ -8,8 +8,8 @@ import pytest
 import zstandard
 
 from arkworker import Worker
-from arkworker.archives import create_tar_zst
-from arkworker.tasks import chunk_file_name
+from arkworker.storage.archives import create_tar_zst
+from arkworker.storage.tasks import chunk_file_name
 
 
 def probing_worker(probe, results):

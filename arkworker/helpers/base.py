@@ -1,6 +1,6 @@
 """What every helper family shares: read-only guard, cache writes and reads, batches, lazy results.
 
-The mixins only rely on what :class:`arkworker.context.Context` provides (declared below
+The mixins only rely on what :class:`arkworker.run.context.Context` provides (declared below
 for type checkers), so each family stays a small module that reads on its own.
 """
 
@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from peewee import IntegrityError, Model
 
-from arkworker.cache import CachedElement, CachedImage, uuid_matches
 from arkworker.models import Element
+from arkworker.storage.cache import CachedElement, CachedImage, uuid_matches
 
 if TYPE_CHECKING:
     from peewee import SqliteDatabase
 
-    from arkworker.api import Paginator
+    from arkworker.api.client import Paginator
 
 logger = logging.getLogger("arkworker.helpers")
 

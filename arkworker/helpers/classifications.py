@@ -7,10 +7,10 @@ from typing import Any
 
 from arkindex.exceptions import ErrorResponse
 
-from arkworker.cache import CachedClassification, CachedElement
 from arkworker.helpers import validation as check
 from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, batches, logger
 from arkworker.models import Element
+from arkworker.storage.cache import CachedClassification, CachedElement
 
 #: What Arkindex answers when a worker run classifies an element twice with one class.
 DUPLICATE = "The fields element, worker_run, ml_class must make a unique set."

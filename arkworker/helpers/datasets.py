@@ -2,7 +2,7 @@
 
 ``list_process_sets``, ``list_set_elements`` and ``update_dataset_state`` are the dataset
 family; ``list_artifacts`` and ``download_artifact`` the task family. Downloads stream to
-disk (:mod:`arkworker.artifacts`), never holding a whole artifact in memory.
+disk (:mod:`arkworker.api.artifacts`), never holding a whole artifact in memory.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from arkworker.artifacts import download_file, stream_into
+from arkworker.api.artifacts import download_file, stream_into
 from arkworker.enums import DatasetState
 from arkworker.errors import InvalidArgument
 from arkworker.helpers.base import HelperMixin
 from arkworker.models import Artifact, Dataset, Element, Set
 
 if TYPE_CHECKING:
-    from arkworker.api import Api
+    from arkworker.api.client import Api
 
 
 class DatasetMixin(HelperMixin):

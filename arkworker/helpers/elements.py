@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from arkworker.cache import CachedElement, CachedImage, uuid_matches
 from arkworker.errors import MissingTypeError
 from arkworker.helpers import validation as check
 from arkworker.helpers.base import (
@@ -19,6 +18,7 @@ from arkworker.helpers.base import (
     logger,
 )
 from arkworker.models import Element
+from arkworker.storage.cache import CachedElement, CachedImage, uuid_matches
 
 
 class ElementType(NamedTuple):

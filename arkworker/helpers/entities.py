@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from arkworker.cache import CachedEntity, CachedTranscription, CachedTranscriptionEntity
 from arkworker.errors import MissingEntityType
 from arkworker.helpers import validation as check
 from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Results, batches, logger
 from arkworker.models import ApiModel, Element, Transcription
+from arkworker.storage.cache import CachedEntity, CachedTranscription, CachedTranscriptionEntity
 
 
 def _transcription_id(value: Any) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from arkworker.cache import CachedElement
 from arkworker.enums import MetaType
 from arkworker.helpers import validation as check
 from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, batches
 from arkworker.models import ApiModel, Element
+from arkworker.storage.cache import CachedElement
 
 
 class MetaDataMixin(HelperMixin):

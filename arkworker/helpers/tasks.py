@@ -7,11 +7,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from arkworker.api import Api
-from arkworker.archives import extract_tar_zst
-from arkworker.config import Environment
+from arkworker.api.client import Api
 from arkworker.errors import BadInput, ConfigurationError
-from arkworker.tasks import parent_file_paths, retrieve_parents
+from arkworker.run.config import Environment
+from arkworker.storage.archives import extract_tar_zst
+from arkworker.storage.tasks import parent_file_paths, retrieve_parents
 
 
 class ExtrasDirNotFoundError(ConfigurationError):
@@ -59,7 +59,7 @@ class TaskMixin:
 
         Archives are extracted in parent order, so a later parent's file replaces an earlier
         one with the same path. Returns the archives extracted. Unsafe or corrupt archives
-        raise :class:`~arkworker.archives.ArchiveError` naming the file.
+        raise :class:`~arkworker.storage.archives.ArchiveError` naming the file.
         """
         archives = self.find_parents_file_paths(archive_name)
         for archive in archives:

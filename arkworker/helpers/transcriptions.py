@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from arkworker.cache import CachedElement, CachedTranscription, uuid_matches
 from arkworker.enums import TextOrientation
 from arkworker.helpers import validation as check
 from arkworker.helpers.base import (
@@ -18,6 +17,7 @@ from arkworker.helpers.base import (
     logger,
 )
 from arkworker.models import Element, Transcription
+from arkworker.storage.cache import CachedElement, CachedTranscription, uuid_matches
 
 
 def _transcription_item(item: Any, prefix: str, *, with_element_id: bool) -> dict[str, Any]:

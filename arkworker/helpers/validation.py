@@ -15,10 +15,10 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from arkworker.cache import CachedElement
 from arkworker.enums import MetaType, TextOrientation
 from arkworker.errors import InvalidArgument
 from arkworker.models import Element, Transcription
+from arkworker.storage.cache import CachedElement
 
 
 def _show(value: Any) -> str:

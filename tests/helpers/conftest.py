@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from arkworker import Worker, cache
+from arkworker import Worker
+from arkworker.storage import cache
 
 #: A page with two lines and a second page; the process runs on Page 1.
 HELPERS_CORPUS = {

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
-from arkworker.cache_files import create_cache_file
 from arkworker.models import Element
+from arkworker.storage.cache_files import create_cache_file
 
 from .conftest import SQUARE, cache_rows, hexid
 

@@ -8,7 +8,7 @@ is an error, not a fallback to something else.
 
 Secret values are kept in a :class:`Secrets` mapping whose ``repr`` shows names only, so a
 configuration printed in a log or a traceback never shows them; the run also redacts their
-values from every log line (:func:`arkworker.logs.redact_secrets`).
+values from every log line (:func:`arkworker.run.logs.redact_secrets`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from arkindex.exceptions import ErrorResponse
 from arkworker.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from arkworker.api import Api
-    from arkworker.config import Environment
+    from arkworker.api.client import Api
+    from arkworker.run.config import Environment
 
 logger = logging.getLogger("arkworker")
 

@@ -25,9 +25,9 @@ from typing import Any
 import yaml
 from arkindex.exceptions import ErrorResponse
 
-from arkworker.api import Api
+from arkworker.api.client import Api
 from arkworker.errors import BadInput, ConfigurationError
-from arkworker.secrets import Secrets, load_secrets
+from arkworker.run.secrets import Secrets, load_secrets
 
 logger = logging.getLogger("arkworker")
 

@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 
 from arkworker.app import Worker
-from arkworker.cache_files import create_cache_file
 from arkworker.cli import invoke_app
-from arkworker.runner import RunResult
+from arkworker.cli.sandbox_run import sandbox_environment
+from arkworker.run.loop import RunResult
 from arkworker.sandbox import Sandbox
-from arkworker.sandbox.session import sandbox_environment
+from arkworker.storage.cache_files import create_cache_file
 
 
 @dataclass

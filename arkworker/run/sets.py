@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 
 from arkindex.exceptions import ErrorResponse
 
-from arkworker.context import Context
 from arkworker.errors import BadInput
-from arkworker.listing import normalise_uuid
 from arkworker.models import Dataset, Set
+from arkworker.run.context import Context
+from arkworker.run.inputs import normalise_uuid
 
 logger = logging.getLogger("arkworker")
 

@@ -17,11 +17,11 @@ from pathlib import Path, PurePath
 
 from arkindex.exceptions import ErrorResponse
 
-from arkworker.api import Api
-from arkworker.cache_files import CacheFileError, merge_caches
-from arkworker.config import Environment
+from arkworker.api.client import Api
 from arkworker.errors import ConfigurationError
-from arkworker.listing import normalise_uuid
+from arkworker.run.config import Environment
+from arkworker.run.inputs import normalise_uuid
+from arkworker.storage.cache_files import CacheFileError, merge_caches
 
 logger = logging.getLogger("arkworker")
 

@@ -33,8 +33,8 @@ from pathlib import Path
 
 from peewee import SchemaManager, SqliteDatabase
 
-from arkworker import cache
 from arkworker.files import put_in_place, temporary_beside
+from arkworker.storage import cache
 
 logger = logging.getLogger("arkworker")
 

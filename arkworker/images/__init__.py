@@ -4,8 +4,8 @@ Opening an element means asking its IIIF server for the bounding box of the poly
 whole image), at most ``max_width`` x ``max_height`` pixels with the ratio kept, then
 applying the element's ``mirrored`` and ``rotation_angle`` as the reference does (mirror
 left-right first, then rotate clockwise, growing the canvas). Regions larger than the
-server allows come from :mod:`arkworker.tiles`; where a zone is and how it is asked for
-lives in :mod:`arkworker.zones`, whose public names are also importable from here.
+server allows come from :mod:`arkworker.images.tiles`; where a zone is and how it is asked for
+lives in :mod:`arkworker.images.zones`, whose public names are also importable from here.
 
 Differences with the reference (facts §12.18): a crop of a cached element is resized like
 any other; the tiles path keeps the element's polygon; a resize keeps the ratio when both
@@ -24,10 +24,10 @@ from typing import IO, Any
 import requests
 from PIL import Image
 
-from arkworker.downloads import ImageError, decode, fetch_image
-from arkworker.orientation import apply_orientation, orient_points, unorient_points
-from arkworker.tiles import fetch_tiles
-from arkworker.zones import (
+from arkworker.images.downloads import ImageError, decode, fetch_image
+from arkworker.images.orientation import apply_orientation, orient_points, unorient_points
+from arkworker.images.tiles import fetch_tiles
+from arkworker.images.zones import (
     BoundingBox,
     ImageZone,
     api_zone,

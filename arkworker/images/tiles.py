@@ -15,8 +15,8 @@ from typing import Any
 import requests
 from PIL import Image
 
-from arkworker.downloads import ImageError, decode, download
-from arkworker.zones import BoundingBox, ImageZone, iiif_url
+from arkworker.images.downloads import ImageError, decode, download
+from arkworker.images.zones import BoundingBox, ImageZone, iiif_url
 
 logger = logging.getLogger("arkworker")
 

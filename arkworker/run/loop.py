@@ -19,18 +19,20 @@ from typing import Any
 
 from arkindex.exceptions import ErrorResponse
 
-from arkworker import cache, downloads, logs, tasks
-from arkworker.api import connect
+from arkworker.api.client import connect
 from arkworker.app import Worker
-from arkworker.cache import CachedElement
-from arkworker.config import Environment, is_read_only, load_configuration, read_config_file
-from arkworker.context import Context
-from arkworker.dataset_archive import ArchiveKeeper, extras_directory
-from arkworker.dataset_listing import list_sets
 from arkworker.enums import ActivityState, DatasetState
 from arkworker.errors import BadInput
-from arkworker.listing import list_elements
+from arkworker.images import downloads
 from arkworker.models import Element
+from arkworker.run import logs
+from arkworker.run.config import Environment, is_read_only, load_configuration, read_config_file
+from arkworker.run.context import Context
+from arkworker.run.inputs import list_elements
+from arkworker.run.sets import list_sets
+from arkworker.storage import cache, tasks
+from arkworker.storage.cache import CachedElement
+from arkworker.storage.dataset_archive import ArchiveKeeper, extras_directory
 
 logger = logging.getLogger("arkworker")
 

@@ -16,8 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from arkworker.api import Api, Paginator
-from arkworker.config import Configuration, Environment
+from arkworker.api.client import Api, Paginator
 from arkworker.errors import ConfigurationError
 from arkworker.helpers.classifications import ClassificationMixin
 from arkworker.helpers.datasets import DatasetMixin
@@ -27,6 +26,7 @@ from arkworker.helpers.metadata import MetaDataMixin
 from arkworker.helpers.tasks import TaskMixin
 from arkworker.helpers.transcriptions import TranscriptionMixin
 from arkworker.helpers.worker_versions import WorkerVersionMixin
+from arkworker.run.config import Configuration, Environment
 
 if TYPE_CHECKING:
     from arkindex import ArkindexClient

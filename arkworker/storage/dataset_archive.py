@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from arkworker.models import Artifact, Dataset
 
 if TYPE_CHECKING:
-    from arkworker.context import Context
+    from arkworker.run.context import Context
 
 logger = logging.getLogger("arkworker")
 
@@ -50,7 +50,7 @@ class LocalArchive:
 
     def extract(self, destination: str | Path | None = None) -> Path:
         """Unpack the archive into ``destination``, or into a directory removed with the archive."""
-        from arkworker.archives import extract_tar_zst
+        from arkworker.storage.archives import extract_tar_zst
 
         if destination is not None:
             extract_tar_zst(self.path, destination)

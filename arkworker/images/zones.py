@@ -2,8 +2,8 @@
 
 An Arkindex element points at a region (its polygon) of an image served by a IIIF Image
 API server. API elements (:class:`arkworker.models.Element`) and cached elements
-(:class:`arkworker.cache.CachedElement`) both describe themselves as an :class:`ImageZone`,
-so the rules of :mod:`arkworker.images` and :mod:`arkworker.tiles` are written once. This
+(:class:`arkworker.storage.cache.CachedElement`) both describe themselves as an :class:`ImageZone`,
+so the rules of :mod:`arkworker.images` and :mod:`arkworker.images.tiles` are written once. This
 module downloads nothing.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from arkworker.downloads import ImageError
+from arkworker.images.downloads import ImageError
 
 #: Image formats a IIIF request may ask for.
 FORMATS = ("jpg", "png")

@@ -1,7 +1,7 @@
 """Downloading images: the retry policy of API calls, applied to plain HTTP GETs.
 
 Image servers fail like the API does (a restarting IIIF server answers 502 for a few
-seconds), so a download is retried under the same :class:`~arkworker.api.RetryPolicy`
+seconds), so a download is retried under the same :class:`~arkworker.api.client.RetryPolicy`
 (attempts and waits from ``ARKWORKER_RETRY_ATTEMPTS`` / ``ARKWORKER_RETRY_BACKOFF``): the
 run's own policy inside a run, so a run's environment governs its handlers' downloads too.
 Only transient failures are retried: 5xx answers (not 501), timeouts and dropped
@@ -33,7 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from PIL import Image, UnidentifiedImageError
 
-from arkworker.api import RetryPolicy, env_number
+from arkworker.api.client import RetryPolicy, env_number
 
 logger = logging.getLogger("arkworker")
 

@@ -14,10 +14,10 @@ from typing import TextIO
 
 import click
 
-from arkworker import runner
 from arkworker.app import Worker
 from arkworker.errors import BadInput
-from arkworker.runner import RunOptions, RunResult
+from arkworker.run import loop as runner
+from arkworker.run.loop import RunOptions, RunResult
 from arkworker.sandbox import Sandbox
 from arkworker.sandbox.corpus import CorpusError
 from arkworker.sandbox.importer import corpus_source

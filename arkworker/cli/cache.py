@@ -10,9 +10,9 @@ from pathlib import Path
 
 import click
 
-from arkworker.cache import SQL_VERSION
-from arkworker.cache_files import CacheFileError, cache_info, merge_caches
 from arkworker.errors import BadInput
+from arkworker.storage.cache import SQL_VERSION
+from arkworker.storage.cache_files import CacheFileError, cache_info, merge_caches
 
 
 @click.group("cache", short_help="Inspect and merge the cache databases of a process.")

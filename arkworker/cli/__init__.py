@@ -21,13 +21,15 @@ from typing import Any, TextIO
 
 import click
 
-from arkworker import __version__, logs, runner
+from arkworker import __version__
 from arkworker.app import Worker
-from arkworker.cache_cli import cache_group
-from arkworker.dataset_listing import parse_set
+from arkworker.cli.cache import cache_group
+from arkworker.cli.new import new_command
 from arkworker.errors import BadInput, ConfigurationError
-from arkworker.runner import RunOptions, RunResult
-from arkworker.scaffold.command import new_command
+from arkworker.run import logs
+from arkworker.run import loop as runner
+from arkworker.run.loop import RunOptions, RunResult
+from arkworker.run.sets import parse_set
 
 #: Options that accept several values after one flag, like argparse's nargs="+".
 GREEDY_OPTIONS = ("--element", "--set")
@@ -282,7 +284,7 @@ class Invocation:
         with logs.run_logging(self.stream, verbose=options.verbose):
             try:
                 if options.sandbox is not None:
-                    from arkworker.sandbox.session import run_on_sandbox
+                    from arkworker.cli.sandbox_run import run_on_sandbox
 
                     self.result = run_on_sandbox(app, options, self.env, out=self.stream)
                 else:

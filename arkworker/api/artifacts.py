@@ -4,7 +4,7 @@ arkindex-client reads a whole answer into memory before decoding it (``response.
 which is fine for JSON and wrong for a dataset archive of several gigabytes. A download
 therefore goes through the client's own session (its authentication and headers, the URL
 built from the schema) with ``stream=True``, block by block into a file. A download cut in
-the middle is a connection error, retried by the run's :class:`~arkworker.api.RetryPolicy`
+the middle is a connection error, retried by the run's :class:`~arkworker.api.client.RetryPolicy`
 from the start of the file; a file written to a final path first goes to a temporary
 file in the same directory and is renamed once complete, so a partial download never sits
 under the final name.
@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import requests
 from arkindex.exceptions import ErrorResponse
 
-from arkworker.api import Api
+from arkworker.api.client import Api
 from arkworker.files import written_in_place
 
 #: Size of the blocks read from the network and written to disk.

@@ -1,0 +1,1 @@
+"""Files a run reads and writes: archives, the SQLite cache, Ponos task files, dataset archives."""

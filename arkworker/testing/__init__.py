@@ -1,0 +1,1 @@
+"""Testing workers: the pytest plugin that runs them on a sandbox."""
