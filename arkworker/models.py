@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -216,3 +217,15 @@ class Set(ApiModel):
     def __str__(self) -> str:
         dataset = self.get("dataset")
         return f"Set ({self.get('name')}) from {Dataset(dataset) if dataset else 'no dataset'}"
+
+
+def normalise_uuid(value: Any) -> str | None:
+    """The canonical text of a UUID (lowercase, dashed), or None if ``value`` is not one."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        return None

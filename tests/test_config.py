@@ -7,7 +7,7 @@ import yaml
 
 from arkworker import Worker
 from arkworker.api.client import RetryPolicy
-from arkworker.run.config import Environment
+from arkworker.environment import Environment
 from tests.conftest import PAGES_CORPUS, with_worker_run
 
 

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from arkworker.api.client import Api
+from arkworker.environment import Environment
 from arkworker.errors import BadInput, ConfigurationError
-from arkworker.run.config import Environment
 from arkworker.storage.archives import extract_tar_zst
 from arkworker.storage.tasks import parent_file_paths, retrieve_parents
 

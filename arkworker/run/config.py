@@ -17,7 +17,6 @@ does not turn debug logging on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,66 +25,11 @@ import yaml
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.api.client import Api
+from arkworker.environment import Environment
 from arkworker.errors import BadInput, ConfigurationError
 from arkworker.run.secrets import Secrets, load_secrets
 
 logger = logging.getLogger("arkworker")
-
-_FALSE_WORDS = {"", "0", "false", "no", "off"}
-
-
-def _get(env: Mapping[str, str], name: str) -> str | None:
-    return env.get(name) or None
-
-
-@dataclass(frozen=True)
-class Environment:
-    """The variables Arkindex and Ponos set for a task (facts section 1), read once."""
-
-    worker_run_id: str | None = None
-    corpus_id: str | None = None
-    model_version_id: str | None = None
-    model_id: str | None = None
-    debug: bool = False
-    ponos_data: Path | None = None
-    ponos_task: str | None = None
-    task_chunk: str | None = None
-    task_elements: Path | None = None
-    data_home: Path = field(default_factory=lambda: Path.home() / ".local" / "share")
-    config_home: Path = field(default_factory=lambda: Path.home() / ".config")
-    variables: Mapping[str, str] = field(default_factory=dict, repr=False)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Environment:
-        home = Path(env.get("HOME") or Path.home())
-        ponos_data = _get(env, "PONOS_DATA")
-        task_elements = _get(env, "TASK_ELEMENTS")
-        return cls(
-            worker_run_id=_get(env, "ARKINDEX_WORKER_RUN_ID"),
-            corpus_id=_get(env, "ARKINDEX_CORPUS_ID"),
-            model_version_id=_get(env, "ARKINDEX_MODEL_VERSION_ID"),
-            model_id=_get(env, "ARKINDEX_MODEL_ID"),
-            debug=(env.get("ARKINDEX_DEBUG") or "").strip().lower() not in _FALSE_WORDS,
-            ponos_data=Path(ponos_data) if ponos_data else None,
-            ponos_task=_get(env, "PONOS_TASK"),
-            task_chunk=_get(env, "ARKINDEX_TASK_CHUNK"),
-            task_elements=Path(task_elements) if task_elements else None,
-            data_home=Path(_get(env, "XDG_DATA_HOME") or home / ".local" / "share"),
-            config_home=Path(_get(env, "XDG_CONFIG_HOME") or home / ".config"),
-            variables=dict(env),
-        )
-
-    @property
-    def task_data_dir(self) -> Path:
-        """Where Ponos puts the outputs of every task of the process (``/data`` by default)."""
-        return self.ponos_data or Path("/data")
-
-    @property
-    def work_dir(self) -> Path:
-        """``$PONOS_DATA/current`` in a Ponos task, else ``$XDG_DATA_HOME/arkindex``."""
-        if self.ponos_data:
-            return self.ponos_data / "current"
-        return self.data_home / "arkindex"
 
 
 @dataclass

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from arkworker.api.client import Api, Paginator
+from arkworker.environment import Environment
 from arkworker.errors import ConfigurationError
 from arkworker.helpers.classifications import ClassificationMixin
 from arkworker.helpers.datasets import DatasetMixin
@@ -26,7 +27,7 @@ from arkworker.helpers.metadata import MetaDataMixin
 from arkworker.helpers.tasks import TaskMixin
 from arkworker.helpers.transcriptions import TranscriptionMixin
 from arkworker.helpers.worker_versions import WorkerVersionMixin
-from arkworker.run.config import Configuration, Environment
+from arkworker.run.config import Configuration
 
 if TYPE_CHECKING:
     from arkindex import ArkindexClient

@@ -8,28 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from arkworker.errors import BadInput
+from arkworker.models import normalise_uuid
 
 logger = logging.getLogger("arkworker")
 
 EXAMPLE = '[{"id": "<element uuid>", "type": "page"}]'
-
-
-def normalise_uuid(value: Any) -> str | None:
-    """The canonical text of a UUID (lowercase, dashed), or None if ``value`` is not one."""
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if not isinstance(value, str):
-        return None
-    try:
-        return str(uuid.UUID(value.strip()))
-    except ValueError:
-        return None
 
 
 def list_elements(

@@ -22,11 +22,12 @@ from arkindex.exceptions import ErrorResponse
 from arkworker.api.client import connect
 from arkworker.app import Worker
 from arkworker.enums import ActivityState, DatasetState
+from arkworker.environment import Environment
 from arkworker.errors import BadInput
 from arkworker.images import downloads
 from arkworker.models import Element
 from arkworker.run import logs
-from arkworker.run.config import Environment, is_read_only, load_configuration, read_config_file
+from arkworker.run.config import is_read_only, load_configuration, read_config_file
 from arkworker.run.context import Context
 from arkworker.run.inputs import list_elements
 from arkworker.run.sets import list_sets

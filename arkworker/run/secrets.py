@@ -27,7 +27,7 @@ from arkworker.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from arkworker.api.client import Api
-    from arkworker.run.config import Environment
+    from arkworker.environment import Environment
 
 logger = logging.getLogger("arkworker")
 

@@ -15,9 +15,8 @@ from collections.abc import Mapping, Sequence
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.errors import BadInput
-from arkworker.models import Dataset, Set
+from arkworker.models import Dataset, Set, normalise_uuid
 from arkworker.run.context import Context
-from arkworker.run.inputs import normalise_uuid
 
 logger = logging.getLogger("arkworker")
 

@@ -18,9 +18,9 @@ from pathlib import Path, PurePath
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.api.client import Api
+from arkworker.environment import Environment
 from arkworker.errors import ConfigurationError
-from arkworker.run.config import Environment
-from arkworker.run.inputs import normalise_uuid
+from arkworker.models import normalise_uuid
 from arkworker.storage.cache_files import CacheFileError, merge_caches
 
 logger = logging.getLogger("arkworker")

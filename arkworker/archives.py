@@ -1,0 +1,15 @@
+"""The ``.tar.zst`` files Arkindex tasks exchange: the public face of :mod:`arkworker.storage.archives`.
+
+Kept at this path because worker code imports it (``from arkworker.archives import
+extract_tar_zst``); the implementation lives with the run's other files in ``storage/``.
+"""
+
+from arkworker.storage.archives import (
+    ArchiveError,
+    ArchiveInfo,
+    create_tar_zst,
+    decompress_zst,
+    extract_tar_zst,
+)
+
+__all__ = ["ArchiveError", "ArchiveInfo", "create_tar_zst", "decompress_zst", "extract_tar_zst"]
