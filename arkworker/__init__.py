@@ -14,8 +14,6 @@ Run it with ``arkworker run demo.py --element <uuid>``, or ``--sandbox`` to try 
 local Arkindex sandbox.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
 from arkworker.app import Worker
 from arkworker.enums import ActivityState, ClassificationState, DatasetState, MetaType, TextOrientation
 from arkworker.errors import (
@@ -28,11 +26,7 @@ from arkworker.errors import (
 )
 from arkworker.helpers.elements import ElementType
 from arkworker.run.context import Context
-
-try:
-    __version__ = version("arkworker")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+from arkworker.version import __version__
 
 __all__ = [
     "ActivityState",

@@ -13,14 +13,22 @@ import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from arkworker import images
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from arkworker.storage.dataset_archive import LocalArchive
+
+class LocalArchive(Protocol):
+    """What a dataset needs of its archive on disk (the dataset loop attaches one, from storage)."""
+
+    path: Path
+
+    def extract(self, destination: str | Path | None = None) -> Path: ...
+
+    def open_database(self, name: str | None = None) -> sqlite3.Connection: ...
 
 
 def _wrap(value: Any) -> Any:

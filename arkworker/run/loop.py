@@ -30,10 +30,9 @@ from arkworker.run import logs
 from arkworker.run.config import is_read_only, load_configuration, read_config_file
 from arkworker.run.context import Context
 from arkworker.run.inputs import list_elements
-from arkworker.run.sets import list_sets
+from arkworker.run.sets import ArchiveKeeper, extras_directory, list_sets
 from arkworker.storage import cache, tasks
 from arkworker.storage.cache import CachedElement
-from arkworker.storage.dataset_archive import ArchiveKeeper, extras_directory
 
 logger = logging.getLogger("arkworker")
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.errors import BadInput
-from arkworker.models import Dataset, Set, normalise_uuid
+from arkworker.models import Artifact, Dataset, Set, normalise_uuid
 from arkworker.run.context import Context
+from arkworker.storage.dataset_archive import LocalArchive, MissingDatasetArchive
 
 logger = logging.getLogger("arkworker")
 
@@ -82,3 +84,70 @@ def check_set_name(dataset: Dataset, name: str) -> None:
             f"--set {dataset['id']}:{name}: {dataset} ({dataset.get('name')}) has no set {name!r} "
             f"(its sets: {', '.join(known)}); check the set name."
         )
+
+
+class ArchiveKeeper:
+    """The archive of the dataset being processed: one at a time, removed when the run moves on."""
+
+    def __init__(self, ctx: Context, directory: Path) -> None:
+        self.ctx = ctx
+        self.directory = directory
+        #: The dataset whose archive is on disk, with that archive; None between datasets.
+        self._held: tuple[Dataset, LocalArchive] | None = None
+
+    def prepare(self, dataset: Dataset) -> LocalArchive:
+        """Make ``dataset``'s archive available on disk, and reachable as ``dataset.archive``."""
+        if self._held is not None and self._held[0].get("id") == dataset.get("id"):
+            archive = self._held[1]
+        else:
+            self.release()
+            target = self.directory / dataset.filepath
+            downloaded = not target.is_file()
+            if downloaded:
+                self._download(dataset, target)
+            else:
+                logger.info("Using the archive %s of %s", target, dataset)
+            archive = LocalArchive(target, downloaded=downloaded, scratch_dir=self.ctx.work_dir)
+            self._held = (dataset, archive)
+        dataset.attach_archive(archive)
+        return archive
+
+    def _download(self, dataset: Dataset, target: Path) -> None:
+        task_id = dataset.get("task_id")
+        if not task_id:
+            raise MissingDatasetArchive(
+                f"{dataset} has no archive: it is not in {self.directory} and the dataset has no task "
+                "to take it from. Build the dataset in Arkindex, or put the archive at that path."
+            )
+        logger.info("Downloading artifact for %s", dataset)
+        artifacts = self.ctx.list_artifacts(task_id)
+        artifact = next((item for item in artifacts if item.get("path") == dataset.filepath), None)
+        if artifact is None:
+            listed = ", ".join(str(item.get("path")) for item in artifacts) or "none"
+            raise MissingDatasetArchive(
+                f"The archive of {dataset} was not found: task {task_id} has no artifact "
+                f"{dataset.filepath} (its artifacts: {listed}) and {target} does not exist. "
+                "Rebuild the dataset in Arkindex, or put the archive at that path."
+            )
+        self.ctx.download_artifact(task_id, Artifact(artifact), destination=target)
+
+    def release(self) -> None:
+        """Remove the current archive (when downloaded) and what was extracted from it."""
+        if self._held is not None:
+            dataset, archive = self._held
+            archive.remove()
+            dataset.attach_archive(None)
+            self._held = None
+
+
+def extras_directory(ctx: Context) -> Path:
+    """Where dataset archives are looked for and downloaded to: ``ctx.extras_dir``.
+
+    A local run that names no extras directory (no ``extras_dir`` configuration key, no
+    ``--extras-dir``) uses the work directory instead of failing as the reference does: a
+    dataset worker can download its archives without one.
+    """
+    local = ctx.environment.ponos_task is None
+    if local and not ctx.config.get("extras_dir") and getattr(ctx.args, "extras_dir", None) is None:
+        return ctx.work_dir
+    return ctx.extras_dir

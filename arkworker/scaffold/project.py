@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from arkworker.errors import BadInput
+from arkworker.version import __version__
 
 #: The kinds of worker a project can hold: which main handler its module registers.
 KINDS = ("element", "dataset")
@@ -105,8 +106,6 @@ class Project:
 
     def variables(self) -> dict[str, str]:
         """Everything the templates can use."""
-        from arkworker import __version__
-
         return {
             "slug": self.slug,
             "kind": self.kind,
