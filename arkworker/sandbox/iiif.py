@@ -98,19 +98,19 @@ def parse_size(
         bang = match[1]
         w = int(match[2]) if match[2] else None
         h = int(match[3]) if match[3] else None
-        if bang and w is not None and h is not None:
+        if bang:
+            if w is None or h is None:
+                raise IiifError(400, f"Invalid size {value!r}: !w,h needs both a width and a height")
             scale = min(w / width, h / height)
             size = round(width * scale), round(height * scale)
-        elif bang:
-            raise IiifError(400, f"Invalid size {value!r}: !w,h needs both a width and a height")
-        elif w is None and h is None:
-            raise IiifError(400, f"Invalid size {value!r}: give a width (w,), a height (,h) or both")
-        elif w is None:
-            size = round(width * h / height), h
-        elif h is None:
-            size = w, round(height * w / width)
-        else:
+        elif w is not None and h is not None:
             size = w, h
+        elif w is not None:
+            size = w, round(height * w / width)
+        elif h is not None:
+            size = round(width * h / height), h
+        else:
+            raise IiifError(400, f"Invalid size {value!r}: give a width (w,), a height (,h) or both")
     else:
         raise IiifError(400, f"Invalid size {value!r}: use full, max, w,, ,h, pct:n, w,h or !w,h")
     if size[0] < 1 or size[1] < 1:
@@ -178,6 +178,8 @@ def eight_bits(image: Image.Image) -> Image.Image:
     if not (image.mode.startswith("I") or image.mode == "F"):
         return image
     _, high = image.getextrema()
+    if isinstance(high, tuple):  # one (min, max) pair per band: the I and F modes have one band
+        raise ValueError(f"Expected a single-band image, got mode {image.mode}")
     if image.mode == "F":
         factor = 255.0 if high <= 1.0 else 1.0
         return image.point(lambda value: value * factor).convert("L")

@@ -32,7 +32,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -197,7 +197,7 @@ class SandboxApp:
             return client_error(401, "Invalid token.", "authentication_failed")
         return None
 
-    def _operation(self, operation: Operation, values: dict[str, str], request: Request) -> Response:
+    def _operation(self, operation: Operation, values: Mapping[str, Any], request: Request) -> Response:
         fault = self.faults.take(operation.operation_id)
         if fault is not None:
             if fault.delay:
@@ -264,10 +264,10 @@ class SandboxApp:
         )
 
     @staticmethod
-    def _path_values(operation: Operation, values: dict[str, str]) -> dict[str, str]:
-        cleaned = {}
+    def _path_values(operation: Operation, values: Mapping[str, Any]) -> dict[str, str]:
+        cleaned: dict[str, str] = {}
         for param in operation.path_params:
-            value = values[param.name]
+            value: str = values[param.name]  # the rules use the default and path converters only: strings
             if param.kind == "uuid":
                 try:
                     value = str(uuid.UUID(value))

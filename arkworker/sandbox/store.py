@@ -28,6 +28,12 @@ imported before a store is initialised (``arkworker.sandbox.handlers`` imports t
 Conventions: ids are dashed lowercase UUID strings; foreign keys are stored in ``<name>_id``
 columns; JSON columns hold ``json.dumps`` text; rows are listed in creation order (SQLite's
 ``rowid``).
+
+Typing: a ``ForeignKeyField`` named ``corpus`` also gives instances a ``corpus_id`` attribute
+(the raw column value) that type checkers cannot see, so each table declares it next to the
+field, as a bare annotation (``corpus_id: str``, ``str | None`` for a nullable key). A bare
+annotation assigns nothing, so peewee creates no field for it and the schema is unchanged; it
+types instance access only (on the class, peewee's accessor still yields the field itself).
 """
 
 from __future__ import annotations

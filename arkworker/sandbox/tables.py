@@ -29,6 +29,7 @@ class Corpus(BaseModel):
 class ElementType(BaseModel):
     id = UUIDKey()
     corpus = ForeignKeyField(Corpus)
+    corpus_id: str
     slug = CharField()
     display_name = CharField()
     folder = BooleanField(default=False)
@@ -69,9 +70,11 @@ class Element(BaseModel):
 
     id = UUIDKey()
     corpus = ForeignKeyField(Corpus)
+    corpus_id: str
     type = CharField()
     name = CharField()
     image = ForeignKeyField(Image, null=True)
+    image_id: str | None
     polygon = JSONField(null=True)
     rotation_angle = IntegerField(default=0)
     mirrored = BooleanField(default=False)
@@ -90,7 +93,9 @@ class ElementPath(BaseModel):
 
     id = AutoField()
     parent = ForeignKeyField(Element)
+    parent_id: str
     child = ForeignKeyField(Element)
+    child_id: str
     ordering = IntegerField()
 
     class Meta:
@@ -113,6 +118,7 @@ class Worker(BaseModel):
 class WorkerVersion(BaseModel):
     id = UUIDKey()
     worker = ForeignKeyField(Worker)
+    worker_id: str
     configuration = JSONField(default=dict)
 
     class Meta:
@@ -126,6 +132,7 @@ class Process(BaseModel):
     id = UUIDKey()
     name = CharField()
     corpus = ForeignKeyField(Corpus, null=True)
+    corpus_id: str | None
     mode = CharField(default="workers")
     activity_state = CharField(default="ready")
     element_ids = JSONField(default=list)
@@ -140,7 +147,9 @@ class WorkerRun(BaseModel):
 
     id = UUIDKey()
     process = ForeignKeyField(Process)
+    process_id: str
     version = ForeignKeyField(WorkerVersion)
+    version_id: str
     summary = CharField()
     model_version = JSONField(null=True)
     configuration = JSONField(null=True)
@@ -153,8 +162,11 @@ class WorkerRun(BaseModel):
 class Activity(BaseModel):
     id = UUIDKey()
     worker_run = ForeignKeyField(WorkerRun)
+    worker_run_id: str
     element = ForeignKeyField(Element)
+    element_id: str
     process = ForeignKeyField(Process)
+    process_id: str
     state = CharField()
     updated = CharField(default=now)
 
@@ -170,6 +182,7 @@ class Transcription(BaseModel):
 
     id = UUIDKey()
     element = ForeignKeyField(Element)
+    element_id: str
     text = TextField()
     confidence = FloatField(null=True)
     orientation = CharField(default="horizontal-lr")

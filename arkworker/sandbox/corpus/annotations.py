@@ -124,7 +124,7 @@ class Annotations(Section):
         for required in ("name", "type"):
             if required not in entry:
                 p.fail(loc, f"missing '{required}'")
-        row = {
+        row: dict[str, Any] = {
             "id": p.identifier(entry, loc, "entities"),
             "corpus": self.corpus_id,
             "type": self._entity_type(entry["type"], f"{loc}.type"),

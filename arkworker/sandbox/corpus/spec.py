@@ -49,20 +49,21 @@ class CorpusSpec:
 
     def seed(self, store: Store) -> None:
         """Insert every row into an initialised, empty store, and record the seeded ids."""
+        tables: list[Rows] = [
+            (Corpus, [self.corpus]),
+            (ElementType, self.types),
+            (Image, self.images),
+            (Element, self.elements),
+            (ElementPath, self.paths),
+            (Transcription, self.transcriptions),
+            (Worker, [self.worker]),
+            (WorkerVersion, [self.version]),
+            (Process, [self.process]),
+            (WorkerRun, [self.worker_run]),
+            *self.sections,
+        ]
         with store.session():
-            for model, rows in (
-                (Corpus, [self.corpus]),
-                (ElementType, self.types),
-                (Image, self.images),
-                (Element, self.elements),
-                (ElementPath, self.paths),
-                (Transcription, self.transcriptions),
-                (Worker, [self.worker]),
-                (WorkerVersion, [self.version]),
-                (Process, [self.process]),
-                (WorkerRun, [self.worker_run]),
-                *self.sections,
-            ):
+            for model, rows in tables:
                 for batch in chunked(rows, 100):
                     model.insert_many(batch).execute()
             store.set_meta("corpus_id", self.corpus["id"])

@@ -65,7 +65,7 @@ def _parse_tasks(parser: Parser, value: Any, loc: str, process_id: str) -> list[
                     f"unknown task {reference!r} (declare parent tasks before their children)",
                 )
             parents.append(parent)
-        row = {
+        row: dict[str, Any] = {
             "id": parser.identifier(entry, here, "tasks", derive_from=f"tasks\n{slug}"),
             "process": process_id,
             "slug": slug,

@@ -37,6 +37,7 @@ UNIQUE_DETAIL = "The fields element, worker_run, ml_class must make a unique set
 class MLClass(BaseModel):
     id = UUIDKey()
     corpus = ForeignKeyField(Corpus)
+    corpus_id: str
     name = CharField()
 
     class Meta:
@@ -51,7 +52,9 @@ class Classification(BaseModel):
 
     id = UUIDKey()
     element = ForeignKeyField(Element)
+    element_id: str
     ml_class = ForeignKeyField(MLClass)
+    ml_class_id: str
     confidence = FloatField()
     high_confidence = BooleanField(default=False)
     state = CharField(default="pending")

@@ -43,6 +43,7 @@ class Dataset(BaseModel):
 
     id = UUIDKey()
     corpus = ForeignKeyField(Corpus)
+    corpus_id: str
     name = CharField()
     description = TextField(default="")
     state = CharField(default="complete")
@@ -59,6 +60,7 @@ class Dataset(BaseModel):
 class DatasetSet(BaseModel):
     id = UUIDKey()
     dataset = ForeignKeyField(Dataset)
+    dataset_id: str
     name = CharField()
 
     class Meta:
@@ -70,7 +72,9 @@ class DatasetSet(BaseModel):
 class DatasetElement(BaseModel):
     id = UUIDKey()
     dataset_set = ForeignKeyField(DatasetSet)
+    dataset_set_id: str
     element = ForeignKeyField(Element)
+    element_id: str
 
     class Meta:
         table_name = "dataset_elements"
@@ -83,7 +87,9 @@ class ProcessSet(BaseModel):
 
     id = UUIDKey()
     process = ForeignKeyField(Process)
+    process_id: str
     dataset_set = ForeignKeyField(DatasetSet)
+    dataset_set_id: str
 
     class Meta:
         table_name = "process_sets"

@@ -82,12 +82,12 @@ def create_element(call: Call) -> Reply:
     image = None
     if data["image"] is not None:
         image = lookup(Image, data["image"], ["image"])
-    elif data["polygon"] is not None:
-        if parent is None or parent.image_id is None:
-            raise invalid("A polygon needs an image: give image, or a parent that has one.", ["polygon"])
+    elif data["polygon"] is not None and parent is not None:
         image = parent.image
     polygon = None
     if data["polygon"] is not None:
+        if image is None:
+            raise invalid("A polygon needs an image: give image, or a parent that has one.", ["polygon"])
         polygon = clean_polygon(data["polygon"], ["polygon"], image)
     elif image is not None:
         polygon = [[0, 0], [0, image.height], [image.width, image.height], [image.width, 0], [0, 0]]
@@ -118,9 +118,9 @@ def create_elements(call: Call) -> Reply:
             "confidence": Rule("float", required=False, null=True, minimum=0, maximum=1),
         },
     )
-    if parent.image_id is None:
-        raise invalid("The parent element has no image: its children are placed on it.", None)
     image = parent.image
+    if image is None:
+        raise invalid("The parent element has no image: its children are placed on it.", None)
     for index, item in enumerate(items):
         check_type(parent.corpus_id, item["type"], ["elements", index, "type"])
         item["polygon"] = clean_polygon(item["polygon"], ["elements", index, "polygon"], image)

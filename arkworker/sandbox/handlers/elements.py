@@ -165,9 +165,11 @@ def bounding_box(polygon: list[list[float]]) -> tuple[int, int, int, int]:
 
 def serialize_zone(element: Element, base_url: str) -> dict[str, Any] | None:
     """The ``zone`` of an element: polygon, image and the IIIF URL of the polygon's bounding box."""
-    if element.image_id is None or element.polygon is None:
+    if element.polygon is None:
         return None
-    image = element.image
+    image = element.image  # None, without a query, when image_id is NULL
+    if image is None:
+        return None
     x, y, width, height = bounding_box(element.polygon)
     return {
         "id": element.id,

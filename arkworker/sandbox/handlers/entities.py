@@ -36,6 +36,7 @@ from arkworker.sandbox.tables import Corpus, Element, Transcription
 class EntityType(BaseModel):
     id = UUIDKey()
     corpus = ForeignKeyField(Corpus)
+    corpus_id: str
     name = CharField()
     color = CharField(default="ff0000")
 
@@ -51,7 +52,9 @@ class Entity(BaseModel):
 
     id = UUIDKey()
     corpus = ForeignKeyField(Corpus)
+    corpus_id: str
     type = ForeignKeyField(EntityType)
+    type_id: str
     name = CharField()
     metas = JSONField(null=True)
     validated = BooleanField(default=False)
@@ -70,7 +73,9 @@ class TranscriptionEntity(BaseModel):
 
     id = UUIDKey()
     transcription = ForeignKeyField(Transcription)
+    transcription_id: str
     entity = ForeignKeyField(Entity)
+    entity_id: str
     offset = IntegerField()
     length = IntegerField()
     confidence = FloatField(null=True)
@@ -279,11 +284,10 @@ def list_transcription_entities(call: Call) -> Listing:
 @handles("ListCorpusEntities")
 def list_corpus_entities(call: Call) -> Listing:
     corpus = lookup(Corpus, call.path["id"])
-    query = Entity.select().where(Entity.corpus == corpus.id)
+    entities = list(Entity.select().where(Entity.corpus == corpus.id))
     if call.query.get("name"):
         needle = call.query["name"].casefold()
-        query = [entity for entity in query if needle in entity.name.casefold()]
-    entities = list(query)
+        entities = [entity for entity in entities if needle in entity.name.casefold()]
     if "parent" in call.query:
         parent = lookup(Element, call.query["parent"])
         element_ids = [parent.id, *child_ids(parent.id, recursive=True)]

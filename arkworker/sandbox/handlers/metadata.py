@@ -39,10 +39,12 @@ class MetaData(BaseModel):
 
     id = UUIDKey()
     element = ForeignKeyField(Element)
+    element_id: str
     type = CharField()
     name = CharField()
     value = TextField()
     entity = ForeignKeyField(Entity, null=True)
+    entity_id: str | None
     worker_version_id = CharField(null=True)
     worker_run_id = CharField(null=True)
     created = CharField(default=now)

@@ -20,6 +20,7 @@ from arkworker.sandbox.tables import Process
 class Task(BaseModel):
     id = UUIDKey()
     process = ForeignKeyField(Process)
+    process_id: str
     slug = CharField()
     state = CharField(default="running")
     depth = IntegerField(default=0)

@@ -139,9 +139,9 @@ def create_element_transcriptions(call: Call) -> Reply:
         },
     )
     check_type(parent.corpus_id, data["element_type"], ["element_type"])
-    if parent.image_id is None:
-        raise invalid("The parent element has no image: sub-elements need one.", None)
     image = parent.image
+    if image is None:
+        raise invalid("The parent element has no image: sub-elements need one.", None)
     for index, item in enumerate(items):
         item["polygon"] = clean_polygon(item["polygon"], ["transcriptions", index, "polygon"], image)
     provenance = made_by(data["worker_run_id"])
@@ -155,7 +155,7 @@ def create_element_transcriptions(call: Call) -> Reply:
         key = (json.dumps(item["polygon"]), data["element_type"])
         element = existing.get(key)
         created = element is None
-        if created:
+        if element is None:
             element = existing[key] = add_element(
                 parent,
                 corpus=parent.corpus_id,
