@@ -69,17 +69,24 @@ class RetryPolicy:
             retry=tenacity.retry_if_exception(is_transient),
             stop=tenacity.stop_after_attempt(self.attempts),
             wait=lambda state: self.wait(state.attempt_number),
-            before_sleep=lambda state: logger.warning(
-                "%s failed (%s); attempt %d of %d in %.1f s",
-                describe,
-                _describe_failure(state.outcome.exception()),
-                state.attempt_number + 1,
-                self.attempts,
-                state.next_action.sleep,
-            ),
+            before_sleep=lambda state: _log_retry(state, describe, self.attempts),
             reraise=True,
         )
         return retrying(func, *args, **kwargs)
+
+
+def _log_retry(state: tenacity.RetryCallState, describe: str, attempts: int) -> None:
+    """One warning line before waiting: what failed, which attempt comes next, and when."""
+    # tenacity calls before_sleep only after a failed attempt, with the next action decided.
+    assert state.outcome is not None and state.next_action is not None
+    logger.warning(
+        "%s failed (%s); attempt %d of %d in %.1f s",
+        describe,
+        _describe_failure(state.outcome.exception()),
+        state.attempt_number + 1,
+        attempts,
+        state.next_action.sleep,
+    )
 
 
 class Api:

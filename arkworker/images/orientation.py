@@ -36,7 +36,12 @@ def apply_orientation(image: Image.Image, rotation_angle: int = 0, mirrored: boo
 def _cos_sin(angle: float) -> tuple[float, float]:
     """Cosine and sine of a clockwise angle in degrees, exact for multiples of 90."""
     angle %= 360
-    exact = {0: (1.0, 0.0), 90: (0.0, 1.0), 180: (-1.0, 0.0), 270: (0.0, -1.0)}
+    exact: dict[float, tuple[float, float]] = {
+        0: (1.0, 0.0),
+        90: (0.0, 1.0),
+        180: (-1.0, 0.0),
+        270: (0.0, -1.0),
+    }
     if angle in exact:
         return exact[angle]
     radians = math.radians(angle)

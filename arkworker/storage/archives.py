@@ -301,6 +301,8 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, staging: Path) 
         shutil.copy2(staging / member.linkname, target, follow_symlinks=False)
     else:
         source = tar.extractfile(member)
+        if source is None:  # _check_member lets only regular files reach this branch
+            raise ArchiveError(f"The archive member {member.name} is not a regular file")
         with source, target.open("wb") as output:
             shutil.copyfileobj(source, output, CHUNK_SIZE)
         target.chmod(_safe_mode(member.mode) | stat.S_IRUSR | stat.S_IWUSR)
