@@ -12,11 +12,16 @@
 
 Run it with ``arkworker run demo.py --element <uuid>``, or ``--sandbox`` to try it on a
 local Arkindex sandbox.
+
+``Worker`` is loaded on first use (:pep:`562`): it brings the command line with it (its
+``run()`` is ``arkworker run``), and the layers below it, :mod:`arkworker.spec` first, must
+be importable without the command line.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from __future__ import annotations
 
-from arkworker.app import Worker
+from typing import TYPE_CHECKING, Any
+
 from arkworker.enums import ActivityState, ClassificationState, DatasetState, MetaType, TextOrientation
 from arkworker.errors import (
     BadInput,
@@ -28,11 +33,10 @@ from arkworker.errors import (
 )
 from arkworker.helpers.elements import ElementType
 from arkworker.run.context import Context
+from arkworker.version import __version__
 
-try:
-    __version__ = version("arkworker")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+if TYPE_CHECKING:
+    from arkworker.app import Worker
 
 __all__ = [
     "ActivityState",
@@ -51,3 +55,11 @@ __all__ = [
     "Worker",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Worker":
+        from arkworker.app import Worker
+
+        return Worker
+    raise AttributeError(f"module 'arkworker' has no attribute {name!r}")

@@ -7,7 +7,9 @@ import textwrap
 import pytest
 
 from arkworker import Worker
-from arkworker.cli import cli, expand_greedy, invoke, locate_app, split_reference
+from arkworker.cli import cli, invoke
+from arkworker.cli.locate import locate_app, split_reference
+from arkworker.cli.worker import expand_greedy
 
 WORKER = """
 from arkworker import Worker

@@ -14,50 +14,27 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.api.client import connect
-from arkworker.app import Worker
 from arkworker.enums import ActivityState, DatasetState
 from arkworker.environment import Environment
 from arkworker.errors import BadInput
 from arkworker.images import downloads
 from arkworker.models import Element
+from arkworker.options import RunOptions
 from arkworker.run import logs
 from arkworker.run.config import is_read_only, load_configuration, read_config_file
 from arkworker.run.context import Context
 from arkworker.run.inputs import list_elements
 from arkworker.run.sets import list_sets
+from arkworker.spec import WorkerSpec as Worker  # the declaration: the runner needs no run()
 from arkworker.storage import cache, tasks
 from arkworker.storage.cache import CachedElement
 from arkworker.storage.dataset_archive import ArchiveKeeper, extras_directory
 
 logger = logging.getLogger("arkworker")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """The built-in options of a worker command, and the worker's own under ``custom``."""
-
-    config: Path | None = None
-    database: Path | None = None
-    verbose: bool = False
-    dev: bool = False
-    extras_dir: Path | None = None
-    element: Sequence[str] = ()
-    elements_list: Path | None = None
-    #: ``--set`` values, as (dataset UUID, set name).
-    set: Sequence[tuple[str, str]] = ()
-    sandbox: str | None = None
-    custom: Mapping[str, Any] = field(default_factory=dict)
-
-    def namespace(self) -> SimpleNamespace:
-        """What handlers see as ``ctx.args``."""
-        builtins = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "custom"}
-        return SimpleNamespace(**builtins, **self.custom)
 
 
 @dataclass(frozen=True)
