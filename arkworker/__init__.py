@@ -12,9 +12,16 @@
 
 Run it with ``arkworker run demo.py --element <uuid>``, or ``--sandbox`` to try it on a
 local Arkindex sandbox.
+
+``Worker`` is loaded on first use (:pep:`562`): it brings the command line with it (its
+``run()`` is ``arkworker run``), and the layers below it, :mod:`arkworker.spec` first, must
+be importable without the command line.
 """
 
-from arkworker.app import Worker
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from arkworker.enums import ActivityState, ClassificationState, DatasetState, MetaType, TextOrientation
 from arkworker.errors import (
     BadInput,
@@ -27,6 +34,9 @@ from arkworker.errors import (
 from arkworker.helpers.elements import ElementType
 from arkworker.run.context import Context
 from arkworker.version import __version__
+
+if TYPE_CHECKING:
+    from arkworker.app import Worker
 
 __all__ = [
     "ActivityState",
@@ -45,3 +55,11 @@ __all__ = [
     "Worker",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Worker":
+        from arkworker.app import Worker
+
+        return Worker
+    raise AttributeError(f"module 'arkworker' has no attribute {name!r}")

@@ -1,9 +1,9 @@
-"""The :class:`Worker` object: what a worker declares, and nothing that runs.
+"""The :class:`Worker` object: a worker's declaration (:class:`~arkworker.spec.WorkerSpec`) that can run itself.
 
-A worker module is imported by ``arkworker run``, by tests and by ``arkworker new`` checks;
-importing it must stay free of I/O. The decorators below therefore only record a small
-frozen spec and hand the function back unchanged, so handlers remain plain functions that a
-unit test can call directly. Running (HTTP, SQLite, files) lives in :mod:`arkworker.run.loop`.
+Everything a worker module does at import time (the decorators, their checks) is in
+:mod:`arkworker.spec`, which imports neither the runner nor the command line; this module
+only adds :meth:`Worker.run`, which is what ``arkworker run`` does, so the command line sits
+below it and every layer imports downwards.
 
 Example::
 
@@ -15,216 +15,26 @@ Example::
     @app.element
     def process(element, ctx):
         ctx.request("RetrieveElement", id=element.id)
+
+    if __name__ == "__main__":
+        raise SystemExit(app.run())
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, TypeVar, overload
+from collections.abc import Mapping, Sequence
 
-import click
-
-from arkworker.errors import RegistrationError
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-#: The kinds of main handler a worker can have; exactly one per worker.
-MAIN_KINDS = ("element", "dataset_set")
-
-#: What each kind of handler receives, used to check signatures and to explain them.
-_ARGUMENTS = {
-    "element": ("element", "ctx"),
-    "dataset_set": ("dataset_set", "ctx"),
-    "setup": ("ctx",),
-    "teardown": ("ctx",),
-}
-
-#: Parameter names of the options every worker command has (see :mod:`arkworker.cli`).
-BUILTIN_OPTION_NAMES = frozenset(
-    {
-        "config",
-        "database",
-        "verbose",
-        "dev",
-        "extras_dir",
-        "element",
-        "elements_list",
-        "set",
-        "sandbox",
-        "help",
-    }
-)
+from arkworker.cli.worker import run_app
+from arkworker.spec import WorkerSpec
 
 
-@dataclass(frozen=True)
-class HandlerSpec:
-    """A registered function and how to call it."""
-
-    kind: str
-    func: Callable[..., Any]
-    #: Whether the function asked for the run context as its last positional argument.
-    takes_ctx: bool
-
-    @property
-    def name(self) -> str:
-        return getattr(self.func, "__qualname__", repr(self.func))
-
-    @property
-    def location(self) -> str:
-        """``module:line`` of the function, to name it in error messages."""
-        code = getattr(self.func, "__code__", None)
-        module = getattr(self.func, "__module__", "?")
-        return f"{module}:{code.co_firstlineno}" if code else module
-
-    def __call__(self, *args: Any, ctx: Any = None) -> Any:
-        if self.takes_ctx:
-            return self.func(*args, ctx)
-        return self.func(*args)
-
-
-@dataclass(frozen=True)
-class OptionSpec:
-    """A custom CLI option declared with :meth:`Worker.option`."""
-
-    param_decls: tuple[str, ...]
-    attrs: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_click(self) -> click.Option:
-        return click.Option(self.param_decls, **self.attrs)
-
-    @cached_property
-    def name(self) -> str:
-        """The parameter name click derives from the declarations: the handler's ``ctx.args.<name>``."""
-        return str(self.to_click().name)
-
-
-class Worker:
+class Worker(WorkerSpec):
     """An Arkindex worker: a name, handlers and options.
 
     :param name: the worker's name, shown in logs and in ``--help``.
     :param description: one sentence shown in ``--help``.
     :param cache: whether the worker can use the SQLite cache of an Arkindex process.
     """
-
-    def __init__(self, name: str, description: str | None = None, *, cache: bool = False) -> None:
-        if not isinstance(name, str) or not name.strip():
-            raise RegistrationError("Worker() needs a non-empty name, e.g. Worker('my-worker').")
-        self.name = name
-        self.description = description
-        self.cache = bool(cache)
-        self._handler: HandlerSpec | None = None
-        self._setup: list[HandlerSpec] = []
-        self._teardown: list[HandlerSpec] = []
-        self._options: list[OptionSpec] = []
-        self._started = False
-
-    def __repr__(self) -> str:
-        kind = self.kind or "no handler"
-        return f"<Worker {self.name!r} ({kind})>"
-
-    # -- Registration -------------------------------------------------------------------
-
-    @overload
-    def element(self, func: F) -> F: ...
-    @overload
-    def element(self) -> Callable[[F], F]: ...
-    def element(self, func: F | None = None) -> F | Callable[[F], F]:
-        """Register the function called once per element, as ``func(element[, ctx])``."""
-        return self._register("element", func)
-
-    @overload
-    def dataset_set(self, func: F) -> F: ...
-    @overload
-    def dataset_set(self) -> Callable[[F], F]: ...
-    def dataset_set(self, func: F | None = None) -> F | Callable[[F], F]:
-        """Register the function called once per dataset set, as ``func(dataset_set[, ctx])``."""
-        return self._register("dataset_set", func)
-
-    @overload
-    def setup(self, func: F) -> F: ...
-    @overload
-    def setup(self) -> Callable[[F], F]: ...
-    def setup(self, func: F | None = None) -> F | Callable[[F], F]:
-        """Register a function called once, after configuration and before the first item.
-
-        Several setup functions run in registration order.
-        """
-        return self._register("setup", func)
-
-    @overload
-    def teardown(self, func: F) -> F: ...
-    @overload
-    def teardown(self) -> Callable[[F], F]: ...
-    def teardown(self, func: F | None = None) -> F | Callable[[F], F]:
-        """Register a function called once at the end of the run, also after failures.
-
-        Several teardown functions run in reverse registration order, like an exit stack.
-        """
-        return self._register("teardown", func)
-
-    def option(self, *param_decls: str, **attrs: Any) -> Callable[[F], F]:
-        """Add a CLI option to the worker command; its value is ``ctx.args.<name>``.
-
-        Takes the arguments of :func:`click.option`::
-
-            @app.option("--threshold", type=float, default=0.5, help="Minimal confidence.")
-        """
-        self._check_not_started("option")
-        spec = OptionSpec(tuple(param_decls), dict(attrs))
-        try:
-            option = spec.to_click()
-        except TypeError as exc:
-            raise RegistrationError(f"@app.option{param_decls}: {exc}") from None
-        if option.name in BUILTIN_OPTION_NAMES:
-            raise RegistrationError(
-                f"@app.option{param_decls}: '{option.name}' is a built-in option of "
-                "'arkworker run'; give your option another name."
-            )
-        for existing in self._options:
-            if existing.name == option.name:
-                raise RegistrationError(
-                    f"@app.option{param_decls}: an option named '{option.name}' is already "
-                    f"declared as {existing.param_decls}; give each option its own name."
-                )
-        self._options.append(spec)
-
-        def decorator(func: F) -> F:
-            return func
-
-        return decorator
-
-    # -- What was registered ------------------------------------------------------------
-
-    @property
-    def kind(self) -> str | None:
-        """``"element"`` or ``"dataset_set"``: which loop runs this worker (None before registration)."""
-        return self._handler.kind if self._handler else None
-
-    @property
-    def handler(self) -> HandlerSpec | None:
-        """The main handler (element or dataset set), if one was registered."""
-        return self._handler
-
-    @property
-    def setup_handlers(self) -> Sequence[HandlerSpec]:
-        return tuple(self._setup)
-
-    @property
-    def teardown_handlers(self) -> Sequence[HandlerSpec]:
-        return tuple(self._teardown)
-
-    @property
-    def options(self) -> Sequence[OptionSpec]:
-        return tuple(self._options)
-
-    def freeze(self) -> None:
-        """Refuse any further registration: called by the runner when a run starts."""
-        self._started = True
-
-    # -- Running -----------------------------------------------------------------------
 
     def run(self, argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None) -> int:
         """Run the worker as ``arkworker run`` would, and return the exit code.
@@ -235,75 +45,4 @@ class Worker:
             if __name__ == "__main__":
                 raise SystemExit(app.run())
         """
-        from arkworker.cli import run_app  # the CLI imports click commands and the runner
-
         return run_app(self, argv, env=env)
-
-    # -- Internals ---------------------------------------------------------------------
-
-    def _check_not_started(self, method: str) -> None:
-        if self._started:
-            raise RegistrationError(
-                f"Worker {self.name!r} is already running: @app.{method} must be used at "
-                "import time, before app.run() or 'arkworker run'. Move the registration to module level."
-            )
-
-    def _register(self, kind: str, func: Callable[..., Any] | None) -> Any:
-        self._check_not_started(kind)
-        if func is None:
-            return lambda f: self._register(kind, f)
-        spec = HandlerSpec(kind, func, _takes_ctx(kind, func))
-        if kind in MAIN_KINDS:
-            current = self.handler
-            if current is not None and current.kind == kind:
-                raise RegistrationError(
-                    f"Worker {self.name!r} already has an {kind} handler, {current.name} "
-                    f"({current.location}); it cannot also use {spec.name} ({spec.location}). "
-                    f"A worker has exactly one {kind} handler: merge them into one function."
-                )
-            if current is not None:
-                raise RegistrationError(
-                    f"Worker {self.name!r} already has a {current.kind} handler, {current.name} "
-                    f"({current.location}); it cannot also have a {kind} handler ({spec.name}). "
-                    "A worker processes either elements or dataset sets: make a second Worker for the other."
-                )
-            self._handler = spec
-        elif kind == "setup":
-            self._setup.append(spec)
-        else:
-            self._teardown.append(spec)
-        return func
-
-
-def _takes_ctx(kind: str, func: Callable[..., Any]) -> bool:
-    """Check that ``func`` can receive what a ``kind`` handler is given; say whether it wants ctx."""
-    expected = _ARGUMENTS[kind]
-    shape = f"({', '.join(expected)})" + (f" or ({expected[0]})" if len(expected) > 1 else " or ()")
-    name = getattr(func, "__qualname__", repr(func))
-
-    def refuse(problem: str) -> RegistrationError:
-        return RegistrationError(f"@app.{kind} cannot use {name}: {problem}. It must accept {shape}.")
-
-    if not callable(func):
-        raise refuse(f"{func!r} is not a function")
-    if inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func):
-        raise refuse("async functions are not supported; define it with 'def'")
-    try:
-        parameters = inspect.signature(func).parameters.values()
-    except (TypeError, ValueError):  # some builtins have no signature: trust them with ctx
-        return True
-
-    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    required = [p for p in positional if p.default is p.empty]
-    varargs = any(p.kind is p.VAR_POSITIONAL for p in parameters)
-    keyword_only = [p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
-
-    if keyword_only:
-        raise refuse(f"it has required keyword-only parameters ({', '.join(keyword_only)})")
-    if len(required) > len(expected):
-        names = ", ".join(p.name for p in required)
-        raise refuse(f"it requires {len(required)} arguments ({names})")
-    minimum = 1 if kind in MAIN_KINDS else 0
-    if len(positional) < minimum and not varargs:
-        raise refuse("it takes no argument")
-    return varargs or len(positional) >= len(expected)

@@ -2,27 +2,41 @@
 
 Everything a user can get wrong (a CLI value, a file, an environment variable, an answer
 of the API that makes no sense) is reported as one line that says what is wrong and what
-to do, without a traceback unless ``--verbose`` is given. Those errors subclass
-:class:`click.ClickException` so the CLI prints them uniformly and picks the exit code:
-2 for usage errors (the command line or a file it names), 1 for a run that could not go on.
+to do, without a traceback unless ``--verbose`` is given. Those errors are plain
+exceptions, so the library stays usable without a command line (``str(error)`` is the
+line); their ``exit_code`` tells :mod:`arkworker.cli`, the only layer that speaks click,
+which code to exit with: 2 for usage errors (the command line or a file it names), 1 for a
+run that could not go on.
 """
 
 from __future__ import annotations
-
-import click
 
 
 class RegistrationError(Exception):
     """A worker was declared in a way that cannot run (raised at import time)."""
 
 
-class BadInput(click.ClickException):
+class UserError(Exception):
+    """An error the user can fix, shown as one line (``Error: <message>``) and an exit code."""
+
+    #: What ``arkworker`` exits with when this error stops it.
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadInput(UserError):
     """Something given on the command line, or a file it names, is unusable (exit 2)."""
 
     exit_code = 2
 
 
-class ConfigurationError(click.ClickException):
+class ConfigurationError(UserError):
     """The run cannot start: environment, configuration or API answers are unusable (exit 1)."""
 
     exit_code = 1

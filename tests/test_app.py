@@ -1,8 +1,10 @@
 """The Worker registry: decorators record specs, refuse what cannot run, and never do I/O."""
 
+import click
 import pytest
 
 from arkworker import RegistrationError, Worker
+from arkworker.options import BUILTIN_OPTION_NAMES
 
 
 def test_decorators_return_the_function_unchanged():
@@ -124,11 +126,24 @@ def test_options_are_validated_at_registration():
 
 
 def test_reserved_option_names_are_those_of_the_worker_command():
-    # app.py keeps its own list so that importing a worker does not import the CLI.
-    from arkworker.app import BUILTIN_OPTION_NAMES
-    from arkworker.cli import builtin_options
+    from arkworker.cli.worker import Invocation, worker_command
+    from arkworker.options import BUILTIN_OPTION_NAMES, RunOptions
 
-    assert {option.name for option in builtin_options()} | {"help"} == BUILTIN_OPTION_NAMES
+    app = Worker("demo")
+    command = worker_command(app, Invocation(env={}))
+    names = {param.name for param in command.get_params(click.Context(command))}
+    assert names == BUILTIN_OPTION_NAMES
+    assert names - {"help"} == set(vars(RunOptions()).keys()) - {"custom"}
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_OPTION_NAMES))
+def test_every_builtin_option_name_is_refused_at_registration(name):
+    app = Worker("demo")
+    with pytest.raises(RegistrationError, match=f"'{name}' is a built-in option of 'arkworker run'"):
+        app.option(f"--{name.replace('_', '-')}")
+    with pytest.raises(RegistrationError, match=f"'{name}' is a built-in option"):
+        app.option("-x", name)
+    assert app.options == ()
 
 
 def test_registration_after_the_run_started_is_refused():

@@ -7,7 +7,9 @@ import textwrap
 import pytest
 
 from arkworker import Worker
-from arkworker.cli import cli, expand_greedy, invoke, locate_app, split_reference
+from arkworker.cli import cli, invoke
+from arkworker.cli.locate import locate_app, split_reference
+from arkworker.cli.worker import expand_greedy
 
 WORKER = """
 from arkworker import Worker
@@ -194,3 +196,74 @@ def test_console_script_entry_point():
     )
     assert completed.returncode == 0
     assert "run" in completed.stdout and "sandbox" in completed.stdout
+
+
+def test_run_app_help_is_the_worker_command_built_once(capsys, worker_file, monkeypatch):
+    from arkworker.cli import worker
+
+    built = []
+    original = worker.worker_command
+    monkeypatch.setattr(
+        worker, "worker_command", lambda *args, **kwargs: built.append(args) or original(*args, **kwargs)
+    )
+    path = worker_file("parsed_once")
+    code, out, _ = run_cli(capsys, "run", str(path), "--help")
+    assert code == 0
+    assert len(built) == 1
+    assert " ".join(out.split()[:4]) == f"Usage: arkworker run {path}"
+    assert "--threshold FLOAT" in out and "Minimal confidence." in out
+    assert "--element UUID" in out and "--sandbox [CORPUS|DIR]" in out
+
+
+def test_run_help_explains_app_and_lists_the_options_of_every_worker(capsys):
+    code, out, _ = run_cli(capsys, "run", "--help")
+    assert code == 0
+    assert out.startswith("Usage: arkworker run APP [OPTIONS]\n")
+    assert "attr may be omitted when the module holds one Worker" in out
+    assert "Options of every worker:" in out
+    for option in ("--config", "--element UUID", "--set UUID:NAME", "--sandbox [CORPUS|DIR]"):
+        assert option in out
+    assert "Commands:" not in out
+
+
+def test_run_without_app_prints_its_help(capsys):
+    code, out, _ = run_cli(capsys, "run")
+    assert code == 0
+    assert out.startswith("Usage: arkworker run APP [OPTIONS]")
+
+
+def test_arkworker_without_command_prints_its_help(capsys):
+    code, out, err = run_cli(capsys)
+    assert code == 0
+    assert out.startswith("Usage: arkworker [OPTIONS] COMMAND") and not err
+
+
+def test_options_before_app_are_one_line_naming_the_order(capsys):
+    code, _, err = run_cli(capsys, "run", "--element", "x")
+    assert code == 2
+    assert err == (
+        "Error: Give the worker before its options: 'arkworker run APP --element ...', where APP is "
+        "'path/to/file.py[:attr]' or 'package.module[:attr]'.\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--threshold"], "Error: Option '--threshold' requires an argument.\n"),
+        (["--set", "nope"], "Error: Invalid value for '--set': 'nope' is not <dataset_uuid>:<set_name>"),
+        (["--sandbox", "a", "extra"], "Error: Got unexpected extra argument (extra)\n"),
+    ],
+)
+def test_a_parse_error_in_the_worker_options_is_one_line_with_exit_code_2(capsys, worker_file, argv, message):
+    path = worker_file("parse_errors")
+    code, out, err = run_cli(capsys, "run", str(path), *argv)
+    assert code == 2
+    assert err.startswith(message) and err.count("\n") == 1
+    assert not out
+
+
+def test_app_run_parses_the_same_command(capsys, worker_file):
+    app = locate_app(str(worker_file("direct")))
+    assert app.run(["--threshold", "high"], env={}) == 2
+    assert capsys.readouterr().err == "Error: Invalid value for '--threshold': 'high' is not a valid float.\n"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from arkworker.cli import invoke_app, locate_app
+from arkworker.cli.locate import locate_app
+from arkworker.cli.worker import invoke_app
 from tests.conftest import requests_of
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "dataset_stats.py"

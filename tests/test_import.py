@@ -10,7 +10,8 @@ import yaml
 from arkindex import ArkindexClient
 from PIL import Image
 
-from arkworker.cli import cli, invoke, locate_app
+from arkworker.cli import cli, invoke
+from arkworker.cli.locate import locate_app
 from arkworker.models import Element
 from arkworker.sandbox import CorpusError, Sandbox
 from arkworker.sandbox.importer import folder_corpus, natural_key

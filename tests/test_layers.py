@@ -16,12 +16,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "arkworker"
 #: Layers from the bottom up; a module may import its own layer and the ones below it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("errors", "enums", "environment", "files", "version")),
-    ("declarations", ("spec", "options")),
     ("api", ("api",)),
     ("images", ("images",)),
     ("models", ("models",)),
     ("storage", ("storage", "archives")),
     ("helpers", ("helpers",)),
+    ("declarations", ("spec", "options")),
     ("run", ("run",)),
     # Side stacks: the fake Arkindex and the project templates know nothing of the runtime.
     ("sandbox", ("sandbox",)),

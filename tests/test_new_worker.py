@@ -12,7 +12,7 @@ import os
 import pytest
 import yaml
 
-from arkworker.cli import invoke_app
+from arkworker.cli.worker import invoke_app
 from arkworker.scaffold.project import Project
 from arkworker.scaffold.render import render_project, templates_root
 from arkworker.testing.pytest_plugin import SandboxRun

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from arkindex import ArkindexClient
     from peewee import SqliteDatabase
 
-    from arkworker.app import Worker
+    from arkworker.spec import WorkerSpec
 
 
 class Context(
@@ -56,7 +56,7 @@ class Context(
 
     def __init__(
         self,
-        app: Worker,
+        app: WorkerSpec,
         args: SimpleNamespace,
         configuration: Configuration,
         api: Api,

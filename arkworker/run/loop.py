@@ -14,49 +14,26 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.api.client import connect
-from arkworker.app import Worker
 from arkworker.enums import ActivityState, DatasetState
 from arkworker.environment import Environment
 from arkworker.errors import BadInput
 from arkworker.images import downloads
 from arkworker.models import Element
+from arkworker.options import RunOptions
 from arkworker.run import logs
 from arkworker.run.config import is_read_only, load_configuration, read_config_file
 from arkworker.run.context import Context
 from arkworker.run.inputs import list_elements
 from arkworker.run.sets import ArchiveKeeper, extras_directory, list_sets
+from arkworker.spec import WorkerSpec
 from arkworker.storage import cache, tasks
 from arkworker.storage.cache import CachedElement
 
 logger = logging.getLogger("arkworker")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """The built-in options of a worker command, and the worker's own under ``custom``."""
-
-    config: Path | None = None
-    database: Path | None = None
-    verbose: bool = False
-    dev: bool = False
-    extras_dir: Path | None = None
-    element: Sequence[str] = ()
-    elements_list: Path | None = None
-    #: ``--set`` values, as (dataset UUID, set name).
-    set: Sequence[tuple[str, str]] = ()
-    sandbox: str | None = None
-    custom: Mapping[str, Any] = field(default_factory=dict)
-
-    def namespace(self) -> SimpleNamespace:
-        """What handlers see as ``ctx.args``."""
-        builtins = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "custom"}
-        return SimpleNamespace(**builtins, **self.custom)
 
 
 @dataclass(frozen=True)
@@ -113,7 +90,7 @@ class RunResult:
         logger.warning(message, exc_info=_verbose())
 
 
-def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
+def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResult:
     """Configure a run of ``app`` and process its elements or dataset sets; return the accounting.
 
     Raises :class:`~arkworker.errors.BadInput` for unusable inputs (before any API call)
@@ -165,7 +142,7 @@ def run(app: Worker, options: RunOptions, env: Mapping[str, str]) -> RunResult:
         return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, items))
 
 
-def cache_file(app: Worker, database: Path | None) -> Path | None:
+def cache_file(app: WorkerSpec, database: Path | None) -> Path | None:
     """The ``--database`` file, checked before the run starts (exists, cache version 3)."""
     if database is None:
         return None
@@ -185,7 +162,7 @@ def cache_file(app: Worker, database: Path | None) -> Path | None:
     return database
 
 
-def task_cache_file(app: Worker, ctx: Context) -> Path | None:
+def task_cache_file(app: WorkerSpec, ctx: Context) -> Path | None:
     """In a Ponos task, in production: the task's cache, with its parents' caches merged in."""
     if not app.cache or ctx.is_read_only or ctx.environment.ponos_task is None:
         logger.debug("Cache is disabled")
@@ -207,7 +184,7 @@ def elements_to_process(ctx: Context, element_ids: Sequence[str]) -> list[str | 
     return list(initial)
 
 
-def with_lifecycle(app: Worker, ctx: Context, loop: Callable[[], RunResult]) -> RunResult:
+def with_lifecycle(app: WorkerSpec, ctx: Context, loop: Callable[[], RunResult]) -> RunResult:
     """Run the setup functions, then ``loop``, then the teardown functions whatever happened."""
     result = RunResult(exit_code=1)
     try:
@@ -228,7 +205,7 @@ def with_lifecycle(app: Worker, ctx: Context, loop: Callable[[], RunResult]) -> 
     return result
 
 
-def element_loop(app: Worker, ctx: Context, items: Sequence[str | CachedElement]) -> RunResult:
+def element_loop(app: WorkerSpec, ctx: Context, items: Sequence[str | CachedElement]) -> RunResult:
     """Process each element in turn, reporting its activity and counting failures.
 
     ``items`` are element IDs, fetched with RetrieveElement, or elements of the cache,
@@ -269,7 +246,7 @@ def element_loop(app: Worker, ctx: Context, items: Sequence[str | CachedElement]
     return result.finish()
 
 
-def check_dataset_options(app: Worker, options: RunOptions) -> None:
+def check_dataset_options(app: WorkerSpec, options: RunOptions) -> None:
     """Refuse the element options for a dataset worker, and a missing ``--extras-dir``."""
     if options.element or options.elements_list is not None:
         option = "--element" if options.element else "--elements-list"
@@ -283,7 +260,7 @@ def check_dataset_options(app: Worker, options: RunOptions) -> None:
         )
 
 
-def dataset_loop(app: Worker, ctx: Context, options: RunOptions) -> RunResult:
+def dataset_loop(app: WorkerSpec, ctx: Context, options: RunOptions) -> RunResult:
     """Process each dataset set in turn from its dataset's archive, counting failures.
 
     A set fails (and the others still run) when its dataset is not complete, when the

@@ -4,7 +4,7 @@ In production the sets come from the process (ListProcessSets) and from the comm
 in read-only mode only from the command line. Unlike the reference, a set listed twice is
 processed once, each dataset is retrieved once, and the sets of one dataset are processed
 one after the other (in the order the datasets first appear), so that its archive is
-downloaded once.
+downloaded once. The ``--set`` values arrive parsed (:func:`arkworker.options.parse_set`).
 """
 
 from __future__ import annotations
@@ -16,26 +16,11 @@ from pathlib import Path
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.errors import BadInput
-from arkworker.models import Artifact, Dataset, Set, normalise_uuid
+from arkworker.models import Artifact, Dataset, Set
 from arkworker.run.context import Context
 from arkworker.storage.dataset_archive import LocalArchive, MissingDatasetArchive
 
 logger = logging.getLogger("arkworker")
-
-EXAMPLE = "--set 0f5d3c43-5f5e-5b3e-9d5a-61726b776f72:train"
-
-
-def parse_set(value: str) -> tuple[str, str]:
-    """``<dataset_uuid>:<set_name>`` as (canonical UUID, set name); ValueError saying what is wrong."""
-    head, colon, name = value.partition(":")
-    if not colon:
-        raise ValueError(f"{value!r} is not <dataset_uuid>:<set_name> (e.g. {EXAMPLE})")
-    dataset_id = normalise_uuid(head)
-    if dataset_id is None:
-        raise ValueError(f"{head!r} in {value!r} is not a dataset UUID (e.g. {EXAMPLE})")
-    if not name.strip():
-        raise ValueError(f"{value!r} has no set name after the ':' (e.g. {EXAMPLE})")
-    return dataset_id, name
 
 
 def list_sets(ctx: Context, cli_sets: Sequence[tuple[str, str]]) -> list[Set]:

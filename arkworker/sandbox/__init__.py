@@ -250,4 +250,4 @@ def _import_folder(directory: str | Path) -> dict[str, Any]:
     try:
         return folder_corpus(directory)
     except BadInput as error:
-        raise CorpusError(error.format_message()) from None
+        raise CorpusError(str(error)) from None

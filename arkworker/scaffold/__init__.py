@@ -10,6 +10,7 @@ without ever replacing a file silently::
     project = Project("ocr-lines", kind="element")
     write_project(render_project(project), Path("worker-ocr-lines"))
 
-Modules: ``project`` (values, naming, validation), ``render`` (templates), ``command`` (the
-click command). Jinja2 is imported only when a project is rendered, not by ``arkworker run``.
+Modules: ``project`` (values, naming, validation), ``render`` (templates); the click command
+is :mod:`arkworker.cli.new`. Jinja2 is imported only when a project is rendered, not by
+``arkworker run``.
 """

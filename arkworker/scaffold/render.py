@@ -24,10 +24,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import click
 import jinja2
 
-from arkworker.errors import BadInput
+from arkworker.errors import BadInput, ConfigurationError
 from arkworker.scaffold.project import Project
 
 #: Template files whose name ends with this are rendered, and the suffix removed (so that
@@ -43,7 +42,7 @@ def templates_root() -> Path:
     checkout = Path(__file__).resolve().parents[2] / "templates"
     if checkout.is_dir():
         return checkout
-    raise click.ClickException(
+    raise ConfigurationError(
         f"The project templates are missing (looked in {installed} and {checkout}): reinstall arkworker."
     )
 

@@ -24,11 +24,11 @@ from typing import Any
 
 import pytest
 
-from arkworker.app import Worker
-from arkworker.cli import invoke_app
-from arkworker.cli.sandbox_run import sandbox_environment
+from arkworker.cli.sandbox import sandbox_environment
+from arkworker.cli.worker import invoke_app
 from arkworker.run.loop import RunResult
 from arkworker.sandbox import Sandbox
+from arkworker.spec import WorkerSpec
 from arkworker.storage.cache_files import create_cache_file
 
 
@@ -97,7 +97,7 @@ def arkworker_run(arkworker_sandbox: Sandbox, arkworker_env: dict[str, str]) -> 
     """
 
     def run(
-        app: Worker,
+        app: WorkerSpec,
         *args: str,
         env: Mapping[str, str] | None = None,
         elements: Sequence[str] | None = None,

@@ -1,0 +1,127 @@
+"""``arkworker sandbox serve/import``, and running a worker on a sandbox (``arkworker run APP --sandbox``).
+
+A ``--sandbox`` run is a production run (a worker run, activities, the same API calls)
+pointed at a sandbox started in this process on a free port; the caller's own Arkindex
+variables are left out so that a run on the sandbox can never write to a real instance.
+The sandbox server is imported only when one is used, not by ``arkworker run`` alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import click
+
+from arkworker.errors import BadInput
+from arkworker.options import RunOptions
+from arkworker.run import loop as runner
+from arkworker.run.loop import RunResult
+from arkworker.spec import WorkerSpec
+
+if TYPE_CHECKING:
+    from arkworker.sandbox import Sandbox
+
+#: Variables of a real Arkindex task that must not leak into a sandbox run.
+_TASK_PREFIXES = ("ARKINDEX_", "PONOS_")
+_TASK_VARIABLES = {"TASK_ELEMENTS"}
+
+
+def sandbox_environment(env: Mapping[str, str], sandbox: Sandbox) -> dict[str, str]:
+    """``env`` without any Arkindex task variable, plus those pointing at ``sandbox``."""
+    kept = {
+        name: value
+        for name, value in env.items()
+        if not name.startswith(_TASK_PREFIXES) and name not in _TASK_VARIABLES
+    }
+    return {**kept, **sandbox.env()}
+
+
+def open_sandbox(corpus: str | Path | None) -> Sandbox:
+    """A sandbox seeded from ``corpus`` (the demo corpus when empty), bad files as one line.
+
+    A folder is imported on the fly (``arkworker sandbox import``), for a run on one's own scans.
+    """
+    from arkworker.sandbox import Sandbox
+    from arkworker.sandbox.corpus import CorpusError
+    from arkworker.sandbox.importer import corpus_source
+
+    if corpus and not Path(corpus).exists():
+        raise BadInput(
+            f"The sandbox corpus file {corpus} does not exist: give a YAML or JSON corpus file, "
+            "or a folder of images."
+        )
+    try:
+        return Sandbox(corpus=corpus_source(corpus) if corpus else None)
+    except CorpusError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def run_on_sandbox(
+    app: WorkerSpec, options: RunOptions, env: Mapping[str, str], *, out: TextIO | None = None
+) -> RunResult:
+    """Run ``app`` on a fresh sandbox, then print what the run created."""
+    from arkworker.sandbox.report import format_report
+
+    with open_sandbox(options.sandbox) as sandbox:
+        elements = tuple(options.element)
+        if not elements and options.elements_list is None and app.kind != "dataset_set":
+            elements = tuple(sandbox.process_element_ids())
+        result = runner.run(app, replace(options, element=elements), sandbox_environment(env, sandbox))
+        click.echo(format_report(sandbox), file=out)
+    return result
+
+
+@click.group("sandbox", short_help="Serve a local Arkindex, or write a corpus for a folder of images.")
+def sandbox_group() -> None:
+    """A local Arkindex-compatible server, to try and test workers without an instance."""
+
+
+@sandbox_group.command("serve", short_help="Serve a sandbox Arkindex until Ctrl+C.")
+@click.argument("corpus", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port on 127.0.0.1; 0 picks a free one.",
+)
+@click.option(
+    "--db",
+    "db_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Keep the state in this SQLite file, reused on the next start (default: a temporary file).",
+)
+def serve_command(corpus: Path | None, port: int, db_path: Path | None) -> None:
+    """Serve CORPUS (YAML or JSON, or a folder of images; default: the demo corpus) until Ctrl+C."""
+    from arkworker.sandbox.corpus import CorpusError
+    from arkworker.sandbox.serve import serve_forever
+
+    try:
+        serve_forever(corpus, port=port, db_path=db_path, echo=click.echo)
+    except CorpusError as exc:
+        raise BadInput(str(exc)) from None
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        raise BadInput(f"Cannot listen on 127.0.0.1:{port} ({reason}): pick another --port.") from None
+
+
+@sandbox_group.command("import", short_help="Write a corpus file for a folder of images.")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--corpus",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Corpus file to write (default: DIRECTORY/corpus.yml).",
+)
+@click.option("--force", is_flag=True, help="Overwrite the corpus file if it exists.")
+def import_command(directory: Path, out: Path | None, force: bool) -> None:
+    """Write a corpus for the images in DIRECTORY: one page per image, sub-folders as folders."""
+    from arkworker.sandbox.importer import summary, write_folder_corpus
+
+    written = write_folder_corpus(directory, out, force=force)
+    click.echo(f"Wrote {written}: {summary(written)}.")
+    click.echo(f"Run a worker on them with: arkworker run APP --sandbox {written}")
