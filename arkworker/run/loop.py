@@ -363,4 +363,4 @@ def describe_failure(item: str, exc: BaseException) -> str:
 
 
 def _verbose() -> bool:
-    return logger.isEnabledFor(logging.DEBUG)
+    return logs.is_verbose()
