@@ -389,12 +389,12 @@ def test_s3_url_is_used_for_the_full_image(element, arkworker_sandbox):
 
 def test_cached_elements_open_like_api_elements(element, tmp_path):
     line = element("Line")
-    cache.open_cache(tmp_path / "db.sqlite")
+    db = cache.open_cache(tmp_path / "db.sqlite")
     try:
-        image = cache.CachedImage.create(
+        image = db.CachedImage.create(
             id=line.zone.image.id, width=WIDTH, height=HEIGHT, url=line.zone.image.url
         )
-        cached = cache.CachedElement.create(
+        cached = db.CachedElement.create(
             id=line.id, type="line", image=image, polygon=LINE, rotation_angle=90, mirrored=False
         )
         crop = gradient().crop((10, 20, 110, 70))
@@ -404,12 +404,12 @@ def test_cached_elements_open_like_api_elements(element, tmp_path):
         assert cached.requires_tiles is False
         with cached.open_image_tempfile() as file:
             assert Image.open(file.name).size == (50, 100)
-        bare = cache.CachedElement.create(id="11111111-1111-1111-1111-111111111111", type="folder")
+        bare = db.CachedElement.create(id="11111111-1111-1111-1111-111111111111", type="folder")
         assert bare.image_url() is None
         with pytest.raises(ValueError, match="has no image"):
             bare.open_image()
     finally:
-        cache.close_cache()
+        db.close()
 
 
 def test_a_worker_gets_pixels_in_a_run(arkworker_run, arkworker_sandbox, make_app):
