@@ -20,6 +20,8 @@ from arkworker import images
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from arkworker.images.downloads import DownloadSettings
+
 
 class LocalArchive(Protocol):
     """What a dataset needs of its archive on disk (the dataset loop attaches one, from storage)."""
@@ -88,7 +90,22 @@ class ApiModel(dict):
 
 
 class Element(ApiModel):
-    """An element as returned by RetrieveElement or a listing."""
+    """An element as returned by RetrieveElement or a listing.
+
+    An element handed out by a run carries the run's download settings (:attr:`downloads`),
+    so its images download under the run's retry policy and timeout in any thread; one built
+    by hand follows :func:`arkworker.images.downloads.current_settings`.
+    """
+
+    @property
+    def downloads(self) -> DownloadSettings | None:
+        """The settings this element's images download under; None: the current ones."""
+        return self.__dict__.get("_downloads")
+
+    def attach_downloads(self, settings: DownloadSettings | None) -> Element:
+        """Set the download settings of this element (the run's) and return it; used by the run."""
+        self.__dict__["_downloads"] = settings
+        return self
 
     def __str__(self) -> str:
         kind = self.get("type")
@@ -159,12 +176,14 @@ class Element(ApiModel):
             max_height=max_height,
             use_full_image=use_full_image,
             image_format=image_format,
+            settings=self.downloads,
         )
 
     @contextlib.contextmanager
     def open_image_tempfile(self, format: str = "jpeg", **kwargs: Any) -> Iterator[IO[bytes]]:
         """:meth:`open_image` saved in a temporary file (``.name`` is its path), deleted on exit."""
-        with images.open_zone_tempfile(images.element_zone(self), format, **kwargs) as file:
+        zone = images.element_zone(self)
+        with images.open_zone_tempfile(zone, format, settings=self.downloads, **kwargs) as file:
             yield file
 
 

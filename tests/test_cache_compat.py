@@ -16,16 +16,6 @@ from pathlib import Path
 import pytest
 
 from arkworker.storage import cache
-from arkworker.storage.cache import (
-    CachedClassification,
-    CachedDataset,
-    CachedDatasetElement,
-    CachedElement,
-    CachedEntity,
-    CachedImage,
-    CachedTranscription,
-    CachedTranscriptionEntity,
-)
 from arkworker.storage.cache_files import create_cache_file
 
 DATA = Path(__file__).parent / "data"
@@ -53,8 +43,21 @@ def dump(path):
 def reference_copy(tmp_path):
     path = tmp_path / "db.sqlite"
     shutil.copyfile(DATA / "reference_cache.sqlite", path)
-    yield path
-    cache.close_cache()
+    return path
+
+
+@pytest.fixture
+def opened():
+    """``opened(path)``: the path opened as a cache, closed after the test."""
+    caches = []
+
+    def open_(path):
+        caches.append(cache.open_cache(path))
+        return caches[-1]
+
+    yield open_
+    for db in caches:
+        db.close()
 
 
 def test_the_committed_file_is_what_the_script_makes(tmp_path):
@@ -63,86 +66,86 @@ def test_the_committed_file_is_what_the_script_makes(tmp_path):
     assert dump(built) == dump(DATA / "reference_cache.sqlite")
 
 
-def test_arkworker_reads_a_reference_cache(reference_copy):
+def test_arkworker_reads_a_reference_cache(reference_copy, opened):
     cache.check_version(reference_copy)
-    cache.open_cache(reference_copy)
-    assert [str(element.id) for element in cache.initial_elements()] == [
+    db = opened(reference_copy)
+    assert [str(element.id) for element in db.initial_elements()] == [
         str(uuid.UUID(reference.PAGE_1)),
         str(uuid.UUID(reference.PAGE_2)),
     ]
-    page = CachedElement.get_by_id(uuid.UUID(reference.PAGE_2))
+    page = db.CachedElement.get_by_id(uuid.UUID(reference.PAGE_2))
     assert page.parent_id == uuid.UUID(reference.FOLDER)
     assert page.polygon == reference.POLYGON
     assert (page.rotation_angle, page.mirrored, page.initial, page.confidence) == (90, True, True, 0.75)
     assert page.worker_run_id == uuid.UUID(reference.RUN)
     assert page.image.url == "https://iiif.example.com/iiif/2/scan"
-    line = CachedElement.get_by_id(uuid.UUID(reference.LINE))
+    line = db.CachedElement.get_by_id(uuid.UUID(reference.LINE))
     (transcription,) = line.transcriptions
     assert (transcription.text, transcription.orientation) == ("Hello world", "horizontal-lr")
     (link,) = transcription.transcription_entities
     assert (link.entity.name, link.entity.metas, link.entity.validated) == ("Ada", {"birth": "1815"}, True)
     assert (link.offset, link.length, link.confidence) == (6, 5, 0.8)
-    (classification,) = CachedElement.get_by_id(uuid.UUID(reference.PAGE_1)).classifications
+    (classification,) = db.CachedElement.get_by_id(uuid.UUID(reference.PAGE_1)).classifications
     assert (classification.class_name, classification.state) == ("handwritten", "pending")
-    (dataset_element,) = CachedDatasetElement.select()
+    (dataset_element,) = db.CachedDatasetElement.select()
     assert dataset_element.dataset.name == "Training set"
     assert json.loads(dataset_element.dataset.sets) == ["train", "dev", "test"]
     assert schema(reference_copy) == schema(DATA / "reference_cache.sqlite")  # opening changed nothing
 
 
-def test_dashed_uuids_from_other_producers_are_read(reference_copy):
+def test_dashed_uuids_from_other_producers_are_read(reference_copy, opened):
     with sqlite3.connect(reference_copy) as connection:
         connection.execute(
             "INSERT INTO elements VALUES (?, NULL, 'page', NULL, NULL, 0, 0, 1, NULL, NULL, NULL)",
             ("12345678-1234-5678-1234-567812345678",),
         )
-    cache.open_cache(reference_copy)
-    assert uuid.UUID("12345678-1234-5678-1234-567812345678") in [e.id for e in cache.initial_elements()]
+    db = opened(reference_copy)
+    assert uuid.UUID("12345678-1234-5678-1234-567812345678") in [e.id for e in db.initial_elements()]
 
 
 def write_with_arkworker(path):
     """The reference rows, written through arkworker's models."""
     r = reference
-    cache.open_cache(path)
+    db = cache.open_cache(path)
     try:
-        CachedImage.create(id=uuid.UUID(r.IMAGE), width=1000, height=1500, url=r.ROWS["images"][0][3])
-        CachedElement.create(id=uuid.UUID(r.FOLDER), type="folder")
-        CachedElement.create(
+        db.CachedImage.create(id=uuid.UUID(r.IMAGE), width=1000, height=1500, url=r.ROWS["images"][0][3])
+        db.CachedElement.create(id=uuid.UUID(r.FOLDER), type="folder")
+        db.CachedElement.create(
             id=uuid.UUID(r.PAGE_1), parent_id=uuid.UUID(r.FOLDER), type="page", image=uuid.UUID(r.IMAGE),
             polygon=r.POLYGON, initial=True,
         )  # fmt: skip
-        CachedElement.create(
+        db.CachedElement.create(
             id=uuid.UUID(r.PAGE_2), parent_id=uuid.UUID(r.FOLDER), type="page", image=uuid.UUID(r.IMAGE),
             polygon=r.POLYGON, rotation_angle=90, mirrored=True, initial=True,
             worker_version_id=uuid.UUID(r.VERSION), worker_run_id=uuid.UUID(r.RUN), confidence=0.75,
         )  # fmt: skip
-        CachedElement.create(
+        db.CachedElement.create(
             id=uuid.UUID(r.LINE), parent_id=uuid.UUID(r.PAGE_1), type="text_line", image=uuid.UUID(r.IMAGE),
             polygon=[[0, 0], [0, 10], [10, 10], [0, 0]], worker_run_id=uuid.UUID(r.RUN), confidence=1.0,
         )  # fmt: skip
-        CachedTranscription.create(
+        db.CachedTranscription.create(
             id=uuid.UUID(r.TRANSCRIPTION), element=uuid.UUID(r.LINE), text="Hello world", confidence=0.5,
             orientation="horizontal-lr", worker_run_id=uuid.UUID(r.RUN),
         )  # fmt: skip
-        CachedClassification.create(
+        db.CachedClassification.create(
             id=uuid.UUID(r.CLASSIFICATION), element=uuid.UUID(r.PAGE_1), class_name="handwritten",
             confidence=0.9, state="pending", worker_run_id=uuid.UUID(r.RUN),
         )  # fmt: skip
-        CachedEntity.create(
+        db.CachedEntity.create(
             id=uuid.UUID(r.ENTITY), type="person", name="Ada", validated=True, metas={"birth": "1815"},
             worker_run_id=uuid.UUID(r.RUN),
         )  # fmt: skip
-        CachedTranscriptionEntity.create(
+        db.CachedTranscriptionEntity.create(
             transcription=uuid.UUID(r.TRANSCRIPTION), entity=uuid.UUID(r.ENTITY), offset=6, length=5,
             worker_run_id=uuid.UUID(r.RUN), confidence=0.8,
         )  # fmt: skip
-        CachedDataset.create(id=uuid.UUID(r.DATASET), name="Training set", sets='["train", "dev", "test"]')
-        CachedDatasetElement.create(
+        db.CachedDataset.create(id=uuid.UUID(r.DATASET), name="Training set", sets='["train", "dev", "test"]')
+        db.CachedDatasetElement.create(
             id=uuid.UUID(r.DATASET_ELEMENT), element=uuid.UUID(r.PAGE_1), dataset=uuid.UUID(r.DATASET),
             set_name="train",
         )  # fmt: skip
     finally:
-        cache.close_cache()
+        db.close()
 
 
 def test_a_cache_arkworker_writes_is_the_reference_file(tmp_path):
@@ -157,27 +160,24 @@ def test_the_merge_schema_is_the_reference_schema(tmp_path):
     assert schema(tmp_path / "merged.sqlite") == schema(DATA / "reference_cache.sqlite")
 
 
-def test_check_constraints_are_enforced(tmp_path):
+def test_check_constraints_are_enforced(tmp_path, opened):
     write_with_arkworker(tmp_path / "db.sqlite")
-    cache.open_cache(tmp_path / "db.sqlite")
-    try:
-        with pytest.raises(Exception, match="CHECK constraint failed"):
-            CachedTranscriptionEntity.create(
-                transcription=uuid.UUID(reference.TRANSCRIPTION), entity=uuid.UUID(reference.ENTITY),
-                offset=-1, length=5,
-            )  # fmt: skip
-    finally:
-        cache.close_cache()
+    db = opened(tmp_path / "db.sqlite")
+    with pytest.raises(Exception, match="CHECK constraint failed"):
+        db.CachedTranscriptionEntity.create(
+            transcription=uuid.UUID(reference.TRANSCRIPTION), entity=uuid.UUID(reference.ENTITY),
+            offset=-1, length=5,
+        )  # fmt: skip
 
 
-def test_the_cache_is_usable_from_several_threads(tmp_path):
-    cache.open_cache(tmp_path / "db.sqlite")
+def test_the_cache_is_usable_from_several_threads(tmp_path, opened):
+    db = opened(tmp_path / "db.sqlite")
     errors = []
 
     def insert(batch):
         try:
             for index in range(25):
-                CachedElement.create(id=uuid.uuid4(), type=f"type-{batch}-{index}")
+                db.CachedElement.create(id=uuid.uuid4(), type=f"type-{batch}-{index}")
         except Exception as exc:  # reported below: an assertion in a thread would be lost
             errors.append(exc)
 
@@ -186,8 +186,5 @@ def test_the_cache_is_usable_from_several_threads(tmp_path):
         thread.start()
     for thread in threads:
         thread.join()
-    try:
-        assert errors == []
-        assert CachedElement.select().count() == 100
-    finally:
-        cache.close_cache()
+    assert errors == []
+    assert db.CachedElement.select().count() == 100

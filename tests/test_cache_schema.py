@@ -9,11 +9,15 @@ from arkworker.storage import cache
 
 
 @pytest.fixture
-def cache_db(tmp_path):
-    path = tmp_path / "db.sqlite"
-    cache.open_cache(path)
-    yield path
-    cache.close_cache()
+def opened(tmp_path):
+    db = cache.open_cache(tmp_path / "db.sqlite")
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def cache_db(opened, tmp_path):
+    return tmp_path / "db.sqlite"
 
 
 def columns(path, table):
@@ -24,7 +28,7 @@ def columns(path, table):
         ]
 
 
-def test_tables_and_version(cache_db):
+def test_tables_and_version(cache_db, opened):
     with sqlite3.connect(cache_db) as connection:
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert list(connection.execute("SELECT version FROM version")) == [(3,)]
@@ -39,7 +43,7 @@ def test_tables_and_version(cache_db):
         "datasets",
         "dataset_elements",
     }
-    cache.create_tables()  # idempotent: the version row is not inserted twice
+    opened.create_schema()  # idempotent: the version row is not inserted twice
     assert cache.read_version(cache_db) == 3
 
 
@@ -60,9 +64,9 @@ def test_column_types_nullability_and_defaults(cache_db):
     assert ("state", "VARCHAR(255)", True, "'open'") in columns(cache_db, "datasets")
 
 
-def test_uuids_are_stored_as_hex_and_read_in_both_forms(cache_db):
+def test_uuids_are_stored_as_hex_and_read_in_both_forms(cache_db, opened):
     element_id = uuid.uuid4()
-    cache.CachedElement.create(id=element_id, type="page", polygon=[[0, 0], [1, 0], [1, 1]])
+    opened.CachedElement.create(id=element_id, type="page", polygon=[[0, 0], [1, 0], [1, 1]])
     with sqlite3.connect(cache_db) as connection:
         connection.execute(
             "INSERT INTO elements (id, type, rotation_angle, mirrored, initial) VALUES (?, 'line', 0, 0, 0)",
@@ -72,7 +76,7 @@ def test_uuids_are_stored_as_hex_and_read_in_both_forms(cache_db):
             element_id.hex,
             "[[0, 0], [1, 0], [1, 1]]",
         )
-    assert {row.id for row in cache.CachedElement.select()} == {element_id, uuid.UUID(int=1)}
+    assert {row.id for row in opened.CachedElement.select()} == {element_id, uuid.UUID(int=1)}
 
 
 def test_version_errors(tmp_path):

@@ -64,6 +64,13 @@ def no_retry_waits(monkeypatch):
     monkeypatch.setenv("ARKWORKER_RETRY_BACKOFF", "0")
 
 
+def settings_of(**env):
+    """The download settings of an environment without retry waits."""
+    from arkworker.images.downloads import DownloadSettings
+
+    return DownloadSettings.from_env({"ARKWORKER_RETRY_BACKOFF": "0", **env})
+
+
 @pytest.fixture
 def element(arkworker_sandbox):
     client = ArkindexClient(base_url=arkworker_sandbox.url, token=arkworker_sandbox.token)
@@ -299,9 +306,7 @@ def test_the_servers_explanation_is_quoted(arkworker_sandbox, element):
     )
     arkworker_sandbox.fail_iiif(503, body="y " * 500, times=None)
     with pytest.raises(ImageError) as raised:
-        download(
-            url.replace("100,", "60,"), env={"ARKWORKER_RETRY_ATTEMPTS": "2", "ARKWORKER_RETRY_BACKOFF": "0"}
-        )
+        download(url.replace("100,", "60,"), settings=settings_of(ARKWORKER_RETRY_ATTEMPTS="2"))
     message = str(raised.value)  # the last answer's text, cut short
     assert "HTTP 503 SERVICE UNAVAILABLE: y y y" in message and "y…" in message and message.count("y") < 105
 
@@ -384,12 +389,12 @@ def test_s3_url_is_used_for_the_full_image(element, arkworker_sandbox):
 
 def test_cached_elements_open_like_api_elements(element, tmp_path):
     line = element("Line")
-    cache.open_cache(tmp_path / "db.sqlite")
+    db = cache.open_cache(tmp_path / "db.sqlite")
     try:
-        image = cache.CachedImage.create(
+        image = db.CachedImage.create(
             id=line.zone.image.id, width=WIDTH, height=HEIGHT, url=line.zone.image.url
         )
-        cached = cache.CachedElement.create(
+        cached = db.CachedElement.create(
             id=line.id, type="line", image=image, polygon=LINE, rotation_angle=90, mirrored=False
         )
         crop = gradient().crop((10, 20, 110, 70))
@@ -399,12 +404,12 @@ def test_cached_elements_open_like_api_elements(element, tmp_path):
         assert cached.requires_tiles is False
         with cached.open_image_tempfile() as file:
             assert Image.open(file.name).size == (50, 100)
-        bare = cache.CachedElement.create(id="11111111-1111-1111-1111-111111111111", type="folder")
+        bare = db.CachedElement.create(id="11111111-1111-1111-1111-111111111111", type="folder")
         assert bare.image_url() is None
         with pytest.raises(ValueError, match="has no image"):
             bare.open_image()
     finally:
-        cache.close_cache()
+        db.close()
 
 
 def test_a_worker_gets_pixels_in_a_run(arkworker_run, arkworker_sandbox, make_app):
@@ -462,9 +467,8 @@ def test_the_demo_corpus_opens_offline():
 def test_connection_errors_are_retried_then_named():
     from arkworker.images.downloads import download
 
-    env = {"ARKWORKER_RETRY_BACKOFF": "0", "ARKWORKER_RETRY_ATTEMPTS": "2"}
     with pytest.raises(ImageError, match=r"Downloading http://127\.0\.0\.1:9/x failed: ConnectionError"):
-        download("http://127.0.0.1:9/x", env=env)
+        download("http://127.0.0.1:9/x", settings=settings_of(ARKWORKER_RETRY_ATTEMPTS="2"))
 
 
 def test_tls_errors_are_not_retried(arkworker_sandbox):
@@ -472,7 +476,7 @@ def test_tls_errors_are_not_retried(arkworker_sandbox):
 
     url = arkworker_sandbox.url.replace("http://", "https://") + "/iiif/x/info.json"
     with pytest.raises(ImageError, match="TLS error"):
-        download(url, env={"ARKWORKER_RETRY_BACKOFF": "0"})
+        download(url, settings=settings_of())
 
 
 def test_certificates_are_verified_except_on_development_instances():
@@ -577,11 +581,11 @@ def test_timeouts_that_never_end_name_the_url(element, arkworker_sandbox, monkey
 
 
 def test_the_download_timeout_defaults_to_the_reference_values():
-    from arkworker.images.downloads import DownloadSettings, current_settings
+    from arkworker.images.downloads import DownloadSettings
 
-    assert current_settings({}).timeouts == (30, 60)
+    assert DownloadSettings.from_env({}).timeouts == (30, 60)
     assert DownloadSettings(timeout=10).timeouts == (10, 10)
-    assert current_settings({"ARKWORKER_DOWNLOAD_TIMEOUT": "90"}).timeouts == (30, 90)
+    assert DownloadSettings.from_env({"ARKWORKER_DOWNLOAD_TIMEOUT": "90"}).timeouts == (30, 90)
 
 
 def test_a_run_uses_its_environment_for_the_download_timeout(arkworker_run, arkworker_sandbox, make_app):

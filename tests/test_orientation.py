@@ -141,12 +141,12 @@ def test_pixels_opened_from_the_sandbox_go_back_to_their_source(arkworker_sandbo
 
 
 def test_cached_elements_revert_like_api_elements(tmp_path):
-    cache.open_cache(tmp_path / "db.sqlite")
+    db = cache.open_cache(tmp_path / "db.sqlite")
     try:
-        image = cache.CachedImage.create(
+        image = db.CachedImage.create(
             id="22222222-2222-2222-2222-222222222222", width=300, height=200, url="https://iiif.example.com/i"
         )
-        element = cache.CachedElement.create(
+        element = db.CachedElement.create(
             id="33333333-3333-3333-3333-333333333333",
             type="line",
             image=image,
@@ -156,4 +156,4 @@ def test_cached_elements_revert_like_api_elements(tmp_path):
         )
         assert revert_orientation(element, child(270)) == CASES[-1][2]
     finally:
-        cache.close_cache()
+        db.close()

@@ -18,8 +18,7 @@ REFERENCE = Path(__file__).parent / "data" / "reference_cache.sqlite"
 @pytest.fixture
 def cache_path(tmp_path):
     path = tmp_path / "db.sqlite"
-    cache.open_cache(path)
-    cache.close_cache()
+    cache.open_cache(path).close()
     return path
 
 

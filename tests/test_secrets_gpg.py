@@ -223,10 +223,8 @@ def test_secret_values_are_hidden_in_the_forms_they_are_printed_in(arkworker_run
 
 
 def test_short_numbers_of_a_secret_are_not_hidden():
-    logs.redact_secrets({"port": 5432, "pin": 98765432, "ratio": 0.5, "debug": True})
-    try:
-        assert logs.redact("port 5432, pin 98765432, ratio 0.5, 10000 rows") == (
-            "port 5432, pin [secret], ratio 0.5, 10000 rows"
-        )
-    finally:
-        logs.REDACTOR.values.clear()
+    redactor = logs.SecretRedactor()
+    redactor.add({"port": 5432, "pin": 98765432, "ratio": 0.5, "debug": True})
+    assert redactor.redact("port 5432, pin 98765432, ratio 0.5, 10000 rows") == (
+        "port 5432, pin [secret], ratio 0.5, 10000 rows"
+    )

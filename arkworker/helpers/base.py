@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from peewee import IntegrityError, Model
 
 from arkworker.models import Element
-from arkworker.storage.cache import CachedElement, CachedImage, uuid_matches
+from arkworker.storage.cache import Cache, CachedElement, uuid_matches
 
 if TYPE_CHECKING:
-    from peewee import SqliteDatabase
-
     from arkworker.api.client import Paginator
+    from arkworker.images.downloads import DownloadSettings
 
 logger = logging.getLogger("arkworker.helpers")
 
@@ -32,7 +31,8 @@ class HelperMixin:
     """The part of the run context the helper families use."""
 
     if TYPE_CHECKING:
-        cache: SqliteDatabase | None
+        cache: Cache | None
+        downloads: DownloadSettings
 
         @property
         def is_read_only(self) -> bool: ...
@@ -58,8 +58,12 @@ class HelperMixin:
     def _writes_cache(self) -> bool:
         return self.cache is not None and not self.is_read_only
 
-    def _cache_write(self, what: str, write: Callable[[], Any]) -> None:
-        """Run ``write`` in one cache transaction after the API accepted the data.
+    def _element(self, payload: Mapping[str, Any]) -> Element:
+        """An API element of this run: its images download under the run's settings, in any thread."""
+        return Element(payload).attach_downloads(self.downloads)
+
+    def _cache_write(self, what: str, write: Callable[[Cache], Any]) -> None:
+        """Run ``write(cache)`` in one cache transaction after the API accepted the data.
 
         The API is the source of truth: a row the cache refuses (an element it does not
         hold, a duplicate) is a warning, never a failure of the element.
@@ -69,7 +73,7 @@ class HelperMixin:
         assert self.cache is not None
         try:
             with self.cache.atomic():
-                write()
+                write(self.cache)
         except IntegrityError as exc:
             logger.warning("Couldn't save the created %s in the local cache: %s", what, exc)
 
@@ -82,7 +86,7 @@ def image_of(element: Element | CachedElement) -> str | None:
     return zone["image"]["id"] if zone else None
 
 
-def cache_image(element: Element | CachedElement) -> str | None:
+def cache_image(db: Cache, element: Element | CachedElement) -> str | None:
     """The id of the element's image, its cache row created from an API element's zone if missing.
 
     New sub-elements reference that row: without it, the cache would refuse them.
@@ -93,7 +97,7 @@ def cache_image(element: Element | CachedElement) -> str | None:
     if not zone:
         return None
     image = zone["image"]
-    CachedImage.get_or_create(
+    db.CachedImage.get_or_create(
         id=image["id"], defaults={"width": image["width"], "height": image["height"], "url": image["url"]}
     )
     return image["id"]

@@ -10,7 +10,7 @@ from arkindex.exceptions import ErrorResponse
 from arkworker.helpers import validation as check
 from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, batches, logger
 from arkworker.models import Element
-from arkworker.storage.cache import CachedClassification, CachedElement
+from arkworker.storage.cache import Cache, CachedElement
 
 #: What Arkindex answers when a worker run classifies an element twice with one class.
 DUPLICATE = "The fields element, worker_run, ml_class must make a unique set."
@@ -114,7 +114,7 @@ class ClassificationMixin(HelperMixin):
             return None
         self._cache_write(
             "classification",
-            lambda: CachedClassification.create(
+            lambda db: db.CachedClassification.create(
                 id=created["id"],
                 element=body["element"],
                 class_name=ml_class,
@@ -161,13 +161,15 @@ class ClassificationMixin(HelperMixin):
                 {**row, "class_name": self.retrieve_ml_class(row["ml_class"])}
                 for row in answer["classifications"]
             ]
-            self._cache_write("classifications", lambda rows=rows: self._cache_classifications(parent, rows))
+            self._cache_write(
+                "classifications", lambda db, rows=rows: self._cache_classifications(db, parent, rows)
+            )
             created.extend(rows)
         return created
 
-    def _cache_classifications(self, element_id: str, rows: Iterable[Mapping[str, Any]]) -> None:
+    def _cache_classifications(self, db: Cache, element_id: str, rows: Iterable[Mapping[str, Any]]) -> None:
         for row in rows:
-            CachedClassification.create(
+            db.CachedClassification.create(
                 id=row["id"],
                 element=element_id,
                 class_name=row["class_name"],

@@ -48,7 +48,7 @@ class DatasetMixin(HelperMixin):
             )
         pages = self.paginate("ListDatasetElements", id=dataset_set.dataset.id, set=dataset_set.name)
         for item in pages:
-            yield Element(item["element"])
+            yield self._element(item["element"])
 
     def update_dataset_state(self, dataset: Dataset, state: DatasetState) -> Dataset | None:
         """Set a dataset's state; the given Dataset is updated and returned (None in read-only mode)."""

@@ -18,7 +18,7 @@ from arkworker.helpers.base import (
     logger,
 )
 from arkworker.models import Element
-from arkworker.storage.cache import CachedElement, CachedImage, uuid_matches
+from arkworker.storage.cache import Cache, CachedElement, uuid_matches
 
 
 class ElementType(NamedTuple):
@@ -148,7 +148,7 @@ class ElementMixin(HelperMixin):
         created = self.request("CreateElement", body=body)
         self._cache_write(
             "element",
-            lambda: self._cache_elements(element, [{**body, "id": created["id"]}], body["image"]),
+            lambda db: self._cache_elements(db, element, [{**body, "id": created["id"]}], body["image"]),
         )
         return created["id"] if slim_output else created
 
@@ -186,17 +186,21 @@ class ElementMixin(HelperMixin):
                 body={"worker_run_id": self.worker_run_id, "elements": list(batch)},
             )
             rows = [{**item, "id": new["id"]} for item, new in zip(batch, answer, strict=True)]
-            self._cache_write("elements", lambda rows=rows: self._cache_elements(parent, rows, None))
+            self._cache_write("elements", lambda db, rows=rows: self._cache_elements(db, parent, rows, None))
             created.extend(answer)
         return created
 
     def _cache_elements(
-        self, parent: Element | CachedElement, rows: Iterable[Mapping[str, Any]], image_id: str | None
+        self,
+        db: Cache,
+        parent: Element | CachedElement,
+        rows: Iterable[Mapping[str, Any]],
+        image_id: str | None,
     ) -> None:
         if image_id is None:
-            image_id = cache_image(parent)
+            image_id = cache_image(db, parent)
         for row in rows:
-            CachedElement.create(
+            db.CachedElement.create(
                 id=row["id"],
                 parent_id=check.element_id(parent),
                 type=row["type"],
@@ -241,7 +245,7 @@ class ElementMixin(HelperMixin):
         if self._read_only_skip("element", verb="update"):
             return None
         updated = self.request("PartialUpdateElement", id=check.element_id(element), body=body)
-        self._cache_write("element update", lambda: _cache_update(element, body))
+        self._cache_write("element update", lambda db: _cache_update(db, element, body))
         return updated
 
     # -- listings ----------------------------------------------------------------------------
@@ -295,9 +299,9 @@ class ElementMixin(HelperMixin):
         filters = _list_filters(arguments)
         element = check.element(arguments["element"])
         if self.cache is not None:
-            return _cached_relatives(element, filters, children=children)
+            return _cached_relatives(self.cache, element, filters, children=children)
         operation = "ListElementChildren" if children else "ListElementParents"
-        return Results(self.paginate(operation, id=check.element_id(element), **filters), Element)
+        return Results(self.paginate(operation, id=check.element_id(element), **filters), self._element)
 
 
 def _corpus_of(element: Element | CachedElement, default: str) -> str:
@@ -306,22 +310,23 @@ def _corpus_of(element: Element | CachedElement, default: str) -> str:
     return default
 
 
-def _cache_update(element: Element | CachedElement, changes: Mapping[str, Any]) -> None:
+def _cache_update(db: Cache, element: Element | CachedElement, changes: Mapping[str, Any]) -> None:
     """Apply an update to the element's cache row (polygons stay JSON lists, unlike the reference)."""
     columns = {
         key: value
         for key, value in changes.items()
         if key in ("type", "polygon", "confidence", "rotation_angle", "mirrored")
     }
-    if "image" in changes and CachedImage.get_or_none(CachedImage.id == changes["image"]) is not None:
+    if "image" in changes and db.CachedImage.get_or_none(db.CachedImage.id == changes["image"]) is not None:
         columns["image"] = changes["image"]
     if columns:
-        CachedElement.update(**columns).where(
-            uuid_matches(CachedElement.id, check.element_id(element))
-        ).execute()
+        model = db.CachedElement
+        model.update(**columns).where(uuid_matches(model.id, check.element_id(element))).execute()
 
 
-def _cached_relatives(element: Element | CachedElement, filters: Mapping[str, Any], *, children: bool) -> Any:
+def _cached_relatives(
+    db: Cache, element: Element | CachedElement, filters: Mapping[str, Any], *, children: bool
+) -> Any:
     unsupported = sorted(set(filters) - _CACHE_FILTERS)
     if unsupported:
         raise check.fail(
@@ -330,34 +335,35 @@ def _cached_relatives(element: Element | CachedElement, filters: Mapping[str, An
         )
     root = check.element_id(element)
     recursive = bool(filters.get("recursive"))
+    model = db.CachedElement
     if children and not recursive:
-        query = CachedElement.select().where(uuid_matches(CachedElement.parent_id, root))
+        query = model.select().where(uuid_matches(model.parent_id, root))
     else:
-        ids = _descendants(root) if children else _ancestors(root, recursive=recursive)
-        query = CachedElement.select().where(uuid_matches(CachedElement.id, *ids))
+        ids = _descendants(model, root) if children else _ancestors(model, root, recursive=recursive)
+        query = model.select().where(uuid_matches(model.id, *ids))
     if filters.get("type"):
-        query = query.where(CachedElement.type == filters["type"])
-    return cached_by_worker(query, CachedElement, filters)
+        query = query.where(model.type == filters["type"])
+    return cached_by_worker(query, model, filters)
 
 
-def _descendants(root: str) -> list[Any]:
+def _descendants(model: type[CachedElement], root: str) -> list[Any]:
     found: list[Any] = []
     frontier = [root]
-    seen = {CachedElement.id.db_value(root)}
+    seen = {model.id.db_value(root)}
     while frontier:
-        rows = CachedElement.select(CachedElement.id).where(uuid_matches(CachedElement.parent_id, *frontier))
-        frontier = [row.id for row in rows if CachedElement.id.db_value(row.id) not in seen]
-        seen.update(CachedElement.id.db_value(item) for item in frontier)
+        rows = model.select(model.id).where(uuid_matches(model.parent_id, *frontier))
+        frontier = [row.id for row in rows if model.id.db_value(row.id) not in seen]
+        seen.update(model.id.db_value(item) for item in frontier)
         found.extend(frontier)
     return found
 
 
-def _ancestors(root: str, *, recursive: bool) -> list[Any]:
+def _ancestors(model: type[CachedElement], root: str, *, recursive: bool) -> list[Any]:
     found: list[Any] = []
-    row = CachedElement.get_or_none(uuid_matches(CachedElement.id, root))
+    row = model.get_or_none(uuid_matches(model.id, root))
     while row is not None and row.parent_id is not None and row.parent_id not in found:
         found.append(row.parent_id)
         if not recursive:
             break
-        row = CachedElement.get_or_none(uuid_matches(CachedElement.id, row.parent_id))
+        row = model.get_or_none(uuid_matches(model.id, row.parent_id))
     return found

@@ -9,7 +9,7 @@ from arkworker.errors import MissingEntityType
 from arkworker.helpers import validation as check
 from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Results, batches, logger
 from arkworker.models import ApiModel, Element, Transcription
-from arkworker.storage.cache import CachedEntity, CachedTranscription, CachedTranscriptionEntity
+from arkworker.storage.cache import CachedTranscription
 
 
 def _transcription_id(value: Any) -> str:
@@ -105,7 +105,7 @@ class EntityMixin(HelperMixin):
         created = self.request("CreateEntity", body=body)
         self._cache_write(
             "entity",
-            lambda: CachedEntity.create(
+            lambda db: db.CachedEntity.create(
                 id=created["id"],
                 type=type,
                 name=name,
@@ -139,7 +139,7 @@ class EntityMixin(HelperMixin):
         created = self.request("CreateTranscriptionEntity", id=transcription_id, body=body)
         self._cache_write(
             "transcription entity",
-            lambda: CachedTranscriptionEntity.create(
+            lambda db: db.CachedTranscriptionEntity.create(
                 transcription=transcription_id,
                 entity=entity,
                 offset=offset,

@@ -17,7 +17,7 @@ from arkworker.helpers.base import (
     logger,
 )
 from arkworker.models import Element, Transcription
-from arkworker.storage.cache import CachedElement, CachedTranscription, uuid_matches
+from arkworker.storage.cache import Cache, CachedElement, uuid_matches
 
 
 def _transcription_item(item: Any, prefix: str, *, with_element_id: bool) -> dict[str, Any]:
@@ -58,7 +58,8 @@ class TranscriptionMixin(HelperMixin):
         element_id = check.element_id(element)
         created = self.request("CreateTranscription", id=element_id, body=body)
         self._cache_write(
-            "transcription", lambda: self._cache_transcriptions([{**created, "element_id": element_id}])
+            "transcription",
+            lambda db: self._cache_transcriptions(db, [{**created, "element_id": element_id}]),
         )
         return Transcription(created)
 
@@ -85,14 +86,14 @@ class TranscriptionMixin(HelperMixin):
                 body={"worker_run_id": self.worker_run_id, "transcriptions": list(batch)},
             )
             rows = answer["transcriptions"]
-            self._cache_write("transcriptions", lambda rows=rows: self._cache_transcriptions(rows))
+            self._cache_write("transcriptions", lambda db, rows=rows: self._cache_transcriptions(db, rows))
             created.extend(Transcription(row) for row in rows)
         return created
 
-    def _cache_transcriptions(self, rows: Iterable[Mapping[str, Any]]) -> None:
+    def _cache_transcriptions(self, db: Cache, rows: Iterable[Mapping[str, Any]]) -> None:
         """Cache rows from ``id``, ``element_id``, ``text``, ``confidence`` and ``orientation``."""
         for row in rows:
-            CachedTranscription.create(
+            db.CachedTranscription.create(
                 id=row["id"],
                 element=row["element_id"],
                 text=row["text"],
@@ -144,8 +145,8 @@ class TranscriptionMixin(HelperMixin):
                     logger.debug("A sub_element of %s with type %s was created", parent_id, element_type)
             self._cache_write(
                 "transcriptions",
-                lambda answer=answer, batch=batch: self._cache_element_transcriptions(
-                    element, element_type, batch, answer
+                lambda db, answer=answer, batch=batch: self._cache_element_transcriptions(
+                    db, element, element_type, batch, answer
                 ),
             )
             annotations.extend(answer)
@@ -153,20 +154,18 @@ class TranscriptionMixin(HelperMixin):
 
     def _cache_element_transcriptions(
         self,
+        db: Cache,
         element: Element | CachedElement,
         element_type: str,
         items: Iterable[Mapping[str, Any]],
         annotations: Iterable[Mapping[str, Any]],
     ) -> None:
-        image_id = cache_image(element)
+        image_id = cache_image(db, element)
         parent_id = check.element_id(element)
+        model = db.CachedElement
         for item, annotation in zip(items, annotations, strict=True):
-            if (
-                not CachedElement.select()
-                .where(uuid_matches(CachedElement.id, annotation["element_id"]))
-                .exists()
-            ):
-                CachedElement.create(
+            if not model.select().where(uuid_matches(model.id, annotation["element_id"])).exists():
+                model.create(
                     id=annotation["element_id"],
                     parent_id=parent_id,
                     type=element_type,
@@ -176,7 +175,7 @@ class TranscriptionMixin(HelperMixin):
                     confidence=item.get("element_confidence"),
                 )
             self._cache_transcriptions(
-                [{**item, "id": annotation["id"], "element_id": annotation["element_id"]}]
+                db, [{**item, "id": annotation["id"], "element_id": annotation["element_id"]}]
             )
 
     def list_transcriptions(
@@ -202,34 +201,31 @@ class TranscriptionMixin(HelperMixin):
             if value is not None:
                 filters[name] = check.worker_filter(value, name)
         if self.cache is not None:
-            return _cached_transcriptions(element, filters)
+            return _cached_transcriptions(self.cache, element, filters)
         return Results(
             self.paginate("ListTranscriptions", id=check.element_id(element), **filters), Transcription
         )
 
 
-def _cached_transcriptions(element: Element | CachedElement, filters: Mapping[str, Any]) -> Any:
+def _cached_transcriptions(db: Cache, element: Element | CachedElement, filters: Mapping[str, Any]) -> Any:
     """The cache's answer to ``list_transcriptions``: the element's rows, or its whole subtree's."""
     root = check.element_id(element)
+    elements, transcriptions = db.CachedElement, db.CachedTranscription
     if filters.get("recursive"):
         tree = (
-            CachedElement.select(CachedElement.id, CachedElement.type)
-            .where(uuid_matches(CachedElement.id, root))
+            elements.select(elements.id, elements.type)
+            .where(uuid_matches(elements.id, root))
             .cte("tree", recursive=True, columns=("id", "type"))
         )
-        children = CachedElement.alias()
+        children = elements.alias()
         tree = tree.union_all(
             children.select(children.id, children.type).join(tree, on=(children.parent_id == tree.c.id))
         )
-        query = (
-            CachedTranscription.select()
-            .join(tree, on=(CachedTranscription.element == tree.c.id))
-            .with_cte(tree)
-        )
+        query = transcriptions.select().join(tree, on=(transcriptions.element == tree.c.id)).with_cte(tree)
         if filters.get("element_type"):
             query = query.where(tree.c.type == filters["element_type"])
     else:
-        query = CachedTranscription.select().where(uuid_matches(CachedTranscription.element, root))
+        query = transcriptions.select().where(uuid_matches(transcriptions.element, root))
         if filters.get("element_type"):
-            query = query.join(CachedElement).where(CachedElement.type == filters["element_type"])
-    return cached_by_worker(query, CachedTranscription, filters)
+            query = query.join(elements).where(elements.type == filters["element_type"])
+    return cached_by_worker(query, transcriptions, filters)

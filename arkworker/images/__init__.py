@@ -17,14 +17,14 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import requests
 from PIL import Image
 
-from arkworker.images.downloads import ImageError, decode, fetch_image
+from arkworker.images.downloads import DownloadSettings, ImageError, decode, fetch_image
 from arkworker.images.orientation import apply_orientation, orient_points, unorient_points
 from arkworker.images.tiles import fetch_tiles
 from arkworker.images.zones import (
@@ -95,24 +95,25 @@ def open_zone(
     max_height: int | None = None,
     use_full_image: bool = False,
     image_format: str = "jpg",
-    env: Mapping[str, str] | None = None,
+    settings: DownloadSettings | None = None,
 ) -> Image.Image:
     """Download the zone's pixels and orient them like the element.
 
     ``image_format`` is the format asked to the IIIF server: ``png`` gives lossless pixels.
+    ``settings`` (retries, timeouts) default to :func:`~arkworker.images.downloads.current_settings`.
     Raises :class:`ImageError` when the image cannot be downloaded or read.
     """
     region = zone.region(use_full_image)
     target = resized(region.width, region.height, max_width, max_height)
     with requests.Session() as session:
         if use_full_image and zone.s3_url:
-            image = fetch_image(zone.s3_url, session=session, env=env)
+            image = fetch_image(zone.s3_url, session=session, settings=settings)
         elif zone.exceeds_server(*target):
-            image = fetch_tiles(zone, region, session=session, image_format=image_format, env=env)
+            image = fetch_tiles(zone, region, session=session, image_format=image_format, settings=settings)
         else:
             size = "full" if target == region[2:] else f"{target[0]},{target[1]}"
             url = iiif_url(zone.url, region_string(zone, region), size, image_format)
-            image = fetch_image(url, session=session, env=env)
+            image = fetch_image(url, session=session, settings=settings)
     if image.size != target:
         image = image.resize(
             resized(image.width, image.height, max_width, max_height), Image.Resampling.LANCZOS
@@ -132,7 +133,7 @@ def open_image(
     *,
     rotation_angle: int = 0,
     mirrored: bool = False,
-    env: Mapping[str, str] | None = None,
+    settings: DownloadSettings | None = None,
 ) -> Image.Image:
     """An image that is not an element's zone (a URL, a file), converted and oriented the same way.
 
@@ -142,7 +143,7 @@ def open_image(
     """
     text = os.fspath(source)
     if text.startswith(("http://", "https://")):
-        image = fetch_image(text, env=env)
+        image = fetch_image(text, settings=settings)
     else:
         try:
             data = Path(text).read_bytes()

@@ -4,6 +4,9 @@ Image servers fail like the API does (a restarting IIIF server answers 502 for a
 seconds), so a download is retried under the same :class:`~arkworker.api.client.RetryPolicy`
 (attempts and waits from ``ARKWORKER_RETRY_ATTEMPTS`` / ``ARKWORKER_RETRY_BACKOFF``): the
 run's own policy inside a run, so a run's environment governs its handlers' downloads too.
+A run's settings are explicit where they can be (its elements carry them, whatever thread
+opens them) and a context variable otherwise (:func:`using_settings`), never a global: two
+runs in one process each download under their own.
 Only transient failures are retried: 5xx answers (not 501), timeouts and dropped
 connections. A 4xx answer says the URL itself is wrong (a region outside the image, an
 expired signed URL, a missing image): it fails at once, naming the URL and the status,
@@ -86,13 +89,19 @@ class DownloadSettings:
         return min(CONNECT_TIMEOUT, self.timeout), self.timeout
 
 
-#: The settings of the run in progress (set by the runner from the run's environment).
+#: The settings of the run in progress in this context: a run sets them for its own thread
+#: (and the tasks it hands to ``ctx.submit``), so two runs in one process each get theirs.
 _RUN_SETTINGS: ContextVar[DownloadSettings | None] = ContextVar("arkworker_downloads", default=None)
 
 
 @contextlib.contextmanager
 def using_settings(settings: DownloadSettings) -> Iterator[None]:
-    """Downloads made inside the block (by the run's handlers) follow ``settings``."""
+    """Downloads made inside the block, in this context, follow ``settings``.
+
+    Context variables are not inherited by new threads: a thread started with
+    :class:`threading.Thread` or a bare executor falls back to the process environment,
+    unless it runs in a copy of this context (``ctx.submit``, ``ctx.executor()``).
+    """
     token = _RUN_SETTINGS.set(settings)
     try:
         yield
@@ -100,10 +109,8 @@ def using_settings(settings: DownloadSettings) -> Iterator[None]:
         _RUN_SETTINGS.reset(token)
 
 
-def current_settings(env: Mapping[str, str] | None = None) -> DownloadSettings:
-    """The settings of ``env`` if given, else the running worker's, else the process environment's."""
-    if env is not None:
-        return DownloadSettings.from_env(env)
+def current_settings() -> DownloadSettings:
+    """The settings of the run in progress in this context, else those of the process environment."""
     return _RUN_SETTINGS.get() or DownloadSettings.from_env(os.environ)
 
 
@@ -127,10 +134,13 @@ def download(
     url: str,
     *,
     session: requests.Session | None = None,
-    env: Mapping[str, str] | None = None,
+    settings: DownloadSettings | None = None,
 ) -> bytes:
-    """The body of a GET on ``url``, retrying transient failures; :class:`ImageError` otherwise."""
-    settings = current_settings(env)
+    """The body of a GET on ``url``, retrying transient failures; :class:`ImageError` otherwise.
+
+    ``settings`` default to :func:`current_settings`.
+    """
+    settings = settings or current_settings()
     own_session = session is None
     session = session or requests.Session()
     try:
@@ -233,7 +243,7 @@ def fetch_image(
     url: str,
     *,
     session: requests.Session | None = None,
-    env: Mapping[str, str] | None = None,
+    settings: DownloadSettings | None = None,
 ) -> Image.Image:
     """Download and decode the image at ``url``.
 
@@ -242,14 +252,14 @@ def fetch_image(
     """
     logger.debug("Downloading image %s", url)
     try:
-        return decode(download(url, session=session, env=env), url)
+        return decode(download(url, session=session, settings=settings), url)
     except ImageError as error:
         fallback = size_max_url(url) if error.status is not None and 400 <= error.status < 500 else None
         if fallback is None:
             raise
         logger.warning("%s; asking for size max instead", error)
         try:
-            data = download(fallback, session=session, env=env)
+            data = download(fallback, session=session, settings=settings)
         except ImageError as second:
             raise ImageError(f"{error}. At size max instead: {second}", second.status) from second
     return decode(data, fallback)

@@ -15,16 +15,16 @@ from typing import Any
 import requests
 from PIL import Image
 
-from arkworker.images.downloads import ImageError, decode, download
+from arkworker.images.downloads import DownloadSettings, ImageError, decode, download
 from arkworker.images.zones import BoundingBox, ImageZone, iiif_url
 
 logger = logging.getLogger("arkworker")
 
 
-def _info(zone: ImageZone, session: requests.Session, env: Mapping[str, str] | None) -> dict[str, Any]:
+def _info(zone: ImageZone, session: requests.Session, settings: DownloadSettings | None) -> dict[str, Any]:
     url = f"{zone.url}/info.json"
     try:
-        info = json.loads(download(url, session=session, env=env))
+        info = json.loads(download(url, session=session, settings=settings))
     except ValueError as exc:
         raise ImageError(f"{url} is not a IIIF info.json document: {exc}") from None
     if not isinstance(info, dict):
@@ -56,17 +56,17 @@ def fetch_tiles(
     *,
     session: requests.Session,
     image_format: str = "jpg",
-    env: Mapping[str, str] | None = None,
+    settings: DownloadSettings | None = None,
 ) -> Image.Image:
     """The region at full resolution, fetched tile by tile (column by column) and pasted together."""
-    tile_width, tile_height = tile_size(zone, _info(zone, session, env))
+    tile_width, tile_height = tile_size(zone, _info(zone, session, settings))
     canvas = Image.new("RGB", (region.width, region.height))
     for x in range(region.x, region.x + region.width, tile_width):
         for y in range(region.y, region.y + region.height, tile_height):
             width = min(tile_width, region.x + region.width - x)
             height = min(tile_height, region.y + region.height - y)
             url = iiif_url(zone.url, f"{x},{y},{width},{height}", "full", image_format)
-            tile = decode(download(url, session=session, env=env), url)
+            tile = decode(download(url, session=session, settings=settings), url)
             if tile.width < width or tile.height < height:
                 raise ImageError(
                     f"{url} answered {tile.width}x{tile.height} pixels, expected {width}x{height}"

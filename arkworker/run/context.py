@@ -4,17 +4,26 @@ One context exists per run. It holds what is fixed for the whole run (configurat
 API access, directories); nothing that belongs to a single element is stored on it, so
 handlers stay free to process several elements at once.
 
+The context also owns what the run opens (its cache, its download settings, its thread
+pools) on one exit stack, the way click's context does (:meth:`Context.with_resource`,
+:meth:`Context.call_on_close`): all of it is closed when the run ends, also on failure,
+and nothing of a run lives in a module global, so two runs in one process share nothing.
+
 Attribute names follow arkindex-base-worker's ``self.<name>`` so that porting a worker is
 mostly replacing ``self.`` with ``ctx.``.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from arkworker.api.client import Api, Paginator
 from arkworker.environment import Environment
@@ -31,9 +40,25 @@ from arkworker.run.config import Configuration
 
 if TYPE_CHECKING:
     from arkindex import ArkindexClient
-    from peewee import SqliteDatabase
 
+    from arkworker.images.downloads import DownloadSettings
     from arkworker.spec import WorkerSpec
+    from arkworker.storage.cache import Cache
+
+T = TypeVar("T")
+
+
+class ContextExecutor(ThreadPoolExecutor):
+    """A thread pool whose tasks run in a copy of the context that submitted them.
+
+    A run's download settings and log handler are context variables, which a new thread
+    does not inherit (a bare :class:`ThreadPoolExecutor`'s tasks download under the process
+    environment's settings, and log as if outside the run); here each task runs in
+    :func:`contextvars.copy_context` taken at :meth:`submit` (``map`` included).
+    """
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        return super().submit(contextvars.copy_context().run, fn, *args, **kwargs)
 
 
 class Context(
@@ -61,6 +86,8 @@ class Context(
         configuration: Configuration,
         api: Api,
         environment: Environment,
+        *,
+        downloads: DownloadSettings,
     ) -> None:
         self.app = app
         self.args = args
@@ -72,8 +99,56 @@ class Context(
         #: report): ``ctx.state.model = load(...)``. It lives as long as the run, so module
         #: globals are never needed; per-element values belong in the handler's local variables.
         self.state = SimpleNamespace()
-        #: The SQLite cache of the process (a peewee database), None when the run has none.
-        self.cache: SqliteDatabase | None = None
+        #: The SQLite cache of the process, None when the run has none: a peewee database
+        #: with the cache's models bound to it (``ctx.cache.CachedElement.select()``).
+        self.cache: Cache | None = None
+        #: How the run's images download: its retry policy and timeout.
+        self.downloads = downloads
+        self._resources = ExitStack()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    # -- Resources ---------------------------------------------------------------------
+
+    def __enter__(self) -> Context:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def with_resource(self, manager: AbstractContextManager[T]) -> T:
+        """Enter ``manager`` and return its value; it is exited when the run ends (last in, first out)."""
+        return self._resources.enter_context(manager)
+
+    def call_on_close(self, callback: Callable[[], Any]) -> Callable[[], Any]:
+        """Call ``callback`` when the run ends, also when it fails (last registered, first called)."""
+        self._resources.callback(callback)
+        return callback
+
+    def close(self) -> None:
+        """Close what the run opened: thread pools (waiting for their tasks), the cache..."""
+        self._resources.close()
+
+    # -- Threads -----------------------------------------------------------------------
+
+    def executor(self, max_workers: int | None = None) -> ThreadPoolExecutor:
+        """A thread pool whose tasks run as the run's own code does (see :class:`ContextExecutor`).
+
+        Use it as ``with ctx.executor(4) as pool:``; the run shuts it down at the latest
+        when it ends, waiting for its tasks.
+        """
+        return self.with_resource(ContextExecutor(max_workers, thread_name_prefix="arkworker"))
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        """Run ``fn(*args, **kwargs)`` in the run's shared thread pool, as the run's own code runs.
+
+        The pool (``ThreadPoolExecutor``'s default size) is created on first use and shut
+        down, waiting for its tasks, when the run ends.
+        """
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = self.executor()
+        return self._pool.submit(fn, *args, **kwargs)
 
     def __repr__(self) -> str:
         mode = "read-only" if self.is_read_only else f"worker run {self.worker_run_id}"

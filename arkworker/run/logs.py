@@ -4,6 +4,14 @@ Log lines use the reference's format (``<time> <LEVEL>/<logger>: <message>``) on
 error. Handlers are installed for the duration of a run only, so importing arkworker never
 changes the logging of the program that imports it, and two runs in one test session do
 not print every line twice.
+
+Each run logs through its own :class:`RunLogHandler`, which owns the run's
+:class:`SecretRedactor`; :func:`run_logging` makes it the current one in its context (a
+context variable), where :func:`redact_secrets` and :func:`redact` find it. Two runs at
+once (two threads) thus keep their secrets and their lines apart: a handler prints the
+lines logged in its own run's context (its thread, the tasks handed to ``ctx.submit``) and
+the lines logged outside any run (a thread started with :class:`threading.Thread`), which
+it hides every running run's secrets from.
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 FORMAT = "%(asctime)s %(levelname)s/%(name)s: %(message)s"
@@ -41,6 +51,27 @@ class SecretRedactor(logging.Filter):
         super().__init__()
         self.values: set[str] = set()
 
+    def add(self, secrets: Any) -> None:
+        """Hide every value of ``secrets`` (nested in mappings and lists too).
+
+        A value also hides in the forms a worker or a traceback prints it in: stripped (a
+        file's content ends with a newline), line by line (one line of a key file), escaped
+        as ``repr`` and JSON show it, and long numbers as digits.
+        """
+        if isinstance(secrets, str):
+            self.values.update(
+                variant for variant in _printed_forms(secrets) if len(variant) >= MIN_SECRET_LENGTH
+            )
+        elif isinstance(secrets, (int, float)) and not isinstance(secrets, bool):
+            if len(str(secrets)) >= MIN_SECRET_NUMBER_LENGTH:
+                self.values.add(str(secrets))
+        elif isinstance(secrets, dict):
+            for value in secrets.values():
+                self.add(value)
+        elif isinstance(secrets, (list, tuple)):
+            for value in secrets:
+                self.add(value)
+
     def redact(self, text: str) -> str:
         for value in sorted(self.values, key=len, reverse=True):
             text = text.replace(value, REDACTED)
@@ -59,72 +90,135 @@ class SecretRedactor(logging.Filter):
         return True
 
 
-#: The redactor of the current run (secrets are known once the run is configured).
-REDACTOR = SecretRedactor()
-
-
-def redact_secrets(secrets: Any) -> None:
-    """Hide every value of ``secrets`` (nested in mappings and lists too) from the logs.
-
-    A value also hides in the forms a worker or a traceback prints it in: stripped (a
-    file's content ends with a newline), line by line (one line of a key file), escaped
-    as ``repr`` and JSON show it, and long numbers as digits.
-    """
-    if isinstance(secrets, str):
-        REDACTOR.values.update(
-            variant for variant in _printed_forms(secrets) if len(variant) >= MIN_SECRET_LENGTH
-        )
-    elif isinstance(secrets, (int, float)) and not isinstance(secrets, bool):
-        if len(str(secrets)) >= MIN_SECRET_NUMBER_LENGTH:
-            REDACTOR.values.add(str(secrets))
-    elif isinstance(secrets, dict):
-        for value in secrets.values():
-            redact_secrets(value)
-    elif isinstance(secrets, (list, tuple)):
-        for value in secrets:
-            redact_secrets(value)
-
-
 def _printed_forms(value: str) -> set[str]:
     texts = {value, value.strip(), *(line.strip() for line in value.splitlines())}
     return texts | {repr(text)[1:-1] for text in texts} | {json.dumps(text)[1:-1] for text in texts}
 
 
+class RunLogHandler(logging.StreamHandler):
+    """The log handler of one run: its stream, its level, its redactor, its lines only."""
+
+    def __init__(self, stream: TextIO, *, verbose: bool) -> None:
+        super().__init__(stream)
+        self.setFormatter(logging.Formatter(FORMAT))
+        self.setLevel(logging.DEBUG if verbose else logging.INFO)
+        #: The run's secrets (:func:`redact_secrets` adds them once the run is configured).
+        self.redactor = SecretRedactor()
+        self.addFilter(self.redactor)
+        #: The loggers as they were before the first of the runs logging at the same time.
+        self.saved = _LoggerState.capture()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = _CURRENT.get()
+        if current is None:
+            # Logged outside any run's context: every running run may print it, so every
+            # running run's secrets are hidden from it before any of them does.
+            for handler in _run_handlers():
+                handler.redactor.filter(record)
+        elif current is not self:
+            return False  # another run's line
+        return bool(super().filter(record))
+
+
+#: The run handler of the run in progress in this context (set by :func:`run_logging`).
+_CURRENT: ContextVar[RunLogHandler | None] = ContextVar("arkworker_run_log", default=None)
+
+
+def _run_handlers() -> list[RunLogHandler]:
+    """The handlers of the runs in progress, as logging itself records them."""
+    return [handler for handler in logger.handlers if isinstance(handler, RunLogHandler)]
+
+
+@dataclass(frozen=True)
+class _LoggerState:
+    """What :func:`run_logging` changes on the arkworker and root loggers, to put it back."""
+
+    level: int
+    propagate: bool
+    root_level: int
+    adopt_root: bool
+
+    @classmethod
+    def capture(cls) -> _LoggerState:
+        running = _run_handlers()
+        if running:
+            return running[0].saved  # another run configured the loggers: keep what it saved
+        root = logging.getLogger()
+        return cls(logger.level, logger.propagate, root.level, not root.handlers)
+
+    def restore(self) -> None:
+        logger.setLevel(self.level)
+        logger.propagate = self.propagate
+        logging.getLogger().setLevel(self.root_level)
+
+
+def _apply_levels() -> None:
+    """The arkworker logger lets through what the most verbose running run prints."""
+    running = _run_handlers()
+    if running:
+        logger.setLevel(min(handler.level for handler in running))
+
+
+def redact_secrets(secrets: Any) -> None:
+    """Hide every value of ``secrets`` from the logs of the run in progress in this context.
+
+    See :meth:`SecretRedactor.add`; outside :func:`run_logging` nothing prints the run's
+    lines, so there is nothing to hide them from.
+    """
+    current = _CURRENT.get()
+    if current is not None:
+        current.redactor.add(secrets)
+
+
 def redact(text: str) -> str:
-    """``text`` with the current run's secret values hidden (for messages printed outside logging)."""
-    return REDACTOR.redact(text)
+    """``text`` with the secret values of the run in progress hidden (for messages printed outside logging)."""
+    current = _CURRENT.get()
+    return text if current is None else current.redactor.redact(text)
 
 
 @contextmanager
 def run_logging(stream: TextIO | None = None, *, verbose: bool = False) -> Iterator[logging.Handler]:
-    """Send arkworker's log lines (and the root logger's, if it has no handler) to ``stream``."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
-    handler.addFilter(REDACTOR)
+    """Send a run's log lines (and the root logger's, if it has no handler) to ``stream``.
+
+    The handler and its redactor are the run's, current in this context for the block.
+    """
+    handler = RunLogHandler(stream or sys.stderr, verbose=verbose)
     root = logging.getLogger()
-    saved = logger.level, logger.propagate, root.level
-    adopt_root = not root.handlers
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
     logger.propagate = False
-    if adopt_root:
+    _apply_levels()
+    if handler.saved.adopt_root:
         # Like a script that called logging.basicConfig(): the worker's own loggers show too.
         root.addHandler(handler)
         root.setLevel(logging.INFO)
+    token = _CURRENT.set(handler)
     try:
         yield handler
     finally:
+        _CURRENT.reset(token)
         logger.removeHandler(handler)
-        if adopt_root:
-            root.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
-        root.setLevel(saved[2])
+        root.removeHandler(handler)
+        if _run_handlers():
+            _apply_levels()
+        else:
+            handler.saved.restore()
         handler.flush()
-        REDACTOR.values.clear()
 
 
 def enable_debug() -> None:
     """Turn on debug lines for the rest of the run (``--verbose``, ``ARKINDEX_DEBUG``, ``debug``)."""
-    logger.setLevel(logging.DEBUG)
+    current = _CURRENT.get()
+    if current is not None:
+        current.setLevel(logging.DEBUG)
+        _apply_levels()
+    else:
+        logger.setLevel(logging.DEBUG)
     logger.debug("Debug output enabled")
+
+
+def is_verbose() -> bool:
+    """Whether the run in progress prints debug lines (tracebacks of failures go with them)."""
+    current = _CURRENT.get()
+    if current is not None:
+        return current.level <= logging.DEBUG
+    return logger.isEnabledFor(logging.DEBUG)

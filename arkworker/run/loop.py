@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,15 +125,15 @@ def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResu
         environment.work_dir.mkdir(parents=True, exist_ok=True)
     logger.info("Worker will use %s as working directory", environment.work_dir)
 
-    ctx = Context(app, options.namespace(), configuration, api, environment)
-    with ExitStack() as resources:
+    settings = downloads.DownloadSettings(api.policy, download_timeout)
+    with Context(app, options.namespace(), configuration, api, environment, downloads=settings) as ctx:
+        ctx.with_resource(downloads.using_settings(ctx.downloads))
         cache_path = cache_path or task_cache_file(app, ctx)
-        resources.enter_context(
-            downloads.using_settings(downloads.DownloadSettings(api.policy, download_timeout))
-        )
         if cache_path is not None:
-            ctx.cache = cache.open_cache(cache_path, read_only=configuration.read_only)
-            resources.callback(cache.close_cache)
+            ctx.cache = cache.open_cache(
+                cache_path, read_only=configuration.read_only, downloads=ctx.downloads
+            )
+            ctx.call_on_close(ctx.cache.close)
             logger.info("Connected to cache on %s", cache_path)
         if app.kind == "dataset_set":
             return with_lifecycle(app, ctx, lambda: dataset_loop(app, ctx, options))
@@ -174,7 +173,7 @@ def elements_to_process(ctx: Context, element_ids: Sequence[str]) -> list[str | 
     """The cache's initial elements when it has some, else the listed element IDs."""
     if ctx.cache is None:
         return list(element_ids)
-    initial = cache.initial_elements()
+    initial = ctx.cache.initial_elements()
     if not initial:
         return list(element_ids)
     if element_ids:
@@ -226,7 +225,9 @@ def element_loop(app: WorkerSpec, ctx: Context, items: Sequence[str | CachedElem
             if isinstance(item, CachedElement):
                 element = item
             else:
-                element = Element(ctx.request("RetrieveElement", id=element_id))
+                element = Element(ctx.request("RetrieveElement", id=element_id)).attach_downloads(
+                    ctx.downloads
+                )
             logger.info("Processing %s (%d/%d)", element, index, result.total)
             if not update_activity(ctx, element_id, ActivityState.Started):
                 logger.info("Skipping element %s as it was already processed", element_id)
@@ -339,4 +340,4 @@ def describe_failure(item: str, exc: BaseException) -> str:
 
 
 def _verbose() -> bool:
-    return logger.isEnabledFor(logging.DEBUG)
+    return logs.is_verbose()

@@ -7,14 +7,25 @@ below produce exactly the reference's schema; UUIDs are stored as 32 lowercase h
 (dashed and dashless forms are both read), JSON columns as ``json.dumps`` text, booleans as
 0/1.
 
-The models are bound to one module-level database proxy: a run opens its cache with
-:func:`open_cache` and closes it at the end. peewee keeps one connection per thread, so
-handlers running in several threads can all use the cache.
+The models below describe the format and are bound to no database. :func:`open_cache`
+returns a :class:`Cache`: a peewee database holding its own copy of every model, bound to
+it (``db.CachedElement.select()``). peewee binds a database to model *classes*, so copies
+are what let two caches be open at once (two runs in one process, two test fixtures)
+without either seeing the other's rows; each copy subclasses the model here, so
+``isinstance(row, CachedElement)`` holds for the rows of any cache. peewee keeps one
+connection per thread, so handlers running in several threads can all use a cache.
+
+    db = open_cache(Path("db.sqlite"))
+    try:
+        pages = db.CachedElement.select().where(db.CachedElement.type == "page")
+    finally:
+        db.close()
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import sqlite3
 import uuid
@@ -28,7 +39,6 @@ from peewee import (
     CharField,
     Check,
     CompositeKey,
-    DatabaseProxy,
     Expression,
     FloatField,
     ForeignKeyField,
@@ -42,6 +52,7 @@ from peewee import Field as _Field
 from peewee import UUIDField as _UUIDField
 
 from arkworker import images
+from arkworker.images.downloads import DownloadSettings
 
 #: The version of the cache format; any schema change must bump it.
 SQL_VERSION = 3
@@ -49,7 +60,25 @@ SQL_VERSION = 3
 #: Pragmas of a cache connection: foreign keys and CHECK constraints enforced.
 PRAGMAS = {"foreign_keys": 1, "ignore_check_constraints": 0}
 
-database = DatabaseProxy()
+
+class CacheNotOpen(RuntimeError):
+    """A query on the format's models rather than on those of an open cache."""
+
+
+class _NoDatabase(SqliteDatabase):
+    """The database of the format's models: none; a query on them says which models to use.
+
+    Porting from arkindex-base-worker, where the models are bound to a global database,
+    one writes ``CachedElement.select()``; this turns peewee's bare connection error into
+    the fix.
+    """
+
+    def _connect(self) -> Any:
+        raise CacheNotOpen(
+            "The models of arkworker.storage.cache describe the cache format and are bound to no "
+            "database: query those of an open cache, e.g. ctx.cache.CachedElement.select() in a "
+            "handler, or open_cache(path).CachedElement."
+        )
 
 
 class UUIDField(_UUIDField):
@@ -95,7 +124,7 @@ class JSONField(_Field):
 
 class CacheModel(Model):
     class Meta:
-        database = database
+        database = _NoDatabase("no database")
 
 
 class Version(CacheModel):
@@ -131,6 +160,10 @@ class CachedElement(CacheModel):
     class Meta:
         table_name = "elements"
 
+    #: How the rows of a run's cache download their images (None: like any download, see
+    #: :func:`arkworker.images.downloads.current_settings`); set on each cache's copy.
+    downloads: DownloadSettings | None = None
+
     def __str__(self) -> str:
         return str(self.id)
 
@@ -147,12 +180,13 @@ class CachedElement(CacheModel):
 
     def open_image(self, mode: str | None = "RGB", **kwargs: Any) -> Any:
         """Like :meth:`arkworker.models.Element.open_image`; ValueError without an image."""
-        return images.open_zone(images.cached_zone(self), mode, **kwargs)
+        return images.open_zone(images.cached_zone(self), mode, settings=self.downloads, **kwargs)
 
     @contextlib.contextmanager
     def open_image_tempfile(self, format: str = "jpeg", **kwargs: Any) -> Iterator[IO[bytes]]:
         """:meth:`open_image` saved in a temporary file (``.name`` is its path), deleted on exit."""
-        with images.open_zone_tempfile(images.cached_zone(self), format, **kwargs) as file:
+        zone = images.cached_zone(self)
+        with images.open_zone_tempfile(zone, format, settings=self.downloads, **kwargs) as file:
             yield file
 
 
@@ -281,40 +315,84 @@ def check_version(path: Path) -> None:
         )
 
 
-def open_cache(path: Path, *, read_only: bool = False) -> SqliteDatabase:
-    """Open ``path`` as the cache of this run and return it.
+class Cache(SqliteDatabase):
+    """One open cache file: a peewee database, and a copy of each model bound to it alone.
+
+    ``db.CachedElement``, ``db.CachedTranscription``... query and write this file only;
+    :attr:`models` lists the data models in merge order. Rows of ``db.CachedElement`` open
+    their images under ``downloads`` (the settings of the run that opened the cache), from
+    whichever thread calls them.
+    """
+
+    def __init__(self, database: str, *, downloads: DownloadSettings | None = None, **kwargs: Any) -> None:
+        super().__init__(database, pragmas=PRAGMAS, check_same_thread=False, timeout=30, **kwargs)
+        bound = _bound_models(self, downloads)
+        self.Version = bound[Version]
+        self.CachedImage = bound[CachedImage]
+        self.CachedElement = bound[CachedElement]
+        self.CachedTranscription = bound[CachedTranscription]
+        self.CachedClassification = bound[CachedClassification]
+        self.CachedEntity = bound[CachedEntity]
+        self.CachedTranscriptionEntity = bound[CachedTranscriptionEntity]
+        self.CachedDataset = bound[CachedDataset]
+        self.CachedDatasetElement = bound[CachedDatasetElement]
+        #: The data models, in the order a merge copies them (as :data:`MODELS`).
+        self.models: tuple[type[CacheModel], ...] = tuple(bound[model] for model in MODELS)
+
+    def create_schema(self) -> None:
+        """Create the version table (with its row) and the data tables, idempotently."""
+        with self.atomic():
+            self.create_tables([self.Version, *self.models], safe=True)
+            self.Version.insert(version=SQL_VERSION).on_conflict_ignore().execute()
+
+    def initial_elements(self) -> list[CachedElement]:
+        """The elements an initialisation task marked as the process's input, in insertion order."""
+        model = self.CachedElement
+        return list(model.select().where(model.initial == True).order_by(SQL("rowid")))  # noqa: E712
+
+
+def _bound_models(database: Cache, downloads: DownloadSettings | None) -> dict[type[CacheModel], Any]:
+    """A subclass of each model bound to ``database``, foreign keys pointing at each other.
+
+    Inherited fields are copies, but a foreign key would still reference the format's
+    model (bound to no database) and install its backref there under another name: each
+    is pointed at the copy of its target instead.
+    """
+    bound: dict[type[CacheModel], Any] = {}
+    for model in (Version, *MODELS):
+        meta: dict[str, Any] = {"database": database, "table_name": model._meta.table_name}
+        if model._meta.composite_key:
+            meta["primary_key"] = CompositeKey(*model._meta.primary_key.field_names)
+        attrs: dict[str, Any] = {"__module__": __name__, "Meta": type("Meta", (), meta)}
+        for field in model._meta.refs:
+            # A copy keeps every option and the declaration order (the DDL's column order);
+            # binding it to the copy resolves its target's key and backref there.
+            key = copy.deepcopy(field)
+            key.rel_model, key.rel_field = bound[field.rel_model], None
+            key.declared_backref, key.backref = field.backref, None
+            attrs[field.name] = key
+        if model is CachedElement:
+            attrs["downloads"] = downloads
+        bound[model] = type(model.__name__, (model,), attrs)
+    return bound
+
+
+def open_cache(path: Path, *, read_only: bool = False, downloads: DownloadSettings | None = None) -> Cache:
+    """Open ``path`` as a cache and return it; the caller closes it (:meth:`Cache.close`).
 
     Missing tables are created, unless ``read_only``: a read-only run opens the file in
-    SQLite's read-only mode, so that it cannot change it in any way.
+    SQLite's read-only mode, so that it cannot change it in any way. ``downloads`` are the
+    settings under which the cache's elements open their images.
     """
     if read_only:
-        db = SqliteDatabase(
-            read_only_uri(path), uri=True, pragmas=PRAGMAS, check_same_thread=False, timeout=30
-        )
+        db = Cache(read_only_uri(path), uri=True, downloads=downloads)
     else:
-        db = SqliteDatabase(str(path), pragmas=PRAGMAS, check_same_thread=False, timeout=30)
-    database.initialize(db)
+        db = Cache(str(path), downloads=downloads)
     db.connect(reuse_if_open=True)
     if not read_only:
-        create_tables()
+        try:
+            db.create_schema()
+        except BaseException:
+            db.close()
+            raise
     return db
-
-
-def initial_elements() -> list[CachedElement]:
-    """The elements an initialisation task marked as the process's input, in insertion order."""
-    return list(CachedElement.select().where(CachedElement.initial == True).order_by(SQL("rowid")))  # noqa: E712
-
-
-def create_tables() -> None:
-    """Create the version table (with its row) and the data tables, idempotently."""
-    db = database.obj
-    with db.atomic():
-        db.create_tables([Version, *MODELS], safe=True)
-        Version.insert(version=SQL_VERSION).on_conflict_ignore().execute()
-
-
-def close_cache() -> None:
-    """Close this thread's connection to the cache and unbind the models."""
-    if database.obj is not None:
-        database.obj.close()
-        database.initialize(None)

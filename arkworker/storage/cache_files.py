@@ -15,14 +15,14 @@ on a primary key present in several parents, the last parent wins) without its w
   end: a failed merge (a corrupt or foreign parent, a full disk) leaves the target exactly
   as it was.
 
-Everything here uses plain :mod:`sqlite3` connections of its own, never the run's cache
-connection, so it is safe to call before the cache is opened.
+Rows are copied over plain :mod:`sqlite3` connections of their own, never a run's cache
+connection, so all of this is safe to call before the cache is opened; tables are created
+by the models, through a cache opened on the file for that alone (:func:`create_cache_file`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import shutil
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from peewee import SchemaManager, SqliteDatabase
+from peewee import DatabaseError as PeeweeDatabaseError
 
 from arkworker.files import put_in_place, temporary_beside
 from arkworker.storage import cache
@@ -74,12 +74,7 @@ def create_cache_file(path: Path) -> None:
 
     Idempotent: on a file that already has the tables and the row, nothing changes.
     """
-    connection = sqlite3.connect(path)
-    try:
-        _create_schema(connection)
-        connection.commit()
-    finally:
-        connection.close()
+    cache.open_cache(Path(path)).close()
 
 
 def merge_caches(target: Path, parents: Sequence[Path], *, keep_existing: bool = True) -> dict[str, int]:
@@ -105,17 +100,16 @@ def merge_caches(target: Path, parents: Sequence[Path], *, keep_existing: bool =
     try:
         if keep_existing and target.exists():
             shutil.copyfile(target, temporary)
+        try:
+            create_cache_file(temporary)
+        except (sqlite3.DatabaseError, PeeweeDatabaseError) as exc:
+            raise CacheFileError(f"The cache file {target} cannot be merged into ({exc})") from None
         connection = sqlite3.connect(Path(temporary).resolve().as_uri(), uri=True, isolation_level=None)
         try:
             # The file is private until renamed: crash safety comes from the rename, so no
             # journal is kept (an in-memory one grew with every page a parent's rows touched).
             connection.execute("PRAGMA synchronous = OFF")
             connection.execute("PRAGMA journal_mode = OFF")
-            try:
-                with _transaction(connection):
-                    _create_schema(connection)
-            except sqlite3.DatabaseError as exc:
-                raise CacheFileError(f"The cache file {target} cannot be merged into ({exc})") from None
             for parent in parents:
                 logger.info("Merging parent db %s into %s", parent, target)
                 for table, rows in _merge_one(connection, Path(parent)).items():
@@ -206,26 +200,3 @@ def _tables(connection: sqlite3.Connection, schema: str) -> set[str]:
 
 def _columns(connection: sqlite3.Connection, table: str) -> set[str]:
     return {row[1] for row in connection.execute(f'PRAGMA parent.table_info("{table}")')}
-
-
-def _create_schema(connection: sqlite3.Connection) -> None:
-    """The reference's DDL (generated from the peewee models) and the version row, idempotently."""
-    for statement in schema_statements():
-        connection.execute(statement)
-    connection.execute("INSERT OR IGNORE INTO version (version) VALUES (?)", (cache.SQL_VERSION,))
-
-
-@functools.cache
-def schema_statements() -> tuple[str, ...]:
-    """``CREATE TABLE/INDEX IF NOT EXISTS`` statements of the cache schema, in creation order.
-
-    Generated from the models through a schema manager of its own, so that the models'
-    binding to the run's cache (possibly in use by other threads) is never touched.
-    """
-    generator = SqliteDatabase(None)
-    statements = []
-    for model in (cache.Version, *cache.MODELS):
-        schema = SchemaManager(model, database=generator)
-        statements.append(schema._create_table(safe=True).query()[0])
-        statements.extend(index.query()[0] for index in schema._create_indexes(safe=True))
-    return tuple(statements)

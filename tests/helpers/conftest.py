@@ -99,8 +99,7 @@ def call_helpers(arkworker_run):
 def cache_path(tmp_path, arkworker_sandbox):
     """A cache holding Page 1 (initial, with its image) and its lines, as an initialisation task writes it."""
     path = tmp_path / "db.sqlite"
-    cache.open_cache(path)
-    cache.close_cache()
+    cache.open_cache(path).close()
     (page,) = arkworker_sandbox.objects("elements", name="Page 1")
     (image,) = arkworker_sandbox.objects("images")
     with sqlite3.connect(path) as connection:
