@@ -15,11 +15,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from arkworker.cli.sandbox_run import sandbox_environment
 from PIL import Image
 
 from arkworker import Worker
-from arkworker.cli import invoke_app
+from arkworker.cli.sandbox import sandbox_environment
+from arkworker.cli.worker import invoke_app
 from arkworker.images import ImageError, open_image
 from arkworker.sandbox import Sandbox
 from arkworker.storage.cache_files import create_cache_file
