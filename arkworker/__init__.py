@@ -31,6 +31,7 @@ from arkworker.errors import (
     MissingTypeError,
     RegistrationError,
 )
+from arkworker.helpers.base import Listing
 from arkworker.helpers.elements import ElementType
 from arkworker.run.context import Context
 from arkworker.version import __version__
@@ -47,6 +48,7 @@ __all__ = [
     "DatasetState",
     "ElementType",
     "InvalidArgument",
+    "Listing",
     "MetaType",
     "MissingEntityType",
     "MissingTypeError",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import requests
 from arkindex.exceptions import ErrorResponse
@@ -29,7 +29,7 @@ BLOCK_SIZE = 1024 * 1024
 TIMEOUT = (30, 60)
 
 
-def stream_into(api: Api, operation_id: str, out: BinaryIO, **parameters: Any) -> int:
+def stream_into(api: Api, operation_id: str, out: IO[bytes], **parameters: Any) -> int:
     """Write the file answered by ``operation_id`` into ``out``; return the number of bytes.
 
     Every attempt starts ``out`` over, so ``out`` must be seekable (a regular file).
@@ -51,7 +51,7 @@ def download_file(api: Api, operation_id: str, destination: Path, **parameters: 
     return destination
 
 
-def _download(api: Api, operation_id: str, parameters: dict[str, Any], out: BinaryIO) -> int:
+def _download(api: Api, operation_id: str, parameters: dict[str, Any], out: IO[bytes]) -> int:
     client = api.client
     url = client.get_url(client.lookup_operation(operation_id), parameters)
     written = 0

@@ -59,7 +59,7 @@ def import_module(module_ref: str) -> ModuleType:
                 f"Could not import {module_ref!r}: no module named {exc.name!r}. Check the spelling, run "
                 "from the project's directory, or give the path of the file (e.g. 'workers/ocr.py:app')."
             ) from None
-        failure = exc
+        failure: Exception = exc
     except Exception as exc:
         failure = exc
     click.echo("".join(traceback.format_exception(failure)).rstrip(), err=True)
@@ -93,9 +93,9 @@ def _prepare_file(path: Path) -> str:
 def find_worker(module: ModuleType, module_ref: str, attr: str | None) -> WorkerSpec:
     """The Worker named ``attr`` in ``module``, or its only Worker when ``attr`` is None."""
     found: dict[int, str] = {}
-    for name, value in vars(module).items():
-        if isinstance(value, WorkerSpec) and id(value) not in found:
-            found[id(value)] = name
+    for name, candidate in vars(module).items():
+        if isinstance(candidate, WorkerSpec) and id(candidate) not in found:
+            found[id(candidate)] = name
     names = list(found.values())
     if attr is None:
         if len(names) == 1:

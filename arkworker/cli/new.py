@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -90,7 +91,7 @@ def new_command(
         slug = click.prompt("Slug (lowercase letters, digits, dashes)", value_proc=ask_slug)
     check_slug(slug)
 
-    def value(given: str | None, label: str, default: Callable[[], str], **prompt: object) -> str:
+    def value(given: str | None, label: str, default: Callable[[], str], **prompt: Any) -> str:
         """The option's value, else the answer to a prompt, else the default (computed only then)."""
         if given is not None:
             return given

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from peewee import IntegrityError, Model
 
@@ -25,6 +25,19 @@ logger = logging.getLogger("arkworker.helpers")
 DEFAULT_BATCH_SIZE = 50
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Listing(Protocol[T_co]):
+    """What a listing helper returns: iterate it (lazily, page by page), or ``len()`` it for the count.
+
+    API listings are :class:`Results`; with the cache they are peewee queries over its rows,
+    which iterate and count the same way.
+    """
+
+    def __iter__(self) -> Iterator[T_co]: ...
+
+    def __len__(self) -> int: ...
 
 
 class HelperMixin:
@@ -92,7 +105,7 @@ def cache_image(db: Cache, element: Element | CachedElement) -> str | None:
     New sub-elements reference that row: without it, the cache would refuse them.
     """
     if isinstance(element, CachedElement):
-        return element.image_id
+        return None if element.image_id is None else str(element.image_id)
     zone = element.get("zone")
     if not zone:
         return None
@@ -120,14 +133,14 @@ def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-class Results:
+class Results(Generic[T]):
     """A lazy iterator over every result of a listing, each wrapped in a model; ``len()`` is the count."""
 
-    def __init__(self, source: Paginator | Iterable[Any], wrap: Callable[[Any], Any]) -> None:
+    def __init__(self, source: Paginator | Iterable[Any], wrap: Callable[[Any], T]) -> None:
         self._source = source
         self._wrap = wrap
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[T]:
         return (self._wrap(item) for item in self._source)
 
     def __len__(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from arkindex.exceptions import ErrorResponse
@@ -162,7 +163,7 @@ class ClassificationMixin(HelperMixin):
                 for row in answer["classifications"]
             ]
             self._cache_write(
-                "classifications", lambda db, rows=rows: self._cache_classifications(db, parent, rows)
+                "classifications", partial(self._cache_classifications, element_id=parent, rows=rows)
             )
             created.extend(rows)
         return created

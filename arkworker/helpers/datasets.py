@@ -11,7 +11,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 
 from arkworker.api.artifacts import download_file, stream_into
 from arkworker.enums import DatasetState
@@ -28,7 +28,9 @@ class DatasetMixin(HelperMixin):
 
     if TYPE_CHECKING:
         api: Api
-        process_information: dict[str, Any] | None
+
+        @property
+        def process_information(self) -> dict[str, Any] | None: ...
 
     def list_process_sets(self) -> Iterator[Set]:
         """The dataset sets of the current process (production only), lazily, page by page."""
@@ -83,7 +85,7 @@ class DatasetMixin(HelperMixin):
         parameters = {"id": _task_id(task_id), "path": artifact.path}
         if destination is not None:
             return download_file(self.api, "DownloadArtifact", Path(destination), **parameters)
-        out: BinaryIO = tempfile.NamedTemporaryFile(suffix=f"-{Path(artifact.path).name}")  # noqa: SIM115
+        out: IO[bytes] = tempfile.NamedTemporaryFile(suffix=f"-{Path(artifact.path).name}")  # noqa: SIM115
         try:
             stream_into(self.api, "DownloadArtifact", out, **parameters)
         except BaseException:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 from arkworker.errors import MissingTypeError
@@ -10,6 +11,7 @@ from arkworker.helpers import validation as check
 from arkworker.helpers.base import (
     DEFAULT_BATCH_SIZE,
     HelperMixin,
+    Listing,
     Results,
     batches,
     cache_image,
@@ -186,7 +188,9 @@ class ElementMixin(HelperMixin):
                 body={"worker_run_id": self.worker_run_id, "elements": list(batch)},
             )
             rows = [{**item, "id": new["id"]} for item, new in zip(batch, answer, strict=True)]
-            self._cache_write("elements", lambda db, rows=rows: self._cache_elements(db, parent, rows, None))
+            self._cache_write(
+                "elements", partial(self._cache_elements, parent=parent, rows=rows, image_id=None)
+            )
             created.extend(answer)
         return created
 
@@ -266,7 +270,7 @@ class ElementMixin(HelperMixin):
         with_zone: bool | None = None,
         worker_version: str | bool | None = None,
         worker_run: str | bool | None = None,
-    ) -> Iterable[Any]:
+    ) -> Listing[Element | CachedElement]:
         """The children of ``element`` (all descendants if ``recursive``), lazily, as :class:`Element`.
 
         Worker filters take an id, or ``False`` for manual elements. With the cache, its
@@ -290,11 +294,13 @@ class ElementMixin(HelperMixin):
         with_zone: bool | None = None,
         worker_version: str | bool | None = None,
         worker_run: str | bool | None = None,
-    ) -> Iterable[Any]:
+    ) -> Listing[Element | CachedElement]:
         """The parents of ``element`` (all ancestors if ``recursive``), lazily, as :class:`Element`."""
         return self._list_relatives(locals(), children=False)
 
-    def _list_relatives(self, arguments: Mapping[str, Any], *, children: bool) -> Iterable[Any]:
+    def _list_relatives(
+        self, arguments: Mapping[str, Any], *, children: bool
+    ) -> Listing[Element | CachedElement]:
         """Both listings take the same filters: validated once here, answered by the cache or the API."""
         filters = _list_filters(arguments)
         element = check.element(arguments["element"])

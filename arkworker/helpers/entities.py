@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from arkworker.errors import MissingEntityType
 from arkworker.helpers import validation as check
-from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Results, batches, logger
+from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Listing, Results, batches, logger
 from arkworker.models import ApiModel, Element, Transcription
 from arkworker.storage.cache import CachedTranscription
 
@@ -194,7 +193,7 @@ class EntityMixin(HelperMixin):
         transcription: Transcription,
         worker_version: str | bool | None = None,
         worker_run: str | bool | None = None,
-    ) -> Iterable[ApiModel]:
+    ) -> Listing[ApiModel]:
         """The entities placed in a transcription, lazily; worker filters take an id or ``False`` (manual)."""
         filters = {}
         for name, value in (("worker_version", worker_version), ("worker_run", worker_run)):

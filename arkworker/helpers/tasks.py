@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arkworker.api.client import Api
 from arkworker.environment import Environment
@@ -34,8 +34,14 @@ class TaskMixin:
     environment: Environment
     api: Api
     args: SimpleNamespace
-    config: dict[str, Any]
-    is_read_only: bool
+
+    if TYPE_CHECKING:
+
+        @property
+        def config(self) -> dict[str, Any]: ...
+
+        @property
+        def is_read_only(self) -> bool: ...
 
     @cached_property
     def task_parents(self) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import Any
 
 from arkworker.enums import TextOrientation
@@ -10,6 +11,7 @@ from arkworker.helpers import validation as check
 from arkworker.helpers.base import (
     DEFAULT_BATCH_SIZE,
     HelperMixin,
+    Listing,
     Results,
     batches,
     cache_image,
@@ -17,7 +19,7 @@ from arkworker.helpers.base import (
     logger,
 )
 from arkworker.models import Element, Transcription
-from arkworker.storage.cache import Cache, CachedElement, uuid_matches
+from arkworker.storage.cache import Cache, CachedElement, CachedTranscription, uuid_matches
 
 
 def _transcription_item(item: Any, prefix: str, *, with_element_id: bool) -> dict[str, Any]:
@@ -86,7 +88,7 @@ class TranscriptionMixin(HelperMixin):
                 body={"worker_run_id": self.worker_run_id, "transcriptions": list(batch)},
             )
             rows = answer["transcriptions"]
-            self._cache_write("transcriptions", lambda db, rows=rows: self._cache_transcriptions(db, rows))
+            self._cache_write("transcriptions", partial(self._cache_transcriptions, rows=rows))
             created.extend(Transcription(row) for row in rows)
         return created
 
@@ -145,8 +147,12 @@ class TranscriptionMixin(HelperMixin):
                     logger.debug("A sub_element of %s with type %s was created", parent_id, element_type)
             self._cache_write(
                 "transcriptions",
-                lambda db, answer=answer, batch=batch: self._cache_element_transcriptions(
-                    db, element, element_type, batch, answer
+                partial(
+                    self._cache_element_transcriptions,
+                    element=element,
+                    element_type=element_type,
+                    items=batch,
+                    annotations=answer,
                 ),
             )
             annotations.extend(answer)
@@ -185,7 +191,7 @@ class TranscriptionMixin(HelperMixin):
         recursive: bool | None = None,
         worker_version: str | bool | None = None,
         worker_run: str | bool | None = None,
-    ) -> Iterable[Any]:
+    ) -> Listing[Transcription | CachedTranscription]:
         """The transcriptions of ``element`` (and of its descendants if ``recursive``), lazily.
 
         ``worker_version``/``worker_run``: an id, or ``False`` for manual transcriptions.

@@ -13,7 +13,7 @@ import uuid
 import warnings
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any
+from typing import Any, Literal, overload
 
 from arkworker.enums import MetaType, TextOrientation
 from arkworker.errors import InvalidArgument
@@ -46,6 +46,10 @@ def element_id(value: Element | CachedElement) -> str:
     return str(value.id) if isinstance(value, CachedElement) else str(value["id"])
 
 
+@overload
+def text(value: Any, name: str, prefix: str = "", *, optional: Literal[False] = False) -> str: ...
+@overload
+def text(value: Any, name: str, prefix: str = "", *, optional: bool) -> str | None: ...
 def text(value: Any, name: str, prefix: str = "", *, optional: bool = False) -> str | None:
     """A non-empty string (a string enum gives its value: ``MetaType.Text`` is ``"text"``)."""
     if optional and value is None:
@@ -66,6 +70,10 @@ def confidence(value: Any, name: str = "confidence", prefix: str = "", *, option
     return value
 
 
+@overload
+def boolean(value: Any, name: str, prefix: str = "", *, optional: Literal[False] = False) -> bool: ...
+@overload
+def boolean(value: Any, name: str, prefix: str = "", *, optional: bool) -> bool | None: ...
 def boolean(value: Any, name: str, prefix: str = "", *, optional: bool = False) -> bool | None:
     if optional and value is None:
         return None
@@ -115,6 +123,10 @@ def meta_type(value: Any, prefix: str = "") -> str:
     return _member(MetaType, value, "type", prefix)
 
 
+@overload
+def uuid_text(value: Any, name: str, prefix: str = "", *, optional: Literal[False] = False) -> str: ...
+@overload
+def uuid_text(value: Any, name: str, prefix: str = "", *, optional: bool) -> str | None: ...
 def uuid_text(value: Any, name: str, prefix: str = "", *, optional: bool = False) -> str | None:
     """A UUID (object or text), sent as dashed text."""
     if optional and value is None:

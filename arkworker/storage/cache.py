@@ -156,6 +156,8 @@ class CachedElement(CacheModel):
     worker_version_id = UUIDField(null=True)
     worker_run_id = UUIDField(null=True)
     confidence = FloatField(null=True)
+    #: The raw value of the ``image`` key, set by peewee (declared for type checkers).
+    image_id: uuid.UUID | None
 
     class Meta:
         table_name = "elements"
@@ -171,7 +173,8 @@ class CachedElement(CacheModel):
 
     def image_url(self, size: str = "full") -> str | None:
         """The IIIF URL of the whole image at ``size``, None without an image."""
-        return None if self.image_id is None else images.iiif_url(self.image.url, "full", size)
+        image = None if self.image_id is None else self.image
+        return None if image is None else images.iiif_url(image.url, "full", size)
 
     @property
     def requires_tiles(self) -> bool:
@@ -359,10 +362,12 @@ def _bound_models(database: Cache, downloads: DownloadSettings | None) -> dict[t
     is pointed at the copy of its target instead.
     """
     bound: dict[type[CacheModel], Any] = {}
-    for model in (Version, *MODELS):
+    models: tuple[type[CacheModel], ...] = (Version, *MODELS)
+    for model in models:
         meta: dict[str, Any] = {"database": database, "table_name": model._meta.table_name}
+        key_of: Any = model._meta.primary_key  # a CompositeKey when composite_key is set
         if model._meta.composite_key:
-            meta["primary_key"] = CompositeKey(*model._meta.primary_key.field_names)
+            meta["primary_key"] = CompositeKey(*key_of.field_names)
         attrs: dict[str, Any] = {"__module__": __name__, "Meta": type("Meta", (), meta)}
         for field in model._meta.refs:
             # A copy keeps every option and the declaration order (the DDL's column order);
