@@ -234,3 +234,28 @@ def test_app_run_from_python(arkworker_sandbox, arkworker_env, make_app, capsys)
     code = app.run(["--element", *page_ids(arkworker_sandbox)], env=arkworker_env)
     assert code == 0
     assert "Ran on 3 elements: 3 completed, 0 failed" in capsys.readouterr().err
+
+
+def test_a_missing_extras_directory_is_a_usage_error_for_element_workers_too(
+    arkworker_run, make_app, tmp_path
+):
+    run = arkworker_run(make_app(), "--extras-dir", str(tmp_path / "nowhere"))
+    assert run.exit_code == 2
+    (line,) = [line for line in run.output.splitlines() if line.startswith("Error:")]
+    assert (
+        line
+        == f"Error: The --extras-dir directory {tmp_path / 'nowhere'} does not exist: create it or fix the path."
+    )
+
+
+def test_the_api_token_never_reaches_the_logs(arkworker_run, arkworker_env, make_app):
+    token = arkworker_env["ARKINDEX_API_TOKEN"]
+
+    def process(element, ctx):
+        ctx.logger.info("Using token %s", token)
+        raise RuntimeError(f"refused with Authorization: Token {token}")
+
+    run = arkworker_run(make_app(process), "--verbose")
+    assert token not in run.output
+    assert "Using token [secret]" in run.output
+    assert "RuntimeError('refused with Authorization: Token [secret]')" in run.output

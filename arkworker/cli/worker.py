@@ -24,6 +24,7 @@ from arkworker.options import GREEDY_OPTIONS, RunOptions, click_options
 from arkworker.run import logs
 from arkworker.run import loop as runner
 from arkworker.run.loop import RunResult
+from arkworker.run.stopping import Interrupted
 from arkworker.spec import WorkerSpec
 
 #: Context settings of every worker command.
@@ -81,6 +82,9 @@ class Invocation:
                     self.result = runner.run(app, options, self.env)
             except UserError:
                 raise
+            except Interrupted as exc:  # before the loop (configuration) or at a second signal
+                logs.logger.error("%s", exc)
+                return exc.exit_code
             except Exception as exc:
                 logs.logger.debug("The run stopped", exc_info=True)
                 raise ConfigurationError(

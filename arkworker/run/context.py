@@ -37,6 +37,7 @@ from arkworker.helpers.tasks import TaskMixin
 from arkworker.helpers.transcriptions import TranscriptionMixin
 from arkworker.helpers.worker_versions import WorkerVersionMixin
 from arkworker.run.config import Configuration
+from arkworker.run.stopping import StopControl
 
 if TYPE_CHECKING:
     from arkindex import ArkindexClient
@@ -88,6 +89,7 @@ class Context(
         environment: Environment,
         *,
         downloads: DownloadSettings,
+        stop: StopControl | None = None,
     ) -> None:
         self.app = app
         self.args = args
@@ -104,6 +106,8 @@ class Context(
         self.cache: Cache | None = None
         #: How the run's images download: its retry policy and timeout.
         self.downloads = downloads
+        #: The run's stop requests (SIGTERM, SIGINT): see :attr:`stop_requested`.
+        self.stop = stop or StopControl()
         self._resources = ExitStack()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -196,6 +200,15 @@ class Context(
     def is_read_only(self) -> bool:
         """True with ``--dev`` or without ``ARKINDEX_WORKER_RUN_ID``: nothing is written."""
         return self.configuration.read_only
+
+    @property
+    def stop_requested(self) -> bool:
+        """True once SIGTERM or SIGINT asked the run to stop.
+
+        The loop takes no new element then; a handler that works for long (a training loop)
+        may check it to save its progress and return before the grace period ends.
+        """
+        return self.stop.requested
 
     @property
     def store_activity(self) -> bool:

@@ -28,6 +28,7 @@ from arkworker.run.config import is_read_only, load_configuration, read_config_f
 from arkworker.run.context import Context
 from arkworker.run.inputs import list_elements
 from arkworker.run.sets import ArchiveKeeper, extras_directory, list_sets
+from arkworker.run.stopping import Interrupted, StopControl
 from arkworker.spec import WorkerSpec
 from arkworker.storage import cache, tasks
 from arkworker.storage.cache import CachedElement
@@ -55,19 +56,35 @@ class RunResult:
     skipped: int = 0
     failures: list[Failure] = field(default_factory=list)
     exit_code: int = 0
+    #: The signal that stopped the run before its end, None when it ran to the end.
+    interrupted: Interrupted | None = None
+
+    @property
+    def unprocessed(self) -> int:
+        """The items a stop request left untouched (never started)."""
+        return self.total - self.completed - self.failed
 
     @property
     def summary(self) -> str:
         plural = "s" if self.total > 1 else ""
-        return f"Ran on {self.total} {self.noun}{plural}: {self.completed} completed, {self.failed} failed"
+        line = f"Ran on {self.total} {self.noun}{plural}: {self.completed} completed, {self.failed} failed"
+        return f"{line}, {self.unprocessed} not processed" if self.interrupted else line
 
     def finish(self) -> RunResult:
-        """Log the summary line and set the exit code the way the reference does."""
-        if self.failed:
+        """Log the summary line and set the exit code the way the reference does.
+
+        A run a signal stopped says so after its summary and exits with 128 + the signal
+        number, whatever the counts: the task did not run to its end.
+        """
+        if self.failed or self.interrupted:
             logger.error(self.summary)
         else:
             logger.info(self.summary)
-        self.exit_code = 1 if self.total == 0 or self.failed >= self.total else 0
+        if self.interrupted:
+            logger.error("%s", self.interrupted)
+            self.exit_code = self.interrupted.exit_code
+        else:
+            self.exit_code = 1 if self.total == 0 or self.failed >= self.total else 0
         return self
 
     def nothing_to_process(self) -> RunResult:
@@ -103,6 +120,8 @@ def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResu
     app.freeze()
     environment = Environment.from_env(env)
     download_timeout = downloads.read_timeout(env)
+    stop = StopControl.from_env(env)
+    check_extras_dir(options)
     if app.kind == "dataset_set":
         check_dataset_options(app, options)
         element_ids: list[str] = []
@@ -116,29 +135,35 @@ def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResu
     if options.config is not None and is_read_only(environment, options.dev):
         local_config = (options.config, read_config_file(options.config))
     cache_path = cache_file(app, options.database)
-    api = connect(env)
-    configuration = load_configuration(environment, api, dev=options.dev, local_config=local_config)
-    logs.redact_secrets(configuration.secrets)
-    if options.verbose or configuration.debug:
-        logs.enable_debug()
-    if environment.ponos_data is None:
-        environment.work_dir.mkdir(parents=True, exist_ok=True)
-    logger.info("Worker will use %s as working directory", environment.work_dir)
+    # The API tokens are secrets too: no log line or traceback of the run may show them.
+    logs.redact_secrets([env.get("ARKINDEX_API_TOKEN") or "", env.get("ARKINDEX_TASK_TOKEN") or ""])
+    with stop.installed():
+        api = connect(env)
+        configuration = load_configuration(environment, api, dev=options.dev, local_config=local_config)
+        logs.redact_secrets(configuration.secrets)
+        if options.verbose or configuration.debug:
+            logs.enable_debug()
+        if environment.ponos_data is None:
+            environment.work_dir.mkdir(parents=True, exist_ok=True)
+        logger.info("Worker will use %s as working directory", environment.work_dir)
 
-    settings = downloads.DownloadSettings(api.policy, download_timeout)
-    with Context(app, options.namespace(), configuration, api, environment, downloads=settings) as ctx:
-        ctx.with_resource(downloads.using_settings(ctx.downloads))
-        cache_path = cache_path or task_cache_file(app, ctx)
-        if cache_path is not None:
-            ctx.cache = cache.open_cache(
-                cache_path, read_only=configuration.read_only, downloads=ctx.downloads
-            )
-            ctx.call_on_close(ctx.cache.close)
-            logger.info("Connected to cache on %s", cache_path)
-        if app.kind == "dataset_set":
-            return with_lifecycle(app, ctx, lambda: dataset_loop(app, ctx, options))
-        items = elements_to_process(ctx, element_ids)
-        return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, items))
+        settings = downloads.DownloadSettings(api.policy, download_timeout)
+        context = Context(
+            app, options.namespace(), configuration, api, environment, downloads=settings, stop=stop
+        )
+        with context as ctx:
+            ctx.with_resource(downloads.using_settings(ctx.downloads))
+            cache_path = cache_path or task_cache_file(app, ctx)
+            if cache_path is not None:
+                ctx.cache = cache.open_cache(
+                    cache_path, read_only=configuration.read_only, downloads=ctx.downloads
+                )
+                ctx.call_on_close(ctx.cache.close)
+                logger.info("Connected to cache on %s", cache_path)
+            if app.kind == "dataset_set":
+                return with_lifecycle(app, ctx, lambda: dataset_loop(app, ctx, options))
+            items = elements_to_process(ctx, element_ids)
+            return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, items))
 
 
 def cache_file(app: WorkerSpec, database: Path | None) -> Path | None:
@@ -184,7 +209,11 @@ def elements_to_process(ctx: Context, element_ids: Sequence[str]) -> list[str | 
 
 
 def with_lifecycle(app: WorkerSpec, ctx: Context, loop: Callable[[], RunResult]) -> RunResult:
-    """Run the setup functions, then ``loop``, then the teardown functions whatever happened."""
+    """Run the setup functions, then ``loop``, then the teardown functions whatever happened.
+
+    A signal during the setup functions skips the loop (the teardowns still run): the run
+    exits with the signal's code, without a summary since nothing was processed.
+    """
     result = RunResult(exit_code=1)
     try:
         for spec in app.setup_handlers:
@@ -193,6 +222,14 @@ def with_lifecycle(app: WorkerSpec, ctx: Context, loop: Callable[[], RunResult])
             except Exception as exc:
                 logger.error("Setup function %s failed: %r", spec.name, exc, exc_info=_verbose())
                 return result
+            except Interrupted as exc:
+                result.interrupted = exc
+        if result.interrupted is None and ctx.stop.requested:
+            result.interrupted = ctx.stop.interrupted
+        if result.interrupted is not None:
+            logger.error("%s during setup: no element was processed", result.interrupted)
+            result.exit_code = result.interrupted.exit_code
+            return result
         result = loop()
     finally:
         for spec in reversed(app.teardown_handlers):
@@ -216,48 +253,73 @@ def element_loop(app: WorkerSpec, ctx: Context, items: Sequence[str | CachedElem
     if not ctx.store_activity:
         logger.info("No worker activity will be stored as it is disabled for this process")
 
-    handler = app.handler
-    assert handler is not None
     for index, item in enumerate(items, start=1):
-        element: Element | CachedElement | None = None
+        if ctx.stop.requested:
+            result.interrupted = ctx.stop.interrupted
+            break
         element_id = str(item.id) if isinstance(item, CachedElement) else item
-        try:
-            if isinstance(item, CachedElement):
-                element = item
-            else:
-                element = Element(ctx.request("RetrieveElement", id=element_id)).attach_downloads(
-                    ctx.downloads
-                )
-            logger.info("Processing %s (%d/%d)", element, index, result.total)
-            if not update_activity(ctx, element_id, ActivityState.Started):
-                logger.info("Skipping element %s as it was already processed", element_id)
-                result.skipped += 1
-                result.completed += 1
-                continue
-            handler(element, ctx=ctx)
-            update_activity(ctx, element_id, ActivityState.Processed)
-            result.completed += 1
-        except Exception as exc:
-            result.fail(element_id, exc, described_as=f"element {element_id}")
-            if element is not None:
-                try:
-                    update_activity(ctx, element_id, ActivityState.Error)
-                except Exception:
-                    logger.debug("Could not mark element %s as errored", element_id, exc_info=True)
+        with ctx.stop.working_on(f"element {element_id}"):
+            result.interrupted = process_element(app, ctx, item, element_id, index, result)
+        if result.interrupted is not None:
+            break
     return result.finish()
 
 
+def process_element(
+    app: WorkerSpec, ctx: Context, item: str | CachedElement, element_id: str, index: int, result: RunResult
+) -> Interrupted | None:
+    """Retrieve one element, report its activity around the handler, count it; return a stop signal.
+
+    An element a signal interrupted is counted failed and marked ``error`` like one whose
+    handler raised, so that no activity is left ``started``.
+    """
+    handler = app.handler
+    assert handler is not None
+    element: Element | CachedElement | None = None
+    try:
+        if isinstance(item, CachedElement):
+            element = item
+        else:
+            element = Element(ctx.request("RetrieveElement", id=element_id)).attach_downloads(ctx.downloads)
+        logger.info("Processing %s (%d/%d)", element, index, result.total)
+        if not update_activity(ctx, element_id, ActivityState.Started):
+            logger.info("Skipping element %s as it was already processed", element_id)
+            result.skipped += 1
+            result.completed += 1
+            return None
+        handler(element, ctx=ctx)
+        update_activity(ctx, element_id, ActivityState.Processed)
+        result.completed += 1
+        return None
+    except Exception as exc:
+        result.fail(element_id, exc, described_as=f"element {element_id}")
+        stopped = None
+    except Interrupted as exc:
+        result.fail(element_id, exc, described_as=f"element {element_id}")
+        stopped = exc
+    if element is not None:
+        try:
+            update_activity(ctx, element_id, ActivityState.Error)
+        except Exception:
+            logger.debug("Could not mark element %s as errored", element_id, exc_info=True)
+    return stopped
+
+
+def check_extras_dir(options: RunOptions) -> None:
+    """Refuse an ``--extras-dir`` that is not a directory, for every kind of worker."""
+    if options.extras_dir is not None and not options.extras_dir.is_dir():
+        raise BadInput(
+            f"The --extras-dir directory {options.extras_dir} does not exist: create it or fix the path."
+        )
+
+
 def check_dataset_options(app: WorkerSpec, options: RunOptions) -> None:
-    """Refuse the element options for a dataset worker, and a missing ``--extras-dir``."""
+    """Refuse the element options for a dataset worker."""
     if options.element or options.elements_list is not None:
         option = "--element" if options.element else "--elements-list"
         raise BadInput(
             f"{option} is for element workers: {app.name!r} processes dataset sets; give them with "
             "--set <dataset_uuid>:<set_name>."
-        )
-    if options.extras_dir is not None and not options.extras_dir.is_dir():
-        raise BadInput(
-            f"The --extras-dir directory {options.extras_dir} does not exist: create it or fix the path."
         )
 
 
@@ -279,6 +341,9 @@ def dataset_loop(app: WorkerSpec, ctx: Context, options: RunOptions) -> RunResul
     states = {dataset_set.dataset.get("id"): dataset_set.dataset.get("state") for dataset_set in sets}
     try:
         for index, dataset_set in enumerate(sets, start=1):
+            if ctx.stop.requested:
+                result.interrupted = ctx.stop.interrupted
+                break
             try:
                 dataset = dataset_set.dataset
                 state = states[dataset.get("id")]
@@ -290,10 +355,15 @@ def dataset_loop(app: WorkerSpec, ctx: Context, options: RunOptions) -> RunResul
                 logger.info("Retrieving data for %s (%d/%d)", dataset_set, index, result.total)
                 keeper.prepare(dataset)
                 logger.info("Processing %s (%d/%d)", dataset_set, index, result.total)
-                handler(dataset_set, ctx=ctx)
+                with ctx.stop.working_on(str(dataset_set)):
+                    handler(dataset_set, ctx=ctx)
                 result.completed += 1
             except Exception as exc:
                 result.fail(str(dataset_set), exc)
+            except Interrupted as exc:
+                result.fail(str(dataset_set), exc)
+                result.interrupted = exc
+                break
     finally:
         keeper.release()
     return result.finish()
@@ -336,6 +406,8 @@ def describe_failure(item: str, exc: BaseException) -> str:
     """The reference's per-item failure line; ``item`` is ``element <id>`` or a set's text form."""
     if isinstance(exc, ErrorResponse):
         return f"An API error occurred while processing {item}: {exc.title} - {exc.content}"
+    if isinstance(exc, Interrupted):
+        return f"{exc} while processing {item}"
     return f"Failed running worker on {item}: {exc!r}"
 
 
