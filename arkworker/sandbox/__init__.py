@@ -30,10 +30,13 @@ from typing import Any
 
 from arkworker.sandbox.corpus import CorpusError, CorpusSpec, load_corpus
 from arkworker.sandbox.handlers import implemented_operations, tasks
-from arkworker.sandbox.server import RecordedRequest, SandboxApp, ServerThread
+from arkworker.sandbox.iiif import DEFAULT_MAX_AREA
+from arkworker.sandbox.server import DEFAULT_MAX_BODY_SIZE, RecordedRequest, SandboxApp, ServerThread
 from arkworker.sandbox.store import StateFileError, Store
 
 __all__ = [
+    "DEFAULT_MAX_AREA",
+    "DEFAULT_MAX_BODY_SIZE",
     "CorpusError",
     "RecordedRequest",
     "Sandbox",
@@ -52,7 +55,9 @@ class Sandbox:
     re-seeded), otherwise it is created and seeded; without it the state lives in a
     temporary directory removed with the object. ``port`` 0 picks a free port at
     :meth:`start`. ``page_size`` is the default page size of paginated answers (1 to 500).
-    ``token`` is the API token clients must send (random by default).
+    ``token`` is the API token clients must send (random by default). ``max_body_size``
+    (bytes) and ``iiif_max_area`` (pixels) keep a misbehaving client from bringing the sandbox
+    down: a larger request body is answered 413, a larger IIIF image 400.
 
     The state can be inspected (:meth:`objects`, :meth:`created`) whether or not the server
     runs; :attr:`url` and :meth:`env` need a started server.
@@ -66,6 +71,8 @@ class Sandbox:
         port: int = 0,
         page_size: int = 20,
         token: str | None = None,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        iiif_max_area: int = DEFAULT_MAX_AREA,
     ) -> None:
         if isinstance(corpus, str | Path) and Path(corpus).is_dir():
             corpus = _import_folder(corpus)
@@ -73,7 +80,13 @@ class Sandbox:
         self.store = Store(db_path)
         self.token: str = token or _secrets.token_hex(20)
         self.port = port
-        self.app = SandboxApp(self.store, token=self.token, page_size=page_size)
+        self.app = SandboxApp(
+            self.store,
+            token=self.token,
+            page_size=page_size,
+            max_body_size=max_body_size,
+            iiif_max_area=iiif_max_area,
+        )
         self._server: ServerThread | None = None
         if not self.store.holds_state():
             self._seed()

@@ -9,11 +9,14 @@ the order a real Arkindex would:
    with the wrong method);
 2. apply an injected fault, if one is pending for the operation (:mod:`arkworker.sandbox.faults`);
 3. authenticate: every ``/api/v1/`` call except the schema needs
-   ``Authorization: Token <token>`` or ``Ponos <token>`` with the sandbox's token (401);
+   ``Authorization: Token <token>`` or ``Ponos <token>`` with the sandbox's token (401),
+   checked before a byte of the body is read;
 4. answer 501 for a declared operation without a handler, naming it;
-5. check path ids (404 when not a UUID), parse the JSON body and the declared query
+5. refuse a body larger than ``max_body_size`` (413: at once when its Content-Length says
+   so, once that much is read for a chunked body);
+6. check path ids (404 when not a UUID), parse the JSON body and the declared query
    parameters (400 with one entry per bad field);
-6. run the handler in a store session (one transaction), paginate listings like Django REST
+7. run the handler in a store session (one transaction), paginate listings like Django REST
    framework's page-number pagination, and serialise JSON.
 
 Paths under ``/iiif/`` skip all of this: they go to the IIIF image server
@@ -57,8 +60,8 @@ from arkworker.sandbox.handlers.base import (
     not_found,
     parse_query,
 )
+from arkworker.sandbox.iiif import DEFAULT_MAX_AREA, IiifServer
 from arkworker.sandbox.iiif import PREFIX as IIIF_PREFIX
-from arkworker.sandbox.iiif import IiifServer
 from arkworker.sandbox.operations import API_PREFIX, OPERATIONS, Operation, get_operation
 from arkworker.sandbox.schema import build_schema
 from arkworker.sandbox.store import Store
@@ -67,22 +70,65 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_ENDPOINT = "openapi"
 MAX_PAGE_SIZE = 500
+#: The largest request body the sandbox reads by default (bytes): no worker call comes near it.
+DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024
 _FILE_BLOCK = 64 * 1024
 _AUTH_SCHEMES = {"token", "ponos"}
 
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request the sandbox answered, as a test asserts on it."""
+    """One request the sandbox received, as a test asserts on it."""
 
     method: str
     path: str
     #: The matched operation, None for the schema and for paths that match no operation.
     operation_id: str | None
     query: dict[str, str]
-    #: The JSON body, None when there was none (or it was not JSON).
+    #: The JSON body, None when there was none, it was not JSON, or it was not read.
     body: Any
     status: int
+
+
+class _Request(Request):
+    """A request whose body is read at most once, up to the sandbox's limit, and kept for the log."""
+
+    max_body_size = DEFAULT_MAX_BODY_SIZE
+    raw_body: bytes | None = None
+
+    def read_body(self) -> bytes:
+        """The body; one byte more than ``max_body_size`` raises the 413, whatever its encoding."""
+        if self.raw_body is None:
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                while size <= self.max_body_size and (chunk := self.stream.read(_FILE_BLOCK)):
+                    chunks.append(chunk)
+                    size += len(chunk)
+            except (OSError, HTTPException) as error:  # a bad chunk header, a client gone midway
+                raise invalid(f"The request body could not be read: {error}", None, "parse_error") from None
+            if size > self.max_body_size:
+                raise _too_large(self.max_body_size)
+            self.raw_body = b"".join(chunks)
+        return self.raw_body
+
+    def logged_body(self) -> Any:
+        if not self.raw_body:
+            return None
+        try:
+            return json.loads(self.raw_body)
+        except ValueError:
+            return None
+
+
+def _too_large(limit: int, size: int | None = None) -> ApiError:
+    """The 413 for a body over ``limit`` bytes (``size``: its announced length)."""
+    announced = f" ({size} bytes)" if size is not None else ""
+    detail = (
+        f"The request body{announced} is larger than the sandbox accepts ({limit} bytes); "
+        "Sandbox(max_body_size=...) raises the limit"
+    )
+    return client_error(413, detail, "request_too_large")
 
 
 def _rule_path(operation: Operation) -> str:
@@ -114,14 +160,25 @@ def _error_response(error: ApiError, headers: Iterable[tuple[str, str]] = ()) ->
 
 
 class SandboxApp:
-    """The WSGI application of one sandbox (state, token, page size, request log, faults)."""
+    """The WSGI application of one sandbox (state, token, limits, request log, faults)."""
 
-    def __init__(self, store: Store, *, token: str, page_size: int = 20) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        token: str,
+        page_size: int = 20,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        iiif_max_area: int = DEFAULT_MAX_AREA,
+    ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size < 1:
+            raise ValueError(f"max_body_size must be a positive number of bytes, got {max_body_size!r}")
         self.store = store
         self.token = token
         self.page_size = page_size
+        self.max_body_size = max_body_size
         self.url_map = Map(
             [Rule(API_PREFIX + "openapi/", endpoint=SCHEMA_ENDPOINT, methods=["GET"])]
             + [Rule(_rule_path(op), endpoint=op.operation_id, methods=[op.method]) for op in OPERATIONS]
@@ -129,7 +186,7 @@ class SandboxApp:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self.faults = Faults()
-        self.iiif = IiifServer(store, self.faults)
+        self.iiif = IiifServer(store, self.faults, max_area=iiif_max_area)
 
     # -- control plane -----------------------------------------------------------------------
 
@@ -145,22 +202,22 @@ class SandboxApp:
     # -- WSGI ----------------------------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
-        request = Request(environ)
+        request = _Request(environ)
+        request.max_body_size = self.max_body_size
         operation_id, response = self._dispatch(request)
-        body = None
-        if request.get_data():
-            try:
-                body = json.loads(request.get_data())
-            except ValueError:
-                body = None
         entry = RecordedRequest(
-            request.method, request.path, operation_id, request.args.to_dict(), body, response.status_code
+            request.method,
+            request.path,
+            operation_id,
+            request.args.to_dict(),
+            request.logged_body(),
+            response.status_code,
         )
         with self._lock:
             self._requests.append(entry)
         return response(environ, start_response)
 
-    def _dispatch(self, request: Request) -> tuple[str | None, Response]:
+    def _dispatch(self, request: _Request) -> tuple[str | None, Response]:
         if request.path.startswith(IIIF_PREFIX):
             return None, self.iiif.respond(request)
         adapter = self.url_map.bind_to_environ(request.environ)
@@ -197,7 +254,7 @@ class SandboxApp:
             return client_error(401, "Invalid token.", "authentication_failed")
         return None
 
-    def _operation(self, operation: Operation, values: Mapping[str, Any], request: Request) -> Response:
+    def _operation(self, operation: Operation, values: Mapping[str, Any], request: _Request) -> Response:
         fault = self.faults.take(operation.operation_id)
         if fault is not None:
             if fault.delay:
@@ -212,6 +269,8 @@ class SandboxApp:
         if handler is None:
             detail = f"The arkworker sandbox does not implement {operation.operation_id} yet"
             return _error_response(ApiError(501, "server_error", [error_entry(detail, "not_implemented")]))
+        if (request.content_length or 0) > self.max_body_size:
+            return _error_response(_too_large(self.max_body_size, request.content_length))
         try:
             call = Call(
                 operation=operation,
@@ -277,10 +336,10 @@ class SandboxApp:
         return cleaned
 
     @staticmethod
-    def _body(operation: Operation, request: Request) -> Any:
+    def _body(operation: Operation, request: _Request) -> Any:
         if not operation.body:
             return None
-        raw = request.get_data()
+        raw = request.read_body()
         if not raw.strip():
             return {}
         try:
