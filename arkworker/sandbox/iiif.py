@@ -20,9 +20,8 @@ limits are advertised in the profile the way Image API 2.1 says (``maxArea``, ``
 ``maxHeight``); an image's own limits also at the top level, where Image API 3 and arkworker's
 tile code read them. Images declared with a size only (no ``path``, no ``url``) are served as
 blank pages, drawn at the size asked for; a file that cannot be decoded (truncated, corrupt)
-is answered with 422, which clients do not retry. Faults can be injected
-(``Sandbox.fail_iiif``, see :mod:`arkworker.sandbox.faults`) to test 4xx and 5xx answers,
-corrupt data and slow answers.
+is answered with 422, which clients do not retry. Faults are injected by the application in
+front of this server (target ``"iiif"``, :mod:`arkworker.sandbox.faults`).
 """
 
 from __future__ import annotations
@@ -32,7 +31,6 @@ import json
 import math
 import re
 import threading
-import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -42,7 +40,6 @@ from typing import Any, NamedTuple
 from PIL import Image, ImageOps
 from werkzeug.wrappers import Request, Response
 
-from arkworker.sandbox.faults import IIIF, Faults
 from arkworker.sandbox.store import Store
 from arkworker.sandbox.tables import Image as ImageRow
 
@@ -264,27 +261,15 @@ def info_document(row: ImageRow, base: str, max_area: int | None = None) -> dict
 class IiifServer:
     """Answers ``/iiif/...`` requests of one sandbox from the image files its store names."""
 
-    def __init__(self, store: Store, faults: Faults, *, max_area: int = DEFAULT_MAX_AREA) -> None:
+    def __init__(self, store: Store, *, max_area: int = DEFAULT_MAX_AREA) -> None:
         if isinstance(max_area, bool) or not isinstance(max_area, int) or max_area < 1:
             raise ValueError(f"iiif_max_area must be a positive number of pixels, got {max_area!r}")
         self.store = store
-        self.faults = faults
         self.max_area = max_area
         self._lock = threading.Lock()
         self._images: OrderedDict[tuple[str, int], Image.Image] = OrderedDict()
 
     def respond(self, request: Request) -> Response:
-        fault = self.faults.take(IIIF)
-        if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.body is None:
-                return self._respond(request)
-            mimetype = "text/plain" if fault.status >= 400 else "image/jpeg"
-            return Response(fault.body, status=fault.status, mimetype=mimetype)
-        return self._respond(request)
-
-    def _respond(self, request: Request) -> Response:
         try:
             return self._answer(request)
         except IiifError as error:

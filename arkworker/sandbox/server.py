@@ -7,7 +7,8 @@ the order a real Arkindex would:
 
 1. match the URL against the declared routes (404 for an unknown path, 405 for a known path
    with the wrong method);
-2. apply an injected fault, if one is pending for the operation (:mod:`arkworker.sandbox.faults`);
+2. take the injected fault pending for the operation, if any (:mod:`arkworker.sandbox.faults`):
+   an ``error``, a ``reset`` or a ``malformed`` answer not applied replace the steps below;
 3. authenticate: every ``/api/v1/`` call except the schema needs
    ``Authorization: Token <token>`` or ``Ponos <token>`` with the sandbox's token (401),
    checked before a byte of the body is read;
@@ -17,9 +18,11 @@ the order a real Arkindex would:
 6. check path ids (404 when not a UUID), parse the JSON body and the declared query
    parameters (400 with one entry per bad field);
 7. run the handler in a store session (one transaction), paginate listings like Django REST
-   framework's page-number pagination, and serialise JSON.
+   framework's page-number pagination, and serialise JSON;
+8. spoil the answer as the fault says, for faults applied after the request
+   (:func:`arkworker.sandbox.transport.spoil`).
 
-Paths under ``/iiif/`` skip all of this: they go to the IIIF image server
+Paths under ``/iiif/`` skip steps 3 to 7: they go to the IIIF image server
 (:mod:`arkworker.sandbox.iiif`), which needs no token, like a public IIIF server.
 
 Every error uses the uniform Arkindex body that arkindex-client 1.3 parses into typed
@@ -31,11 +34,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import socket
 import threading
-import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -43,10 +44,9 @@ from urllib.parse import urlencode
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from arkworker.sandbox.faults import Faults
+from arkworker.sandbox.faults import IIIF, SCHEMA, Fault, Faults
 from arkworker.sandbox.handlers import HANDLERS
 from arkworker.sandbox.handlers.base import (
     ApiError,
@@ -65,6 +65,7 @@ from arkworker.sandbox.iiif import PREFIX as IIIF_PREFIX
 from arkworker.sandbox.operations import API_PREFIX, OPERATIONS, Operation, get_operation
 from arkworker.sandbox.schema import build_schema
 from arkworker.sandbox.store import Store
+from arkworker.sandbox.transport import ResetConnection, spoil
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,10 @@ class RecordedRequest:
     query: dict[str, str]
     #: The JSON body, None when there was none, it was not JSON, or it was not read.
     body: Any
-    status: int
+    #: The status of the answer, None when there was none (a ``reset`` fault).
+    status: int | None
+    #: The kind of the injected fault that spoilt the answer (``"reset-mid-answer"``...), or None.
+    fault: str | None = None
 
 
 class _Request(Request):
@@ -159,6 +163,15 @@ def _error_response(error: ApiError, headers: Iterable[tuple[str, str]] = ()) ->
     return _json_response(error.body, error.status, headers)
 
 
+def _fault_response(fault: Fault, target: str) -> Response:
+    """The answer of an ``error`` or ``malformed`` fault.
+
+    The IIIF server's status lines are Werkzeug's (``404 NOT FOUND``), the API's Django's.
+    """
+    status = fault.status if target == IIIF else _status_line(fault.status)
+    return Response(fault.body, status=status, content_type=fault.content_type)
+
+
 class SandboxApp:
     """The WSGI application of one sandbox (state, token, limits, request log, faults)."""
 
@@ -186,7 +199,9 @@ class SandboxApp:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self.faults = Faults()
-        self.iiif = IiifServer(store, self.faults, max_area=iiif_max_area)
+        #: Set while the server stops: the waits of injected faults end early.
+        self.stopping = threading.Event()
+        self.iiif = IiifServer(store, max_area=iiif_max_area)
 
     # -- control plane -----------------------------------------------------------------------
 
@@ -204,37 +219,65 @@ class SandboxApp:
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
         request = _Request(environ)
         request.max_body_size = self.max_body_size
-        operation_id, response = self._dispatch(request)
+        operation_id, target, answer = self._route(request)
+        fault = None
+        if target is None or (fault := self.faults.take(target)) is None:
+            response = answer()
+        elif fault.kind == "reset":
+            self._record(request, operation_id, None, fault)
+            raise ResetConnection("reset by an injected fault")
+        elif fault.applied:
+            response = self._spoil(answer(), fault, target)
+        else:
+            self.stopping.wait(fault.delay)
+            response = _fault_response(fault, target)
+        self._record(request, operation_id, response.status_code, fault)
+        return response(environ, start_response)
+
+    def _record(
+        self, request: _Request, operation_id: str | None, status: int | None, fault: Fault | None
+    ) -> None:
         entry = RecordedRequest(
             request.method,
             request.path,
             operation_id,
             request.args.to_dict(),
             request.logged_body(),
-            response.status_code,
+            status,
+            fault.kind if fault else None,
         )
         with self._lock:
             self._requests.append(entry)
-        return response(environ, start_response)
 
-    def _dispatch(self, request: _Request) -> tuple[str | None, Response]:
+    def _spoil(self, response: Response, fault: Fault, target: str) -> Response:
+        if fault.kind == "malformed":
+            self.stopping.wait(fault.delay)
+            return _fault_response(fault, target)
+        return spoil(response, fault, self.stopping.wait)
+
+    def _route(self, request: _Request) -> tuple[str | None, str | None, Callable[[], Response]]:
+        """``(operationId, fault target, the normal answer)``; paths of no target take no fault."""
         if request.path.startswith(IIIF_PREFIX):
-            return None, self.iiif.respond(request)
+            return None, IIIF, lambda: self.iiif.respond(request)
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()
         except MethodNotAllowed as error:
             detail = f'Method "{request.method}" not allowed.'
             allow = [("Allow", ", ".join(error.valid_methods or []))]
-            return None, _error_response(client_error(405, detail, "method_not_allowed"), allow)
+            refusal = _error_response(client_error(405, detail, "method_not_allowed"), allow)
+            return None, None, lambda: refusal
         except NotFound:
             detail = f"Not found: no operation of the sandbox matches {request.method} {request.path}"
-            return None, _error_response(client_error(404, detail, "not_found"))
+            unknown = _error_response(client_error(404, detail, "not_found"))
+            return None, None, lambda: unknown
         except HTTPException as redirect:  # a missing trailing slash: a redirect, as Django does
-            return None, redirect.get_response(request.environ)
+            moved = redirect.get_response(request.environ)
+            return None, None, lambda: moved
         if endpoint == SCHEMA_ENDPOINT:
-            return None, self._schema(request)
-        return endpoint, self._operation(get_operation(endpoint), values, request)
+            return None, SCHEMA, lambda: self._schema(request)
+        operation = get_operation(endpoint)
+        return endpoint, endpoint, lambda: self._operation(operation, values, request)
 
     def _schema(self, request: Request) -> Response:
         if request.args.get("format", "json") != "json":
@@ -255,13 +298,6 @@ class SandboxApp:
         return None
 
     def _operation(self, operation: Operation, values: Mapping[str, Any], request: _Request) -> Response:
-        fault = self.faults.take(operation.operation_id)
-        if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if isinstance(fault.body, str):
-                return Response(fault.body, status=_status_line(fault.status), mimetype="text/plain")
-            return _json_response(fault.body, fault.status)
         error = self._authenticate(request)
         if error is not None:
             return _error_response(error, [("WWW-Authenticate", "Token")])
@@ -292,22 +328,17 @@ class SandboxApp:
         if isinstance(result, Reply):
             return _json_response(result.data, result.status)
         if isinstance(result, FileReply):
-            return self._file_response(result, self.faults.take_cut(operation.operation_id))
+            return self._file_response(result)
         return _json_response(result, 200)
 
     @staticmethod
-    def _file_response(reply: FileReply, cut_after: int | None) -> Response:
-        """Stream a file from disk in blocks; ``cut_after`` bytes only when a cut is injected."""
+    def _file_response(reply: FileReply) -> Response:
+        """Stream a file from disk in blocks."""
         size = reply.path.stat().st_size
 
         def blocks() -> Iterable[bytes]:
-            sent = 0
             with reply.path.open("rb") as file:
                 while block := file.read(_FILE_BLOCK):
-                    if cut_after is not None and sent + len(block) >= cut_after:
-                        yield block[: cut_after - sent]
-                        return  # Werkzeug then closes the connection short of Content-Length
-                    sent += len(block)
                     yield block
 
         headers = [
@@ -374,40 +405,3 @@ class SandboxApp:
         if number > 1:
             args.append(("page", str(number)))
         return request.base_url + ("?" + urlencode(args) if args else "")
-
-
-class _QuietRequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler without the access log: the request log is kept by the app."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class ServerThread:
-    """A threaded Werkzeug server on 127.0.0.1, served from a background thread."""
-
-    def __init__(self, app: SandboxApp, port: int = 0) -> None:
-        # Bind the socket here: on a busy port Werkzeug would print to stderr and call
-        # sys.exit(); an OSError lets the caller say which port and what to do.
-        with socket.create_server(("127.0.0.1", port)) as listening:
-            self.server: BaseWSGIServer = make_server(
-                "127.0.0.1",
-                listening.getsockname()[1],
-                app,
-                threaded=True,
-                request_handler=_QuietRequestHandler,
-                fd=listening.fileno(),
-            )
-        self.port: int = self.server.server_address[1]
-        self._thread = threading.Thread(
-            target=self.server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"arkworker-sandbox-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self._thread.join()
-        self.server.server_close()
