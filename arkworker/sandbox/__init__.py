@@ -268,7 +268,7 @@ class Sandbox:
         self.add_fault(FaultRule(target, built, times))
 
     def add_fault(self, rule: FaultRule) -> None:
-        """Queue a rule built elsewhere (:func:`arkworker.sandbox.faults.build_fault`)."""
+        """Queue a rule built elsewhere (``faults.parse_fault_spec("RetrieveElement:reset")``)."""
         self.app.faults.add(rule)
 
     def fail(

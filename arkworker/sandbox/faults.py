@@ -31,8 +31,9 @@ server and the schema change no state, so ``apply`` is refused for them. Waits (
 ``stall``, ``slow``) end early when the sandbox stops.
 
 :func:`build_fault` checks the arguments of one fault (every mistake is a ``ValueError``
-saying what is accepted); :class:`Faults` holds the pending faults of one sandbox, and the
-server takes them request by request.
+saying what is accepted); :func:`parse_fault_spec` reads the command-line form
+(``TARGET:KIND[=VALUE][:OPTION=VALUE]...``, :data:`SPEC_FORMS`); :class:`Faults` holds the
+pending faults of one sandbox, and the server takes them request by request.
 """
 
 from __future__ import annotations
@@ -63,6 +64,15 @@ _PARAMETERS: dict[str, tuple[str, ...]] = {
     "malformed": ("body", "content_type", "apply", "delay"),
 }
 FAULT_KINDS = tuple(_PARAMETERS)
+
+#: The command-line forms, as an error message names them.
+SPEC_FORMS = (
+    "TARGET:KIND[=VALUE][:OPTION=VALUE]..., TARGET an operationId, 'schema' or 'iiif', KIND one of "
+    "error[=STATUS], reset, reset-mid-answer[=BYTES], truncate[=BYTES], stall=SECONDS, slow=SECONDS, "
+    "malformed; options times=N|always (default 1), status=, after_bytes=, seconds=, delay=, "
+    "content_type=, apply, body= (last: it takes the rest); "
+    "e.g. RetrieveElement:error=503:times=2 or CreateTranscription:reset-mid-answer:times=always"
+)
 
 _TEXT = "text/plain; charset=utf-8"
 _HTML = "text/html; charset=utf-8"
@@ -230,6 +240,101 @@ def _encode(body: Any, text_type: str) -> tuple[bytes, str]:
         raise ValueError(
             f"A fault body must be a str, bytes or a JSON-serialisable value, got {body!r:.100}"
         ) from None
+
+
+# -- the command-line form -------------------------------------------------------------------------
+
+#: What the ``=VALUE`` after a kind stands for.
+_MAIN_VALUE = {
+    "error": "status",
+    "reset-mid-answer": "after_bytes",
+    "truncate": "after_bytes",
+    "stall": "seconds",
+    "slow": "seconds",
+}
+_INTEGERS = ("status", "after_bytes")
+_NUMBERS = ("seconds", "delay")
+
+
+def parse_fault_spec(spec: str) -> FaultRule:
+    """The rule a command-line spec such as ``RetrieveElement:error=503:times=2`` stands for.
+
+    Every mistake is a ``ValueError`` of one line that names the accepted forms.
+    """
+    try:
+        return _parse(spec)
+    except ValueError as error:
+        raise ValueError(f"Invalid fault {spec!r}: {error}. A fault is {SPEC_FORMS}") from None
+
+
+def _parse(spec: str) -> FaultRule:
+    head, _, body = spec.partition(":body=")
+    target, _, rest = head.partition(":")
+    if not target or not rest:
+        raise ValueError("expected a target and a kind separated by ':'")
+    kind_field, *fields = rest.split(":")
+    kind, has_value, value = kind_field.partition("=")
+    options: dict[str, Any] = {}
+    if has_value:
+        if kind not in _MAIN_VALUE:
+            raise ValueError(f"{kind!r} takes no =VALUE")
+        options[_MAIN_VALUE[kind]] = value
+    times: int | None = 1
+    for field in fields:
+        name, has_value, value = field.partition("=")
+        if name == "apply" and not has_value:
+            options["apply"] = True
+        elif name == "times" and has_value:
+            times = None if value == "always" else _integer("times", value)
+        elif name in ("status", "after_bytes", "seconds", "delay", "content_type") and has_value:
+            if name in options:
+                raise ValueError(f"{name} is given twice")
+            options[name] = value
+        else:
+            raise ValueError(f"unknown option {field!r}")
+    if ":body=" in spec:
+        options["body"] = body
+    for name in _INTEGERS:
+        if name in options:
+            options[name] = _integer(name, options[name])
+    for name in _NUMBERS:
+        if name in options:
+            options[name] = _number(name, options[name])
+    check_times(times)
+    return FaultRule(target, build_fault(target, kind, **options), times)
+
+
+def _integer(name: str, text: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"{name} must be a whole number, got {text!r}")
+    return int(text)
+
+
+def _number(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a number of seconds, got {text!r}")
+    return value
+
+
+def describe(rule: FaultRule) -> str:
+    """A rule in the command-line form (what ``arkworker sandbox serve`` prints)."""
+    fault = rule.fault
+    text = f"{rule.target}:{fault.kind}"
+    if fault.kind == "error":
+        text += f"={fault.status}"
+    elif fault.kind in ("stall", "slow"):
+        text += f"={fault.seconds:g}"
+    elif fault.after_bytes is not None:
+        text += f"={fault.after_bytes}"
+    if fault.apply:
+        text += ":apply"
+    if fault.delay:
+        text += f":delay={fault.delay:g}"
+    return text + f":times={'always' if rule.times is None else rule.times}"
 
 
 # -- the pending faults of one sandbox --------------------------------------------------------------
