@@ -24,6 +24,7 @@ from arkworker.spec import WorkerSpec
 
 if TYPE_CHECKING:
     from arkworker.sandbox import Sandbox
+    from arkworker.sandbox.faults import FaultRule
 
 #: Variables of a real Arkindex task that must not leak into a sandbox run.
 _TASK_PREFIXES = ("ARKINDEX_", "PONOS_")
@@ -80,6 +81,16 @@ def sandbox_group() -> None:
     """A local Arkindex-compatible server, to try and test workers without an instance."""
 
 
+def _fault_rules(ctx: click.Context, param: click.Parameter, specs: tuple[str, ...]) -> list[FaultRule]:
+    """The ``--fault`` specs as rules, a bad one as one line naming the accepted forms."""
+    from arkworker.sandbox.faults import parse_fault_spec
+
+    try:
+        return [parse_fault_spec(spec) for spec in specs]
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+
+
 @sandbox_group.command("serve", short_help="Serve a sandbox Arkindex until Ctrl+C.")
 @click.argument("corpus", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -95,13 +106,23 @@ def sandbox_group() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Keep the state in this SQLite file, reused on the next start (default: a temporary file).",
 )
-def serve_command(corpus: Path | None, port: int, db_path: Path | None) -> None:
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SPEC",
+    callback=_fault_rules,
+    help="Inject a fault, repeatable: TARGET:KIND[=VALUE][:OPTION=VALUE]..., e.g. "
+    "RetrieveElement:error=503:times=2, CreateTranscription:reset-mid-answer:times=always, "
+    "RetrieveElement:stall=5 (kinds: error, reset, reset-mid-answer, truncate, stall, slow, malformed).",
+)
+def serve_command(corpus: Path | None, port: int, db_path: Path | None, faults: list[FaultRule]) -> None:
     """Serve CORPUS (YAML or JSON, or a folder of images; default: the demo corpus) until Ctrl+C."""
     from arkworker.sandbox.corpus import CorpusError
     from arkworker.sandbox.serve import serve_forever
 
     try:
-        serve_forever(corpus, port=port, db_path=db_path, echo=click.echo)
+        serve_forever(corpus, port=port, db_path=db_path, echo=click.echo, faults=faults)
     except CorpusError as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:

@@ -13,11 +13,14 @@ created, inject failures, reset the state::
         client = ArkindexClient(base_url=sb.url, token=sb.token)
         page = client.request("RetrieveElement", id=sb.process_element_ids()[0])
         sb.fail("RetrieveElement", status=502, times=2)   # the next two calls fail
+        sb.reset_mid_answer("CreateTranscription")       # stored, but the answer is cut
         ...
         assert sb.created() == {"transcriptions": [...]}
         assert [r.operation_id for r in sb.requests][-1] == "RetrieveElement"
 
 ``sb.env()`` gives the variables a worker process needs (``ARKINDEX_API_URL`` and co).
+The faults a sandbox can inject, and what each does to the state, are described in
+:mod:`arkworker.sandbox.faults`.
 """
 
 from __future__ import annotations
@@ -29,12 +32,24 @@ from types import TracebackType
 from typing import Any
 
 from arkworker.sandbox.corpus import CorpusError, CorpusSpec, load_corpus
+from arkworker.sandbox.faults import FAULT_KINDS, IIIF, SCHEMA, Fault, FaultRule, build_fault, check_times
 from arkworker.sandbox.handlers import implemented_operations, tasks
-from arkworker.sandbox.server import RecordedRequest, SandboxApp, ServerThread
+from arkworker.sandbox.iiif import DEFAULT_MAX_AREA
+from arkworker.sandbox.server import DEFAULT_MAX_BODY_SIZE, RecordedRequest, SandboxApp
 from arkworker.sandbox.store import StateFileError, Store
+from arkworker.sandbox.transport import ServerThread
+
+_PLAIN = "text/plain; charset=utf-8"
 
 __all__ = [
+    "DEFAULT_MAX_AREA",
+    "DEFAULT_MAX_BODY_SIZE",
+    "FAULT_KINDS",
+    "IIIF",
+    "SCHEMA",
     "CorpusError",
+    "Fault",
+    "FaultRule",
     "RecordedRequest",
     "Sandbox",
     "StateFileError",
@@ -52,7 +67,9 @@ class Sandbox:
     re-seeded), otherwise it is created and seeded; without it the state lives in a
     temporary directory removed with the object. ``port`` 0 picks a free port at
     :meth:`start`. ``page_size`` is the default page size of paginated answers (1 to 500).
-    ``token`` is the API token clients must send (random by default).
+    ``token`` is the API token clients must send (random by default). ``max_body_size``
+    (bytes) and ``iiif_max_area`` (pixels) keep a misbehaving client from bringing the sandbox
+    down: a larger request body is answered 413, a larger IIIF image 400.
 
     The state can be inspected (:meth:`objects`, :meth:`created`) whether or not the server
     runs; :attr:`url` and :meth:`env` need a started server.
@@ -66,6 +83,8 @@ class Sandbox:
         port: int = 0,
         page_size: int = 20,
         token: str | None = None,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        iiif_max_area: int = DEFAULT_MAX_AREA,
     ) -> None:
         if isinstance(corpus, str | Path) and Path(corpus).is_dir():
             corpus = _import_folder(corpus)
@@ -73,7 +92,13 @@ class Sandbox:
         self.store = Store(db_path)
         self.token: str = token or _secrets.token_hex(20)
         self.port = port
-        self.app = SandboxApp(self.store, token=self.token, page_size=page_size)
+        self.app = SandboxApp(
+            self.store,
+            token=self.token,
+            page_size=page_size,
+            max_body_size=max_body_size,
+            iiif_max_area=iiif_max_area,
+        )
         self._server: ServerThread | None = None
         if not self.store.holds_state():
             self._seed()
@@ -93,7 +118,7 @@ class Sandbox:
         """Serve the API on 127.0.0.1 from a background thread; returns the sandbox."""
         if self._server is not None:
             raise RuntimeError(f"The sandbox is already serving at {self.url}")
-        self._server = ServerThread(self.app, self.port)
+        self._server = ServerThread(self.app, self.app.stopping, self.port)
         return self
 
     def stop(self) -> None:
@@ -197,7 +222,54 @@ class Sandbox:
     def clear_requests(self) -> None:
         self.app.clear_requests()
 
-    # -- fault injection (the rules of every kind: arkworker.sandbox.faults) ------------------
+    # -- fault injection (the kinds and their rules: arkworker.sandbox.faults) ------------------
+
+    def fault(
+        self,
+        target: str,
+        kind: str,
+        *,
+        times: int | None = 1,
+        status: int | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        seconds: float | None = None,
+        after_bytes: int | None = None,
+        apply: bool | None = None,
+        delay: float | None = None,
+    ) -> None:
+        """Spoil the next ``times`` requests of ``target`` with a fault of ``kind`` (None: until cleared).
+
+        ``target`` is an operationId, :data:`SCHEMA` (``"schema"``, the schema download) or
+        :data:`IIIF` (``"iiif"``, the IIIF server); ``kind`` one of :data:`FAULT_KINDS`:
+        ``"error"`` (``status``, ``body``, ``content_type``, ``delay``), ``"reset"``,
+        ``"reset-mid-answer"`` and ``"truncate"`` (``after_bytes``), ``"stall"`` and ``"slow"``
+        (``seconds``), ``"malformed"`` (``body``, ``content_type``, ``apply``, ``delay``). A
+        parameter the kind does not take, or a bad value, raises ``ValueError``::
+
+            sb.fault("CreateTranscription", "reset-mid-answer", times=3)
+            sb.fault("RetrieveElement", "error", status=503, times=2)
+            sb.fault("RetrieveElement", "stall", seconds=5)
+
+        The shortcuts below say the same in fewer words.
+        """
+        check_times(times)
+        built = build_fault(
+            target,
+            kind,
+            status=status,
+            body=body,
+            content_type=content_type,
+            seconds=seconds,
+            after_bytes=after_bytes,
+            apply=apply,
+            delay=delay,
+        )
+        self.add_fault(FaultRule(target, built, times))
+
+    def add_fault(self, rule: FaultRule) -> None:
+        """Queue a rule built elsewhere (``faults.parse_fault_spec("RetrieveElement:reset")``)."""
+        self.app.faults.add(rule)
 
     def fail(
         self,
@@ -209,11 +281,11 @@ class Sandbox:
     ) -> None:
         """Make the next ``times`` calls of ``operation_id`` answer ``status`` after ``delay`` seconds.
 
-        ``times=None`` keeps failing until :meth:`clear_faults`. The default body is an
-        Arkindex ``server_error`` (``client_error`` for a 4xx); a ``str`` body is sent as
-        plain text (what a load balancer answers), anything else as JSON.
+        The request is not handled (nor authenticated). The default body is an Arkindex
+        ``server_error`` (``client_error`` for a 4xx); a ``str`` body is sent as plain text
+        (what a load balancer answers), bytes as they are, anything else as JSON.
         """
-        self.app.faults.fail(operation_id, status=status, times=times, body=body, delay=delay)
+        self.fault(operation_id, "error", times=times, status=status, body=body, delay=delay)
 
     def fail_iiif(
         self, status: int = 500, times: int | None = 1, body: str | bytes | None = None, delay: float = 0.0
@@ -225,20 +297,93 @@ class Sandbox:
 
             sb.fail_iiif(200, delay=0.5)   # the next IIIF answer is correct but half a second late
         """
-        self.app.faults.fail_iiif(status=status, times=times, body=body, delay=delay)
+        if (
+            isinstance(status, bool)
+            or not isinstance(status, int)
+            or not (status == 200 or 400 <= status <= 599)
+        ):
+            raise ValueError(
+                f"A fault status must be 200 or an HTTP error status (400 to 599), got {status!r}"
+            )
+        if status != 200:
+            self.fault(IIIF, "error", times=times, status=status, body=body, content_type=_PLAIN, delay=delay)
+        elif body is not None:
+            self.fault(IIIF, "malformed", times=times, body=body, content_type="image/jpeg", delay=delay)
+        elif delay:
+            self.fault(IIIF, "stall", times=times, seconds=delay)
+        else:
+            raise ValueError(
+                "A 200 fault serves its body as the image, or the normal answer late: "
+                "give the body (corrupt bytes) or a delay"
+            )
 
     def truncate(self, operation_id: str = "DownloadArtifact", after: int = 0, times: int | None = 1) -> None:
-        """Cut the next ``times`` file downloads of ``operation_id`` after ``after`` bytes.
+        """Cut the next ``times`` answers of ``operation_id`` after ``after`` body bytes (a clean close).
 
-        The answer announces the whole file, sends its first ``after`` bytes and closes the
-        connection, as a network failure in the middle of a download would::
+        The request is handled; its answer announces the whole body, sends its first
+        ``after`` bytes (at most all but one) and closes the connection, as a network failure
+        in the middle of a download would::
 
             sb.truncate("DownloadArtifact", after=1024, times=None)   # every download is cut
         """
-        self.app.faults.truncate(operation_id, after=after, times=times)
+        self.fault(operation_id, "truncate", times=times, after_bytes=after)
+
+    def reset_connection(self, target: str, *, times: int | None = 1) -> None:
+        """Reset the connection of the next ``times`` requests of ``target`` before reading their body.
+
+        Nothing is handled: the state does not change, and the client gets no answer (a
+        ``ConnectionError`` with ``requests``).
+        """
+        self.fault(target, "reset", times=times)
+
+    def reset_mid_answer(self, target: str, *, after_bytes: int | None = None, times: int | None = 1) -> None:
+        """Handle the next ``times`` requests of ``target``, then reset their connection mid-answer.
+
+        The state changes (the transcription is stored...), but the client gets the status
+        line, the headers and ``after_bytes`` of the body (default: half), then a reset (a
+        ``ChunkedEncodingError`` with ``requests``).
+        """
+        self.fault(target, "reset-mid-answer", times=times, after_bytes=after_bytes)
+
+    def stall(self, target: str, seconds: float, *, times: int | None = 1) -> None:
+        """Handle the next ``times`` requests of ``target``, then hold their answer ``seconds`` before sending it.
+
+        A client whose read timeout is shorter gives up first (``ReadTimeout``); the state
+        has changed all the same.
+        """
+        self.fault(target, "stall", times=times, seconds=seconds)
+
+    def slow(self, target: str, seconds: float, *, times: int | None = 1) -> None:
+        """Handle the next ``times`` requests of ``target``, then trickle their answer over ``seconds``.
+
+        A piece comes at least every 50 ms, so a read timeout never fires: what the test
+        can catch is a total time budget per call.
+        """
+        self.fault(target, "slow", times=times, seconds=seconds)
+
+    def malformed(
+        self,
+        target: str,
+        body: Any = None,
+        *,
+        content_type: str | None = None,
+        apply: bool = False,
+        times: int | None = 1,
+    ) -> None:
+        """Answer the next ``times`` requests of ``target`` with a 200 that is not what the schema says.
+
+        The default body is an HTML page (a captive portal); ``body`` may be a str, bytes, or
+        a JSON value (``{"id": 3}``). With ``apply=True`` the request is handled first (the
+        state changes) and its real answer replaced.
+        """
+        self.fault(target, "malformed", times=times, body=body, content_type=content_type, apply=apply)
+
+    def pending_faults(self) -> list[FaultRule]:
+        """The faults still to apply, target by target, each with its remaining ``times``."""
+        return self.app.faults.pending()
 
     def clear_faults(self) -> None:
-        """Drop every pending fault: :meth:`fail`, :meth:`fail_iiif` and :meth:`truncate`."""
+        """Drop every pending fault, of every kind and target."""
         self.app.faults.clear()
 
 

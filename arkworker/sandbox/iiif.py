@@ -13,29 +13,33 @@ and applies the operations in the specified order:
 
 An image's ``max_width`` / ``max_height`` (corpus file) are advertised in ``info.json``
 and enforced: a larger answer is refused with 400, except for size ``max``, which is
-scaled down to fit. That is how a test exercises the tiles path of a worker. Images
-declared with a size only (no ``path``, no ``url``) are served as blank pages; a file that
-cannot be decoded (truncated, corrupt) is answered with 422, which clients do not retry. Faults
-can be injected (``Sandbox.fail_iiif``, see :mod:`arkworker.sandbox.faults`) to test 4xx and
-5xx answers, corrupt data and slow answers.
+scaled down to fit. That is how a test exercises the tiles path of a worker. Every answer
+is also held to the server's ``max_area`` (pixels, :data:`DEFAULT_MAX_AREA`), so that no
+request (``full/99999,99999/0/default.jpg``) can make the sandbox allocate gigabytes. The
+limits are advertised in the profile the way Image API 2.1 says (``maxArea``, ``maxWidth``,
+``maxHeight``); an image's own limits also at the top level, where Image API 3 and arkworker's
+tile code read them. Images declared with a size only (no ``path``, no ``url``) are served as
+blank pages, drawn at the size asked for; a file that cannot be decoded (truncated, corrupt)
+is answered with 422, which clients do not retry. Faults are injected by the application in
+front of this server (target ``"iiif"``, :mod:`arkworker.sandbox.faults`).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import threading
-import time
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from PIL import Image, ImageOps
 from werkzeug.wrappers import Request, Response
 
-from arkworker.sandbox.faults import IIIF, Faults
 from arkworker.sandbox.store import Store
 from arkworker.sandbox.tables import Image as ImageRow
 
@@ -44,14 +48,39 @@ PREFIX = "/iiif/"
 TILE_SIZE = 512
 #: The colour of images declared with a size but no file.
 BLANK = (236, 232, 222)
+#: The largest answer by default, in pixels (about 300 MB of RGB): any page scan fits.
+DEFAULT_MAX_AREA = 100_000_000
+#: Decoded image files kept in memory, in pixels (the most recent one is always kept).
+CACHE_PIXELS = 200_000_000
 FORMATS = {"jpg": ("JPEG", "image/jpeg"), "png": ("PNG", "image/png")}
 QUALITIES = {"default": None, "color": "RGB", "gray": "L", "bitonal": "1"}
 #: The modes each encoder writes; others (a CMYK scan as png...) are converted to RGB(A).
 WRITABLE_MODES = {"JPEG": ("RGB", "L", "1", "CMYK"), "PNG": ("RGB", "RGBA", "L", "LA", "1", "P")}
-_NUMBER = r"\d+(?:\.\d+)?"
+#: Numbers in a URL have at most 9 digits: larger ones mean nothing for an image.
+_INTEGER = r"\d{1,9}"
+_NUMBER = rf"{_INTEGER}(?:\.\d{{1,9}})?"
 _IMAGE_PATH = re.compile(
     r"^(?P<id>[^/]+)/(?P<region>[^/]+)/(?P<size>[^/]+)/(?P<rotation>[^/]+)/(?P<file>[^/]+)$"
 )
+
+
+class Limits(NamedTuple):
+    """The largest answer the server gives for one image (None: no limit of that kind)."""
+
+    max_width: int | None = None
+    max_height: int | None = None
+    max_area: int | None = None
+
+
+NO_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class BlankPage:
+    """An image declared by its size only: drawn at the size asked for, never at its own."""
+
+    width: int
+    height: int
 
 
 class IiifError(Exception):
@@ -71,7 +100,8 @@ def parse_region(value: str, width: int, height: int) -> tuple[int, int, int, in
         return (width - side) // 2, (height - side) // 2, side, side
     pct = value.startswith("pct:")
     numbers = value[4:] if pct else value
-    if not re.fullmatch(rf"{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}" if pct else r"\d+,\d+,\d+,\d+", numbers):
+    integers = rf"{_INTEGER},{_INTEGER},{_INTEGER},{_INTEGER}"
+    if not re.fullmatch(rf"{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}" if pct else integers, numbers):
         raise IiifError(400, f"Invalid region {value!r}: use full, square, x,y,w,h or pct:x,y,w,h")
     x, y, w, h = (float(part) for part in numbers.split(","))
     if pct:
@@ -82,19 +112,21 @@ def parse_region(value: str, width: int, height: int) -> tuple[int, int, int, in
     return x, y, min(w, width - x), min(h, height - y)
 
 
-def parse_size(
-    value: str, width: int, height: int, max_width: int | None = None, max_height: int | None = None
-) -> tuple[int, int]:
-    """The output size for a region of ``width`` x ``height`` pixels."""
+def parse_size(value: str, width: int, height: int, limits: Limits = NO_LIMITS) -> tuple[int, int]:
+    """The output size for a region of ``width`` x ``height`` pixels, within ``limits``."""
+    max_width, max_height, max_area = limits
     if value in ("full", "max"):
         size = width, height
         if value == "max":
             scale = min(1.0, (max_width or width) / width, (max_height or height) / height)
             size = max(1, round(width * scale)), max(1, round(height * scale))
-    elif match := re.fullmatch(r"pct:(\d+(?:\.\d+)?)", value):
+            if max_area and size[0] * size[1] > max_area:
+                scale = math.sqrt(max_area / (width * height))
+                size = max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+    elif match := re.fullmatch(rf"pct:({_NUMBER})", value):
         scale = float(match[1]) / 100
         size = round(width * scale), round(height * scale)
-    elif match := re.fullmatch(r"(!?)(\d*),(\d*)", value):
+    elif match := re.fullmatch(rf"(!?)({_INTEGER})?,({_INTEGER})?", value):
         bang = match[1]
         w = int(match[2]) if match[2] else None
         h = int(match[3]) if match[3] else None
@@ -121,6 +153,12 @@ def parse_size(
             f"Size {size[0]}x{size[1]} exceeds the server's limits (maxWidth {max_width}, "
             f"maxHeight {max_height}): ask for a smaller size or fetch tiles",
         )
+    if max_area and size[0] * size[1] > max_area:
+        raise IiifError(
+            400,
+            f"Size {size[0]}x{size[1]} ({size[0] * size[1]} pixels) exceeds the server's maxArea "
+            f"({max_area} pixels): ask for a smaller size, or max",
+        )
     return size
 
 
@@ -139,20 +177,26 @@ def parse_rotation(value: str) -> tuple[bool, int]:
 
 
 def render(
-    image: Image.Image, region: str, size: str, rotation: str, filename: str, limits: tuple[Any, Any]
+    image: Image.Image | BlankPage, region: str, size: str, rotation: str, filename: str, limits: Limits
 ) -> tuple[bytes, str]:
-    """Apply one IIIF request to ``image``: the encoded bytes and their media type."""
+    """Apply one IIIF request to ``image``: the encoded bytes and their media type.
+
+    Every parameter is checked before a pixel is allocated.
+    """
     quality, _, extension = filename.rpartition(".")
     if quality not in QUALITIES:
         raise IiifError(400, f"Invalid quality {quality!r}: use {', '.join(QUALITIES)}")
     if extension not in FORMATS:
         raise IiifError(400, f"Unsupported format {extension!r}: use {' or '.join(FORMATS)}")
     x, y, w, h = parse_region(region, image.width, image.height)
-    target = parse_size(size, w, h, *limits)
+    target = parse_size(size, w, h, limits)
     mirrored, degrees = parse_rotation(rotation)
-    result = image.crop((x, y, x + w, y + h))
-    if result.size != target:
-        result = result.resize(target, Image.Resampling.LANCZOS)
+    if isinstance(image, BlankPage):
+        result = Image.new("RGB", target, BLANK)
+    else:
+        result = image.crop((x, y, x + w, y + h))
+        if result.size != target:
+            result = result.resize(target, Image.Resampling.LANCZOS)
     if mirrored:
         result = ImageOps.mirror(result)
     if degrees:
@@ -189,54 +233,43 @@ def eight_bits(image: Image.Image) -> Image.Image:
     return image.convert("L")
 
 
-def info_document(row: ImageRow, base: str) -> dict[str, Any]:
+def info_document(row: ImageRow, base: str, max_area: int | None = None) -> dict[str, Any]:
     """The ``info.json`` of an image: size, limits, supported features, tiles."""
     tile = min(TILE_SIZE, row.max_width or TILE_SIZE, row.max_height or TILE_SIZE)
-    info: dict[str, Any] = {
+    limits = {
+        name: value for name, value in (("maxWidth", row.max_width), ("maxHeight", row.max_height)) if value
+    }
+    profile: dict[str, Any] = {
+        "formats": list(FORMATS),
+        "qualities": list(QUALITIES),
+        "supports": ["mirroring", "rotationBy90s", "regionByPct", "regionSquare", "sizeByPct"],
+        **({"maxArea": max_area} if max_area else {}),
+        **limits,
+    }
+    return {
         "@context": "http://iiif.io/api/image/2/context.json",
         "@id": base,
         "protocol": "http://iiif.io/api/image",
         "width": row.width,
         "height": row.height,
-        "profile": [
-            "http://iiif.io/api/image/2/level2.json",
-            {
-                "formats": list(FORMATS),
-                "qualities": list(QUALITIES),
-                "supports": ["mirroring", "rotationBy90s", "regionByPct", "regionSquare", "sizeByPct"],
-            },
-        ],
+        "profile": ["http://iiif.io/api/image/2/level2.json", profile],
         "tiles": [{"width": tile, "height": tile, "scaleFactors": [1]}],
+        **limits,
     }
-    if row.max_width:
-        info["maxWidth"] = row.max_width
-    if row.max_height:
-        info["maxHeight"] = row.max_height
-    return info
 
 
 class IiifServer:
     """Answers ``/iiif/...`` requests of one sandbox from the image files its store names."""
 
-    def __init__(self, store: Store, faults: Faults, cache_size: int = 8) -> None:
+    def __init__(self, store: Store, *, max_area: int = DEFAULT_MAX_AREA) -> None:
+        if isinstance(max_area, bool) or not isinstance(max_area, int) or max_area < 1:
+            raise ValueError(f"iiif_max_area must be a positive number of pixels, got {max_area!r}")
         self.store = store
-        self.faults = faults
-        self.cache_size = cache_size
+        self.max_area = max_area
         self._lock = threading.Lock()
         self._images: OrderedDict[tuple[str, int], Image.Image] = OrderedDict()
 
     def respond(self, request: Request) -> Response:
-        fault = self.faults.take(IIIF)
-        if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if fault.body is None:
-                return self._respond(request)
-            mimetype = "text/plain" if fault.status >= 400 else "image/jpeg"
-            return Response(fault.body, status=fault.status, mimetype=mimetype)
-        return self._respond(request)
-
-    def _respond(self, request: Request) -> Response:
         try:
             return self._answer(request)
         except IiifError as error:
@@ -253,7 +286,7 @@ class IiifServer:
             if rest == "":
                 return Response(status=303, headers={"Location": f"{base}/info.json"})
             response = Response(mimetype="application/json")
-            response.set_data(json.dumps(info_document(row, base)))
+            response.set_data(json.dumps(info_document(row, base, self.max_area)))
             response.headers["Access-Control-Allow-Origin"] = "*"
             return response
         match = _IMAGE_PATH.match(path)
@@ -266,7 +299,7 @@ class IiifServer:
             match["size"],
             match["rotation"],
             match["file"],
-            (row.max_width, row.max_height),
+            Limits(row.max_width, row.max_height, self.max_area),
         )
         return Response(data, mimetype=media_type)
 
@@ -283,9 +316,9 @@ class IiifServer:
             raise IiifError(404, f"Image {key} is served by {row.url}, not by the sandbox")
         return row
 
-    def _pixels(self, row: ImageRow) -> Image.Image:
+    def _pixels(self, row: ImageRow) -> Image.Image | BlankPage:
         if not row.path:  # a corpus image given by its size only: a blank page of that size
-            return Image.new("RGB", (row.width, row.height), BLANK)
+            return BlankPage(row.width, row.height)
         path = Path(row.path)
         try:
             key = (str(path), path.stat().st_mtime_ns)
@@ -307,6 +340,9 @@ class IiifServer:
                     422, f"Image file {path} cannot be decoded ({error}): replace or remove it"
                 ) from None
             self._images[key] = image
-            while len(self._images) > self.cache_size:
+            while (
+                len(self._images) > 1
+                and sum(i.width * i.height for i in self._images.values()) > CACHE_PIXELS
+            ):
                 self._images.popitem(last=False)
             return image

@@ -7,16 +7,22 @@ the order a real Arkindex would:
 
 1. match the URL against the declared routes (404 for an unknown path, 405 for a known path
    with the wrong method);
-2. apply an injected fault, if one is pending for the operation (:mod:`arkworker.sandbox.faults`);
+2. take the injected fault pending for the operation, if any (:mod:`arkworker.sandbox.faults`):
+   an ``error``, a ``reset`` or a ``malformed`` answer not applied replace the steps below;
 3. authenticate: every ``/api/v1/`` call except the schema needs
-   ``Authorization: Token <token>`` or ``Ponos <token>`` with the sandbox's token (401);
+   ``Authorization: Token <token>`` or ``Ponos <token>`` with the sandbox's token (401),
+   checked before a byte of the body is read;
 4. answer 501 for a declared operation without a handler, naming it;
-5. check path ids (404 when not a UUID), parse the JSON body and the declared query
+5. refuse a body larger than ``max_body_size`` (413: at once when its Content-Length says
+   so, once that much is read for a chunked body);
+6. check path ids (404 when not a UUID), parse the JSON body and the declared query
    parameters (400 with one entry per bad field);
-6. run the handler in a store session (one transaction), paginate listings like Django REST
-   framework's page-number pagination, and serialise JSON.
+7. run the handler in a store session (one transaction), paginate listings like Django REST
+   framework's page-number pagination, and serialise JSON;
+8. spoil the answer as the fault says, for faults applied after the request
+   (:func:`arkworker.sandbox.transport.spoil`).
 
-Paths under ``/iiif/`` skip all of this: they go to the IIIF image server
+Paths under ``/iiif/`` skip steps 3 to 7: they go to the IIIF image server
 (:mod:`arkworker.sandbox.iiif`), which needs no token, like a public IIIF server.
 
 Every error uses the uniform Arkindex body that arkindex-client 1.3 parses into typed
@@ -28,11 +34,9 @@ from __future__ import annotations
 import json
 import logging
 import math
-import socket
 import threading
-import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -40,10 +44,9 @@ from urllib.parse import urlencode
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from arkworker.sandbox.faults import Faults
+from arkworker.sandbox.faults import IIIF, SCHEMA, Fault, Faults
 from arkworker.sandbox.handlers import HANDLERS
 from arkworker.sandbox.handlers.base import (
     ApiError,
@@ -57,32 +60,79 @@ from arkworker.sandbox.handlers.base import (
     not_found,
     parse_query,
 )
+from arkworker.sandbox.iiif import DEFAULT_MAX_AREA, IiifServer
 from arkworker.sandbox.iiif import PREFIX as IIIF_PREFIX
-from arkworker.sandbox.iiif import IiifServer
 from arkworker.sandbox.operations import API_PREFIX, OPERATIONS, Operation, get_operation
 from arkworker.sandbox.schema import build_schema
 from arkworker.sandbox.store import Store
+from arkworker.sandbox.transport import ResetConnection, spoil
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_ENDPOINT = "openapi"
 MAX_PAGE_SIZE = 500
+#: The largest request body the sandbox reads by default (bytes): no worker call comes near it.
+DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024
 _FILE_BLOCK = 64 * 1024
 _AUTH_SCHEMES = {"token", "ponos"}
 
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """One request the sandbox answered, as a test asserts on it."""
+    """One request the sandbox received, as a test asserts on it."""
 
     method: str
     path: str
     #: The matched operation, None for the schema and for paths that match no operation.
     operation_id: str | None
     query: dict[str, str]
-    #: The JSON body, None when there was none (or it was not JSON).
+    #: The JSON body, None when there was none, it was not JSON, or it was not read.
     body: Any
-    status: int
+    #: The status of the answer, None when there was none (a ``reset`` fault).
+    status: int | None
+    #: The kind of the injected fault that spoilt the answer (``"reset-mid-answer"``...), or None.
+    fault: str | None = None
+
+
+class _Request(Request):
+    """A request whose body is read at most once, up to the sandbox's limit, and kept for the log."""
+
+    max_body_size = DEFAULT_MAX_BODY_SIZE
+    raw_body: bytes | None = None
+
+    def read_body(self) -> bytes:
+        """The body; one byte more than ``max_body_size`` raises the 413, whatever its encoding."""
+        if self.raw_body is None:
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                while size <= self.max_body_size and (chunk := self.stream.read(_FILE_BLOCK)):
+                    chunks.append(chunk)
+                    size += len(chunk)
+            except (OSError, HTTPException) as error:  # a bad chunk header, a client gone midway
+                raise invalid(f"The request body could not be read: {error}", None, "parse_error") from None
+            if size > self.max_body_size:
+                raise _too_large(self.max_body_size)
+            self.raw_body = b"".join(chunks)
+        return self.raw_body
+
+    def logged_body(self) -> Any:
+        if not self.raw_body:
+            return None
+        try:
+            return json.loads(self.raw_body)
+        except ValueError:
+            return None
+
+
+def _too_large(limit: int, size: int | None = None) -> ApiError:
+    """The 413 for a body over ``limit`` bytes (``size``: its announced length)."""
+    announced = f" ({size} bytes)" if size is not None else ""
+    detail = (
+        f"The request body{announced} is larger than the sandbox accepts ({limit} bytes); "
+        "Sandbox(max_body_size=...) raises the limit"
+    )
+    return client_error(413, detail, "request_too_large")
 
 
 def _rule_path(operation: Operation) -> str:
@@ -113,15 +163,35 @@ def _error_response(error: ApiError, headers: Iterable[tuple[str, str]] = ()) ->
     return _json_response(error.body, error.status, headers)
 
 
-class SandboxApp:
-    """The WSGI application of one sandbox (state, token, page size, request log, faults)."""
+def _fault_response(fault: Fault, target: str) -> Response:
+    """The answer of an ``error`` or ``malformed`` fault.
 
-    def __init__(self, store: Store, *, token: str, page_size: int = 20) -> None:
+    The IIIF server's status lines are Werkzeug's (``404 NOT FOUND``), the API's Django's.
+    """
+    status = fault.status if target == IIIF else _status_line(fault.status)
+    return Response(fault.body, status=status, content_type=fault.content_type)
+
+
+class SandboxApp:
+    """The WSGI application of one sandbox (state, token, limits, request log, faults)."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        token: str,
+        page_size: int = 20,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        iiif_max_area: int = DEFAULT_MAX_AREA,
+    ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+        if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size < 1:
+            raise ValueError(f"max_body_size must be a positive number of bytes, got {max_body_size!r}")
         self.store = store
         self.token = token
         self.page_size = page_size
+        self.max_body_size = max_body_size
         self.url_map = Map(
             [Rule(API_PREFIX + "openapi/", endpoint=SCHEMA_ENDPOINT, methods=["GET"])]
             + [Rule(_rule_path(op), endpoint=op.operation_id, methods=[op.method]) for op in OPERATIONS]
@@ -129,7 +199,9 @@ class SandboxApp:
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self.faults = Faults()
-        self.iiif = IiifServer(store, self.faults)
+        #: Set while the server stops: the waits of injected faults end early.
+        self.stopping = threading.Event()
+        self.iiif = IiifServer(store, max_area=iiif_max_area)
 
     # -- control plane -----------------------------------------------------------------------
 
@@ -145,39 +217,67 @@ class SandboxApp:
     # -- WSGI ----------------------------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
-        request = Request(environ)
-        operation_id, response = self._dispatch(request)
-        body = None
-        if request.get_data():
-            try:
-                body = json.loads(request.get_data())
-            except ValueError:
-                body = None
+        request = _Request(environ)
+        request.max_body_size = self.max_body_size
+        operation_id, target, answer = self._route(request)
+        fault = None
+        if target is None or (fault := self.faults.take(target)) is None:
+            response = answer()
+        elif fault.kind == "reset":
+            self._record(request, operation_id, None, fault)
+            raise ResetConnection("reset by an injected fault")
+        elif fault.applied:
+            response = self._spoil(answer(), fault, target)
+        else:
+            self.stopping.wait(fault.delay)
+            response = _fault_response(fault, target)
+        self._record(request, operation_id, response.status_code, fault)
+        return response(environ, start_response)
+
+    def _record(
+        self, request: _Request, operation_id: str | None, status: int | None, fault: Fault | None
+    ) -> None:
         entry = RecordedRequest(
-            request.method, request.path, operation_id, request.args.to_dict(), body, response.status_code
+            request.method,
+            request.path,
+            operation_id,
+            request.args.to_dict(),
+            request.logged_body(),
+            status,
+            fault.kind if fault else None,
         )
         with self._lock:
             self._requests.append(entry)
-        return response(environ, start_response)
 
-    def _dispatch(self, request: Request) -> tuple[str | None, Response]:
+    def _spoil(self, response: Response, fault: Fault, target: str) -> Response:
+        if fault.kind == "malformed":
+            self.stopping.wait(fault.delay)
+            return _fault_response(fault, target)
+        return spoil(response, fault, self.stopping.wait)
+
+    def _route(self, request: _Request) -> tuple[str | None, str | None, Callable[[], Response]]:
+        """``(operationId, fault target, the normal answer)``; paths of no target take no fault."""
         if request.path.startswith(IIIF_PREFIX):
-            return None, self.iiif.respond(request)
+            return None, IIIF, lambda: self.iiif.respond(request)
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()
         except MethodNotAllowed as error:
             detail = f'Method "{request.method}" not allowed.'
             allow = [("Allow", ", ".join(error.valid_methods or []))]
-            return None, _error_response(client_error(405, detail, "method_not_allowed"), allow)
+            refusal = _error_response(client_error(405, detail, "method_not_allowed"), allow)
+            return None, None, lambda: refusal
         except NotFound:
             detail = f"Not found: no operation of the sandbox matches {request.method} {request.path}"
-            return None, _error_response(client_error(404, detail, "not_found"))
+            unknown = _error_response(client_error(404, detail, "not_found"))
+            return None, None, lambda: unknown
         except HTTPException as redirect:  # a missing trailing slash: a redirect, as Django does
-            return None, redirect.get_response(request.environ)
+            moved = redirect.get_response(request.environ)
+            return None, None, lambda: moved
         if endpoint == SCHEMA_ENDPOINT:
-            return None, self._schema(request)
-        return endpoint, self._operation(get_operation(endpoint), values, request)
+            return None, SCHEMA, lambda: self._schema(request)
+        operation = get_operation(endpoint)
+        return endpoint, endpoint, lambda: self._operation(operation, values, request)
 
     def _schema(self, request: Request) -> Response:
         if request.args.get("format", "json") != "json":
@@ -197,14 +297,7 @@ class SandboxApp:
             return client_error(401, "Invalid token.", "authentication_failed")
         return None
 
-    def _operation(self, operation: Operation, values: Mapping[str, Any], request: Request) -> Response:
-        fault = self.faults.take(operation.operation_id)
-        if fault is not None:
-            if fault.delay:
-                time.sleep(fault.delay)
-            if isinstance(fault.body, str):
-                return Response(fault.body, status=_status_line(fault.status), mimetype="text/plain")
-            return _json_response(fault.body, fault.status)
+    def _operation(self, operation: Operation, values: Mapping[str, Any], request: _Request) -> Response:
         error = self._authenticate(request)
         if error is not None:
             return _error_response(error, [("WWW-Authenticate", "Token")])
@@ -212,6 +305,8 @@ class SandboxApp:
         if handler is None:
             detail = f"The arkworker sandbox does not implement {operation.operation_id} yet"
             return _error_response(ApiError(501, "server_error", [error_entry(detail, "not_implemented")]))
+        if (request.content_length or 0) > self.max_body_size:
+            return _error_response(_too_large(self.max_body_size, request.content_length))
         try:
             call = Call(
                 operation=operation,
@@ -233,22 +328,17 @@ class SandboxApp:
         if isinstance(result, Reply):
             return _json_response(result.data, result.status)
         if isinstance(result, FileReply):
-            return self._file_response(result, self.faults.take_cut(operation.operation_id))
+            return self._file_response(result)
         return _json_response(result, 200)
 
     @staticmethod
-    def _file_response(reply: FileReply, cut_after: int | None) -> Response:
-        """Stream a file from disk in blocks; ``cut_after`` bytes only when a cut is injected."""
+    def _file_response(reply: FileReply) -> Response:
+        """Stream a file from disk in blocks."""
         size = reply.path.stat().st_size
 
         def blocks() -> Iterable[bytes]:
-            sent = 0
             with reply.path.open("rb") as file:
                 while block := file.read(_FILE_BLOCK):
-                    if cut_after is not None and sent + len(block) >= cut_after:
-                        yield block[: cut_after - sent]
-                        return  # Werkzeug then closes the connection short of Content-Length
-                    sent += len(block)
                     yield block
 
         headers = [
@@ -277,10 +367,10 @@ class SandboxApp:
         return cleaned
 
     @staticmethod
-    def _body(operation: Operation, request: Request) -> Any:
+    def _body(operation: Operation, request: _Request) -> Any:
         if not operation.body:
             return None
-        raw = request.get_data()
+        raw = request.read_body()
         if not raw.strip():
             return {}
         try:
@@ -315,40 +405,3 @@ class SandboxApp:
         if number > 1:
             args.append(("page", str(number)))
         return request.base_url + ("?" + urlencode(args) if args else "")
-
-
-class _QuietRequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler without the access log: the request log is kept by the app."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-class ServerThread:
-    """A threaded Werkzeug server on 127.0.0.1, served from a background thread."""
-
-    def __init__(self, app: SandboxApp, port: int = 0) -> None:
-        # Bind the socket here: on a busy port Werkzeug would print to stderr and call
-        # sys.exit(); an OSError lets the caller say which port and what to do.
-        with socket.create_server(("127.0.0.1", port)) as listening:
-            self.server: BaseWSGIServer = make_server(
-                "127.0.0.1",
-                listening.getsockname()[1],
-                app,
-                threaded=True,
-                request_handler=_QuietRequestHandler,
-                fd=listening.fileno(),
-            )
-        self.port: int = self.server.server_address[1]
-        self._thread = threading.Thread(
-            target=self.server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"arkworker-sandbox-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self._thread.join()
-        self.server.server_close()

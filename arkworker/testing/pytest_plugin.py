@@ -68,7 +68,23 @@ def arkworker_corpus() -> str | Path | dict[str, Any] | None:
 
 @pytest.fixture
 def arkworker_sandbox(arkworker_corpus: Any, tmp_path: Path) -> Iterator[Sandbox]:
-    """A running sandbox seeded from ``arkworker_corpus``, fresh for each test."""
+    """A running sandbox seeded from ``arkworker_corpus``, fresh for each test.
+
+    Besides its state (``objects()``, ``created()``, ``requests``), it injects faults, to test
+    how a worker copes with a bad server or network; each spoils the next ``times`` requests
+    of an operationId, of ``"schema"`` (the schema download) or of ``"iiif"`` (images)::
+
+        arkworker_sandbox.fail("RetrieveElement", status=502, times=2)   # error answers
+        arkworker_sandbox.reset_connection("CreateTranscription")        # no answer, not applied
+        arkworker_sandbox.reset_mid_answer("CreateTranscription")        # applied, answer cut
+        arkworker_sandbox.stall("UpdateWorkerActivity", seconds=5)       # applied, answer late
+        arkworker_sandbox.slow("ListElementChildren", seconds=2)         # applied, answer trickles
+        arkworker_sandbox.malformed("RetrieveElement")                   # a 200 HTML page
+        arkworker_sandbox.truncate("DownloadArtifact", after=1024)       # a download cut short
+        arkworker_sandbox.fault("iiif", "reset", times=None)             # any kind, until cleared
+
+    ``clear_faults()`` drops them; every faulty request is in ``requests`` with its ``fault``.
+    """
     with Sandbox(corpus=arkworker_corpus, db_path=tmp_path / "arkworker-sandbox.sqlite") as sandbox:
         yield sandbox
 

@@ -125,7 +125,7 @@ def test_truncate_cuts_the_next_downloads(sb, client):
     sb.truncate("DownloadArtifact", after=10, times=None)
     sb.clear_faults()
     assert requests.get(url, headers=headers, timeout=5).content == CONTENT
-    with pytest.raises(ValueError, match="after must be a number of bytes"):
+    with pytest.raises(ValueError, match="after_bytes must be a number of bytes"):
         sb.truncate("DownloadArtifact", after=-1)
     with pytest.raises(LookupError):
         sb.truncate("DownloadArtefact", after=1)
