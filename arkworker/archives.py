@@ -7,9 +7,17 @@ extract_tar_zst``); the implementation lives with the run's other files in ``sto
 from arkworker.storage.archives import (
     ArchiveError,
     ArchiveInfo,
+    ArchiveLimits,
     create_tar_zst,
     decompress_zst,
     extract_tar_zst,
 )
 
-__all__ = ["ArchiveError", "ArchiveInfo", "create_tar_zst", "decompress_zst", "extract_tar_zst"]
+__all__ = [
+    "ArchiveError",
+    "ArchiveInfo",
+    "ArchiveLimits",
+    "create_tar_zst",
+    "decompress_zst",
+    "extract_tar_zst",
+]

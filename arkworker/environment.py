@@ -3,19 +3,57 @@
 Everything below the run layer that depends on the task's environment (Ponos task files,
 secrets, parent tasks) takes this value rather than ``os.environ``, so a run's environment
 is the one it was given, also in tests and for two runs in one process.
+
+Values are checked when they are read: a bad one is a usage error before the run starts,
+not a crash in the middle of it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from arkworker.errors import BadInput
 
 _FALSE_WORDS = {"", "0", "false", "no", "off"}
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
     return env.get(name) or None
+
+
+def env_number(
+    env: Mapping[str, str],
+    name: str,
+    kind: type,
+    default: Any,
+    *,
+    minimum: float,
+    inclusive: bool = True,
+    expected: str | None = None,
+) -> Any:
+    """The number in variable ``name`` (``default`` when unset or empty), checked at once.
+
+    A bad value is a :class:`BadInput` naming the variable and what it takes (``expected``
+    replaces the generic wording). Every layer reads its numeric variables with this one
+    function, so that they all accept and refuse the same way.
+    """
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = math.nan  # fails every comparison below, as does a "nan" value
+    if value == math.inf or not (value >= minimum if inclusive else value > minimum):
+        if expected is None:
+            number = "a whole number" if kind is int else "a number"
+            expected = f"{number} {'>=' if inclusive else '>'} {minimum:g}"
+        raise BadInput(f"{name}={raw!r} is not valid: expected {expected}.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -29,6 +67,8 @@ class Environment:
     debug: bool = False
     ponos_data: Path | None = None
     ponos_task: str | None = None
+    #: The task's chunk (``ARKINDEX_TASK_CHUNK``), a positive whole number written in its plain
+    #: decimal form, as it goes into the chunk's file names (``db_<chunk>.sqlite``).
     task_chunk: str | None = None
     task_elements: Path | None = None
     data_home: Path = field(default_factory=lambda: Path.home() / ".local" / "share")
@@ -37,9 +77,13 @@ class Environment:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Environment:
+        """Read ``env``; raises :class:`BadInput` for a value that cannot be used."""
         home = Path(env.get("HOME") or Path.home())
         ponos_data = _get(env, "PONOS_DATA")
         task_elements = _get(env, "TASK_ELEMENTS")
+        chunk = env_number(
+            env, "ARKINDEX_TASK_CHUNK", int, None, minimum=1, expected="a positive whole number, e.g. 1"
+        )
         return cls(
             worker_run_id=_get(env, "ARKINDEX_WORKER_RUN_ID"),
             corpus_id=_get(env, "ARKINDEX_CORPUS_ID"),
@@ -48,7 +92,7 @@ class Environment:
             debug=(env.get("ARKINDEX_DEBUG") or "").strip().lower() not in _FALSE_WORDS,
             ponos_data=Path(ponos_data) if ponos_data else None,
             ponos_task=_get(env, "PONOS_TASK"),
-            task_chunk=_get(env, "ARKINDEX_TASK_CHUNK"),
+            task_chunk=None if chunk is None else str(chunk),
             task_elements=Path(task_elements) if task_elements else None,
             data_home=Path(_get(env, "XDG_DATA_HOME") or home / ".local" / "share"),
             config_home=Path(_get(env, "XDG_CONFIG_HOME") or home / ".config"),

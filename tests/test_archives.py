@@ -13,7 +13,14 @@ import pytest
 import zstandard
 
 from arkworker.errors import BadInput
-from arkworker.storage.archives import ArchiveError, create_tar_zst, decompress_zst, extract_tar_zst
+from arkworker.storage.archives import (
+    ArchiveError,
+    ArchiveLimits,
+    create_tar_zst,
+    decompress_zst,
+    extract_tar_zst,
+)
+from arkworker.storage.dataset_archive import LocalArchive
 
 
 def make_archive(path, members):
@@ -311,3 +318,112 @@ def test_archives_extract_concurrently_from_several_threads(tmp_path):
     for index in range(8):
         expected = (tmp_path / f"source{index}" / "data.bin").read_bytes()
         assert (tmp_path / f"out{index}" / "data.bin").read_bytes() == expected
+
+
+# -- Limits ------------------------------------------------------------------------------------
+
+
+def zeros_zst(path, size):
+    """A zstd bomb in small: ``size`` zero bytes, compressed to a few hundred bytes."""
+    path.write_bytes(zstandard.ZstdCompressor().compress(bytes(size)))
+    return path
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    """The temporary directory extraction uses for its tar file, to check that nothing stays."""
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    return folder
+
+
+def test_decompression_stops_at_the_cap_and_writes_nothing(tmp_path):
+    source = zeros_zst(tmp_path / "bomb.zst", 4 << 20)
+    with pytest.raises(ArchiveError) as raised:
+        decompress_zst(source, tmp_path / "out", limits=ArchiveLimits(max_size=1 << 20))
+    assert raised.value.message == (
+        f"Archive {source} expands to more than 1 MiB (the max_size of its limits); nothing was "
+        "written. If it is genuine, raise the cap: ARKWORKER_MAX_ARCHIVE_SIZE=<bytes>, or "
+        "ArchiveLimits(max_size=<bytes>)."
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bomb.zst"]
+    assert decompress_zst(
+        source, tmp_path / "out", limits=ArchiveLimits(max_size=4 << 20)
+    ).stat().st_size == (4 << 20)
+
+
+def test_extraction_stops_at_the_cap_and_leaves_nothing_behind(tmp_path, scratch):
+    archive = make_archive(tmp_path / "bomb.tar.zst", [(member("zeros.bin"), bytes(4 << 20))])
+    destination = tmp_path / "out"
+    destination.mkdir()
+    (destination / "kept.txt").write_text("mine")
+    with pytest.raises(ArchiveError, match=r"expands to more than 1 MiB .*nothing was written"):
+        extract_tar_zst(archive, destination, limits=ArchiveLimits(max_size=1 << 20))
+    assert tree(destination) == {"kept.txt": ("file", b"mine")}  # no staging folder, no partial file
+    assert list(scratch.iterdir()) == []  # no decompressed tar file
+
+
+def test_hard_links_count_as_the_copies_extraction_makes(tmp_path, scratch):
+    """The tar file holds 1 MiB once; extracted, its 15 hard links are 16 MiB."""
+    links = [(member(f"copy{index}", tarfile.LNKTYPE, linkname="data.bin"), None) for index in range(15)]
+    archive = make_archive(tmp_path / "links.tar.zst", [(member("data.bin"), os.urandom(1 << 20)), *links])
+    limits = ArchiveLimits(max_size=8 << 20)
+    with pytest.raises(ArchiveError, match=r"expands to more than 8 MiB"):
+        extract_tar_zst(archive, tmp_path / "out", limits=limits)
+    assert list((tmp_path / "out").iterdir()) == []
+    assert list(scratch.iterdir()) == []
+    assert len(extract_tar_zst(archive, tmp_path / "out", limits=ArchiveLimits(max_size=16 << 20))) == 16
+
+
+def test_the_number_of_members_is_capped(tmp_path):
+    archive = make_archive(tmp_path / "many.tar.zst", [(member(f"{index}.txt"), b"x") for index in range(11)])
+    with pytest.raises(ArchiveError) as raised:
+        extract_tar_zst(archive, tmp_path / "out", limits=ArchiveLimits(max_members=10))
+    assert raised.value.message == (
+        f"Archive {archive} holds more than 10 members; nothing was written. If it is genuine, raise "
+        "the cap: ARKWORKER_MAX_ARCHIVE_MEMBERS=<count>, or ArchiveLimits(max_members=<count>)."
+    )
+    assert list((tmp_path / "out").iterdir()) == []
+    assert len(extract_tar_zst(archive, tmp_path / "out", limits=ArchiveLimits(max_members=11))) == 11
+
+
+def test_the_default_cap_is_100_times_the_compressed_size_and_at_least_1_gib():
+    limits = ArchiveLimits()
+    assert limits.size_cap(64 << 10) == 1 << 30  # the 64 KiB bomb that wrote 2 GiB stops at 1 GiB
+    assert limits.size_cap(20 << 30) == 2000 << 30  # a 20 GiB archive may hold 2000 GiB
+    assert ArchiveLimits(max_size=5).size_cap(20 << 30) == 5
+    assert limits.too_large(Path("bomb.tar.zst"), 64 << 10).message.startswith(
+        "Archive bomb.tar.zst expands to more than 1 GiB (100 times its size of 64 KiB, at least 1 GiB);"
+    )
+
+
+def test_limits_from_the_environment():
+    assert ArchiveLimits.from_env({}) == ArchiveLimits(None, 1_000_000)
+    env = {"ARKWORKER_MAX_ARCHIVE_SIZE": "53687091200", "ARKWORKER_MAX_ARCHIVE_MEMBERS": "5000000"}
+    assert ArchiveLimits.from_env(env) == ArchiveLimits(50 << 30, 5_000_000)
+    with pytest.raises(BadInput) as raised:
+        ArchiveLimits.from_env({"ARKWORKER_MAX_ARCHIVE_SIZE": "20G"})
+    assert (
+        raised.value.message
+        == "ARKWORKER_MAX_ARCHIVE_SIZE='20G' is not valid: expected a number of bytes >= 1."
+    )
+    with pytest.raises(
+        BadInput, match=r"ARKWORKER_MAX_ARCHIVE_MEMBERS='0' is not valid: expected a whole number >= 1"
+    ):
+        ArchiveLimits.from_env({"ARKWORKER_MAX_ARCHIVE_MEMBERS": "0"})
+
+
+def test_a_dataset_archive_extracts_within_its_limits(tmp_path):
+    archive = make_archive(tmp_path / "dataset.tar.zst", [(member("db.sqlite"), bytes(2 << 20))])
+    scratch_dir = tmp_path / "work"
+    local = LocalArchive(
+        archive, downloaded=False, scratch_dir=scratch_dir, limits=ArchiveLimits(max_size=1 << 20)
+    )
+    with pytest.raises(ArchiveError, match="expands to more than 1 MiB"):
+        local.extract()
+    assert list(scratch_dir.iterdir()) == []  # the extraction folder went with the failure
+    with pytest.raises(ArchiveError, match="expands to more than 1 MiB"):
+        local.extract(tmp_path / "mine")
+    assert list((tmp_path / "mine").iterdir()) == []

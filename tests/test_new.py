@@ -1,5 +1,6 @@
 """``arkworker new``: naming, validation, prompts, rendering and the refusal to overwrite."""
 
+import os
 import shutil
 import subprocess
 import sys
@@ -94,6 +95,66 @@ def test_a_line_break_in_a_value_is_refused(tmp_path):
     result = new("ocr", "--dir", str(tmp_path), "--no-input", "--description", "one\ntwo")
     assert result.exit_code == 2
     assert "line break" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_over_long_slug_is_refused_before_any_file_is_made(tmp_path, monkeypatch):
+    """300 characters made a file name too long: the command failed with an OSError traceback."""
+    monkeypatch.chdir(tmp_path)
+    result = new("a" * 300, "--no-input")
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: Invalid worker slug 'aaaaaaaaaaaaaaaaaaaa...' (300 characters): Arkindex accepts at "
+        "most 100, give a shorter one.\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_longest_slug_gives_a_project_that_can_be_written(tmp_path):
+    project = Project(check_slug("a" * 100))
+    write_project(render_project(project), tmp_path / project.distribution)
+    assert (tmp_path / project.distribution / f"{project.module}.py").is_file()
+    with pytest.raises(BadInput, match=r"\(101 characters\): Arkindex accepts at most 100"):
+        check_slug("a" * 101)
+
+
+@pytest.mark.parametrize(("option", "label"), [("--name", "name"), ("--type", "type")])
+def test_a_value_longer_than_arkindex_accepts_is_refused(tmp_path, option, label):
+    result = new("ocr", "--dir", str(tmp_path / "out"), "--no-input", option, "x" * 101)
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: The {label} 'xxxxxxxxxxxxxxxxxxxx...' is 101 characters long: Arkindex accepts at "
+        "most 100, give a shorter one.\n"
+    )
+    assert not (tmp_path / "out").exists()
+    assert Project("ocr", name="x" * 100).name == "x" * 100
+
+
+@pytest.mark.parametrize(
+    "character",
+    ["\t", "\x7f", "\x80", "\x85", "\u2028", "\u2029"],
+    ids=["tab", "delete", "C1-control", "next-line", "line-separator", "paragraph-separator"],
+)
+def test_characters_that_yaml_refuses_or_folds_are_refused(tmp_path, character):
+    """PyYAML refuses the C1 controls and turns NEL and the separators into spaces."""
+    result = new("ocr", "--dir", str(tmp_path), "--no-input", "--name", f"a{character}b")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: The name {f'a{character}b'!r} holds a line break or a control character: give one "
+        "line of text.\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("option", ["--name", "--description", "--author", "--email"])
+def test_bytes_that_are_not_utf8_are_refused(tmp_path, option):
+    """Python gets them from the command line as lone surrogates: writing them raised UnicodeEncodeError."""
+    result = new("ocr", "--dir", str(tmp_path), "--no-input", option, "caf\udce9")
+    assert result.exit_code == 2
+    label = option.removeprefix("--")
+    assert result.output == (
+        f"Error: The {label} 'caf\\udce9' holds bytes that are not UTF-8 text: give it in UTF-8.\n"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -286,12 +347,93 @@ def test_a_file_as_target_is_refused(tmp_path):
         write_project({"a.txt": "x"}, tmp_path / "file")
 
 
+def test_a_folder_name_too_long_is_one_error_line(tmp_path):
+    result = new("ocr", "--dir", str(tmp_path / ("d" * 300)), "--no-input")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: Cannot write the project in {tmp_path / ('d' * 300)} (File name too long): give "
+        "another --dir.\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_in_the_way_of_the_folder_is_named(tmp_path):
+    (tmp_path / "notes").write_text("mine")
+    result = new("ocr", "--dir", str(tmp_path / "notes" / "worker"), "--no-input")
+    assert result.exit_code == 2
+    assert result.output == f"Error: {tmp_path / 'notes'} is a file, not a directory: give another --dir.\n"
+    assert (tmp_path / "notes").read_text() == "mine"
+
+
+def test_a_broken_symbolic_link_as_folder_is_named(tmp_path):
+    (tmp_path / "link").symlink_to(tmp_path / "gone")
+    result = new("ocr", "--dir", str(tmp_path / "link"), "--no-input")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {tmp_path / 'link'} is a broken symbolic link (to {tmp_path / 'gone'}): remove it "
+        "or give another --dir.\n"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["link"]
+
+
+def refused(action, path):
+    """Whether this user is refused ``action(path)`` (root is not, unless it lacks the DAC capabilities)."""
+    try:
+        action(path)
+    except PermissionError:
+        return True
+    return False
+
+
+def test_an_unwritable_parent_is_one_error_line(tmp_path):
+    parent = tmp_path / "read-only"
+    parent.mkdir(mode=0o555)
+    if not refused(os.mkdir, parent / "probe"):
+        pytest.skip("this user writes in read-only folders")
+    result = new("ocr", "--dir", str(parent / "a" / "worker"), "--no-input")
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: Cannot write the project in {parent / 'a' / 'worker'} (Permission denied); nothing "
+        "was written: give another --dir.\n"
+    )
+    assert list(parent.iterdir()) == []
+
+
+def test_an_unreadable_folder_is_one_error_line(tmp_path):
+    folder = tmp_path / "hidden"
+    folder.mkdir(mode=0o333)
+    if not refused(os.listdir, folder):
+        pytest.skip("this user reads unreadable folders")
+    result = new("ocr", "--dir", str(folder), "--no-input")  # click checks the option first
+    assert result.exit_code == 2
+    assert "Error: Invalid value for '--dir'" in result.output and "is not readable" in result.output
+    with pytest.raises(BadInput) as raised:
+        write_project({"a.txt": "x"}, folder)
+    assert (
+        raised.value.message
+        == f"Cannot write the project in {folder} (Permission denied): give another --dir."
+    )
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="other systems refuse file names that are not UTF-8")
+def test_a_folder_name_that_is_not_utf8_is_printed(tmp_path):
+    target = tmp_path / "caf\udce9"  # what Python makes of the bytes b"caf\xe9" on the command line
+    result = new("ocr", "--dir", str(target), "--no-input")
+    assert result.exit_code == 0, result.output
+    assert f"in {tmp_path}/caf\ufffd/ (10 files)" in result.output
+    assert (target / "worker_ocr.py").is_file()
+
+
 def test_a_failed_write_leaves_no_half_written_project(tmp_path):
     """The second file's name is too long for the file system: the first must not stay."""
     files = {"README.md": "x", "tests/" + "t" * 300 + ".py": "y"}
     target = tmp_path / "parent" / "project"
-    with pytest.raises(BadInput, match=r"Cannot write the project in .*project \(.*\); nothing was written"):
+    with pytest.raises(BadInput) as raised:
         write_project(files, target)
+    assert raised.value.message == (  # the file is named in the project, not in the staging folder
+        f"Cannot write the project in {target} (tests/{'t' * 300}.py: File name too long); nothing "
+        "was written: give another --dir."
+    )
     assert list(tmp_path.iterdir()) == []  # no project, no staging folder, no created parent
 
 

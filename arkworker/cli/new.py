@@ -115,12 +115,13 @@ def new_command(
     files = render_project(project)
     overwritten = write_project(files, target, force=force)
 
-    click.echo(f"Created the {project.kind} worker {project.slug!r} in {target}/ ({len(files)} files).")
+    shown = click.format_filename(target)  # a folder name that is not UTF-8 is still printable
+    click.echo(f"Created the {project.kind} worker {project.slug!r} in {shown}/ ({len(files)} files).")
     if overwritten:
         click.echo(f"Overwritten: {', '.join(overwritten)}")
     click.echo(
         "\nNext steps:\n"
-        f"  cd {target}\n"
+        f"  cd {shown}\n"
         "  pip install -e '.[test]'\n"
         "  pytest                                   # the worker's tests, on a sandbox\n"
         f"  arkworker run {project.app_reference} --sandbox tests/corpus.yml\n"

@@ -29,6 +29,14 @@ KINDS = ("element", "dataset")
 #: Lowercase letters and digits, in words joined by single dashes.
 SLUG_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
+#: The longest slug: Arkindex's own limit (its worker declaration schema). Every name derived
+#: from it stays well under the 255 bytes a file name may have: the longest, the staging
+#: folder ``.worker-<slug>-<8 hex digits>``, has 117.
+MAX_SLUG_LENGTH = 100
+
+#: The longest values Arkindex accepts in a worker declaration (``display_name``, ``type``).
+MAX_LENGTHS = {"name": 100, "type": 100}
+
 #: Arkindex's worker type: the category shown in its interface, free-form.
 DEFAULT_TYPES = {"element": "recognizer", "dataset": "dataset-worker"}
 
@@ -39,7 +47,16 @@ DEFAULT_DESCRIPTIONS = {
 
 
 def check_slug(slug: str) -> str:
-    """Return ``slug`` if it is valid, else raise :class:`BadInput` with a valid example."""
+    """Return ``slug`` if it is valid, else raise :class:`BadInput` with a valid example.
+
+    The length is checked first: a file name made from an over-long slug would fail only
+    once the project is being written, and its suggested fix would be as long.
+    """
+    if len(slug) > MAX_SLUG_LENGTH:
+        raise BadInput(
+            f"Invalid worker slug {slug[:20] + '...'!r} ({len(slug)} characters): Arkindex accepts at "
+            f"most {MAX_SLUG_LENGTH}, give a shorter one."
+        )
     if SLUG_PATTERN.fullmatch(slug):
         return slug
     raise BadInput(
@@ -56,12 +73,28 @@ def suggest_slug(text: str) -> str:
 
 
 def check_line(label: str, value: str) -> str:
-    """Refuse control characters (a newline would break the generated YAML and TOML lines)."""
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+    """Refuse what the generated files cannot hold, and values longer than Arkindex accepts.
+
+    A line break would break the YAML and TOML lines; YAML also refuses the C1 control
+    characters and folds NEL and the Unicode line separators into spaces, so every control
+    character (category ``Cc``) and line or paragraph separator is refused. Bytes that are
+    not UTF-8 reach Python from the command line as lone surrogates, which no file can hold.
+    """
+    categories = {unicodedata.category(char) for char in value}
+    if "Cs" in categories:
+        raise BadInput(f"The {label} {value!r} holds bytes that are not UTF-8 text: give it in UTF-8.")
+    if categories & {"Cc", "Zl", "Zp"}:
         raise BadInput(
             f"The {label} {value!r} holds a line break or a control character: give one line of text."
         )
-    return value.strip()
+    value = value.strip()
+    limit = MAX_LENGTHS.get(label)
+    if limit is not None and len(value) > limit:
+        raise BadInput(
+            f"The {label} {value[:20] + '...'!r} is {len(value)} characters long: Arkindex accepts at "
+            f"most {limit}, give a shorter one."
+        )
+    return value
 
 
 @dataclass(frozen=True)

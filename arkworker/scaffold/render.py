@@ -115,31 +115,19 @@ def write_project(files: Mapping[str, str | bytes], target: Path, *, force: bool
 
     A non-empty ``target`` is refused unless ``force``, naming what would be overwritten.
     The files are first written in a staging folder, then moved in place: a refusal or a
-    failed write (disk full, permissions) leaves no half-written project behind.
+    failed write (disk full, permissions, a name too long) leaves no half-written project
+    behind. Every failure is a :class:`BadInput` naming the folder.
     """
-    if target.exists() and not target.is_dir():
-        raise BadInput(f"{target} is a file, not a directory: give another --dir.")
-    existing = sorted(p.name for p in target.iterdir()) if target.is_dir() else []
-    overwritten = conflicts(files, target)
-    if existing and not force:
-        if overwritten:
-            shown = ", ".join(overwritten[:10]) + (", ..." if len(overwritten) > 10 else "")
-            what = f"{len(overwritten)} of its files would be overwritten ({shown})"
-        else:
-            what = f"it holds {', '.join(existing[:5])}{', ...' if len(existing) > 5 else ''}"
+    try:
+        overwritten = check_target(files, target, force=force)
+    except OSError as exc:  # the folder cannot even be looked at: a name too long, no permission
         raise BadInput(
-            f"The directory {target} is not empty: {what}. Give another --dir, or --force to "
-            "write the project into it anyway."
-        )
-    blocked = blocking(files, target)
-    if blocked:
-        raise BadInput(
-            f"Cannot write the project in {target}: {', '.join(blocked)} must be a folder where it "
-            "is a file, or a file where it is a folder. Move them away or give another --dir."
-        )
-    created = [parent for parent in target.absolute().parents if not parent.exists()]
+            f"Cannot write the project in {target} ({exc.strerror or exc}): give another --dir."
+        ) from None
+    created: list[Path] = []
     staging, moving = None, False
     try:
+        created = [parent for parent in target.absolute().parents if not parent.exists()]
         if target.exists():  # stage inside it: only the target is known to be writable
             staging = target / f".arkworker-new-{secrets.token_hex(4)}"
         else:
@@ -162,13 +150,13 @@ def write_project(files: Mapping[str, str | bytes], target: Path, *, force: bool
             staging.rename(target)
             staging = None
     except OSError as exc:
+        where = failed_file(exc, [folder for folder in (staging, target) if folder is not None])
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
             staging = None
         for parent in created:  # innermost first, so that each is empty when removed
             with contextlib.suppress(OSError):
                 parent.rmdir()
-        where = f"{Path(exc.filename).name}: " if exc.filename else ""
         outcome = "some files were replaced" if moving else "nothing was written"
         raise BadInput(
             f"Cannot write the project in {target} ({where}{exc.strerror or exc}); {outcome}: "
@@ -178,3 +166,53 @@ def write_project(files: Mapping[str, str | bytes], target: Path, *, force: bool
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
     return overwritten
+
+
+def check_target(files: Mapping[str, str | bytes], target: Path, *, force: bool) -> list[str]:
+    """Refuse a ``target`` the project cannot be written in; return the files it would replace.
+
+    Raises :class:`OSError` when ``target`` cannot be looked at (a name too long, a folder
+    that cannot be read).
+    """
+    for folder in (target, *target.absolute().parents):  # the nearest one that exists
+        if folder.is_symlink() and not folder.exists():
+            raise BadInput(
+                f"{folder} is a broken symbolic link (to {os.readlink(folder)}): remove it or give another --dir."
+            )
+        if folder.exists():
+            if not folder.is_dir():
+                raise BadInput(f"{folder} is a file, not a directory: give another --dir.")
+            break
+    existing = sorted(p.name for p in target.iterdir()) if target.is_dir() else []
+    overwritten = conflicts(files, target)
+    if existing and not force:
+        if overwritten:
+            shown = ", ".join(overwritten[:10]) + (", ..." if len(overwritten) > 10 else "")
+            what = f"{len(overwritten)} of its files would be overwritten ({shown})"
+        else:
+            what = f"it holds {', '.join(existing[:5])}{', ...' if len(existing) > 5 else ''}"
+        raise BadInput(
+            f"The directory {target} is not empty: {what}. Give another --dir, or --force to "
+            "write the project into it anyway."
+        )
+    blocked = blocking(files, target)
+    if blocked:
+        raise BadInput(
+            f"Cannot write the project in {target}: {', '.join(blocked)} must be a folder where it "
+            "is a file, or a file where it is a folder. Move them away or give another --dir."
+        )
+    return overwritten
+
+
+def failed_file(error: OSError, folders: list[Path]) -> str:
+    """``'<path in the project>: '`` for the file ``error`` is about, or ``''`` for a folder itself.
+
+    Paths are shown relative to the project: the staging folder's name means nothing to the user.
+    """
+    if not error.filename:
+        return ""
+    failed = Path(os.fsdecode(error.filename))
+    for folder in folders:
+        if failed != folder and failed.is_relative_to(folder):
+            return f"{failed.relative_to(folder).as_posix()}: "
+    return ""

@@ -14,6 +14,11 @@ file on disk, never held in memory. Extraction goes to a staging directory insid
 destination and is moved into place only once every member was written, so a corrupt or
 refused archive leaves the destination as it was; temporary files are removed on every
 path out.
+
+What an archive may expand to is capped (:class:`ArchiveLimits`): a few kilobytes of zstd
+can decompress to gigabytes of zeros, and a tar file can hard-link one large member many
+times. The cap holds for the decompressed stream and for the files extracted; the number of
+members of a tar archive is capped too, since each is held in memory while it is checked.
 """
 
 from __future__ import annotations
@@ -25,11 +30,14 @@ import shutil
 import stat
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import zstandard
 
+from arkworker.environment import env_number
 from arkworker.errors import BadInput
 from arkworker.files import written_in_place
 
@@ -43,8 +51,72 @@ INPUT_CHUNK_SIZE = 1 << 16
 COMPRESSION_LEVEL = 3
 
 
+#: Without an explicit cap, an archive may expand to this many times its compressed size...
+SIZE_RATIO = 100
+
+#: ... and to this many bytes at least, whatever its size (1 GiB).
+MIN_SIZE_CAP = 1 << 30
+
+#: The most members a tar archive may hold by default.
+MAX_MEMBERS = 1_000_000
+
+
 class ArchiveError(BadInput):
     """An archive is missing, corrupt or unsafe; the message names the file."""
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """How far an archive may expand: its decompressed size, and the members of a tar archive.
+
+    ``max_size`` is a number of bytes; ``None`` (the default) means :data:`SIZE_RATIO` times
+    the compressed size, and at least :data:`MIN_SIZE_CAP`. A ratio rather than a fixed
+    number because real archives grow with the datasets they hold while their ratio does not:
+    zstd shrinks an SQLite database or JSON 3 to 10 times and images not at all, so 100 times
+    is far above anything real, and a dataset of tens of gigabytes needs no setting; a bomb
+    (64 KiB of zstd that expands to gigabytes of zeros) is stopped after 1 GiB, the floor that
+    keeps small archives of very repetitive data (empty SQLite pages, the headers of many
+    small files) usable. A million members is more files than a dataset archive holds (its
+    database and images); each takes about 1 KiB of memory while the members are checked,
+    so about 1 GiB at the cap.
+    """
+
+    max_size: int | None = None
+    max_members: int = MAX_MEMBERS
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ArchiveLimits:
+        """``ARKWORKER_MAX_ARCHIVE_SIZE`` (bytes) and ``ARKWORKER_MAX_ARCHIVE_MEMBERS``, checked at once."""
+        max_size = env_number(
+            env, "ARKWORKER_MAX_ARCHIVE_SIZE", int, None, minimum=1, expected="a number of bytes >= 1"
+        )
+        members = env_number(env, "ARKWORKER_MAX_ARCHIVE_MEMBERS", int, cls.max_members, minimum=1)
+        return cls(max_size, members)
+
+    def size_cap(self, compressed_size: int) -> int:
+        """The most bytes an archive of ``compressed_size`` bytes may expand to."""
+        if self.max_size is not None:
+            return self.max_size
+        return max(MIN_SIZE_CAP, SIZE_RATIO * compressed_size)
+
+    def too_large(self, archive: Path, compressed_size: int) -> ArchiveError:
+        """The error of an ``archive`` that expands beyond its cap, saying how to raise the cap."""
+        cap = self.size_cap(compressed_size)
+        if self.max_size is None:
+            rule = (
+                f"{SIZE_RATIO} times its size of {_bytes(compressed_size)}, at least {_bytes(MIN_SIZE_CAP)}"
+            )
+        else:
+            rule = "the max_size of its limits"
+        return ArchiveError(
+            f"Archive {archive} expands to more than {_bytes(cap)} ({rule}); nothing was written. If it "
+            "is genuine, raise the cap: ARKWORKER_MAX_ARCHIVE_SIZE=<bytes>, or "
+            "ArchiveLimits(max_size=<bytes>)."
+        )
+
+
+#: The limits of an extraction that is given none.
+DEFAULT_LIMITS = ArchiveLimits()
 
 
 @dataclass(frozen=True)
@@ -62,26 +134,32 @@ class ArchiveInfo:
     archive_md5: str
 
 
-def decompress_zst(source: str | Path, destination: str | Path) -> Path:
+def decompress_zst(
+    source: str | Path, destination: str | Path, *, limits: ArchiveLimits = DEFAULT_LIMITS
+) -> Path:
     """Decompress the zstd file ``source`` into ``destination``, streaming.
 
     Multi-frame input (as the reference writes) is read across frames. ``destination`` is
-    written to a temporary file next to it and renamed at the end, so a corrupt input
-    leaves no partial file behind.
+    written to a temporary file next to it and renamed at the end, so a corrupt input, or
+    one that expands beyond ``limits``, leaves no partial file behind.
     """
     source, destination = Path(source), Path(destination)
     _require_file(source)
     with written_in_place(destination) as temporary, open(temporary, "wb") as output:
-        _decompress_to(source, output)
+        _decompress_to(source, output, limits)
     return destination
 
 
-def extract_tar_zst(archive: str | Path, destination: str | Path) -> list[Path]:
+def extract_tar_zst(
+    archive: str | Path, destination: str | Path, *, limits: ArchiveLimits = DEFAULT_LIMITS
+) -> list[Path]:
     """Extract the ``.tar.zst`` file ``archive`` into ``destination`` (created if missing).
 
     Returns the paths written (regular files, directories and links), relative to
     ``destination``. Files already in ``destination`` with the same relative path are
-    replaced; nothing is written when the archive is corrupt or holds an unsafe member.
+    replaced; nothing is written when the archive is corrupt, holds an unsafe member, or
+    goes beyond ``limits`` (its decompressed size, the total size of its files, its number
+    of members).
     """
     archive, destination = Path(archive), Path(destination)
     _require_file(archive)
@@ -90,8 +168,8 @@ def extract_tar_zst(archive: str | Path, destination: str | Path) -> list[Path]:
     staging = Path(tempfile.mkdtemp(prefix=".extracting-", dir=destination))
     try:
         with os.fdopen(handle, "wb") as output:
-            _decompress_to(archive, output)
-        written = _extract_tar(archive, Path(tar_path), staging)
+            _decompress_to(archive, output, limits)
+        written = _extract_tar(archive, Path(tar_path), staging, limits)
         _move_tree(staging, destination)
         return written
     finally:
@@ -132,21 +210,33 @@ def _require_file(path: Path) -> None:
         raise ArchiveError(f"Archive {path} does not exist or is not a file.")
 
 
-def _decompress_to(source: Path, output) -> None:
-    """Stream ``source`` frame after frame into ``output``; a truncated last frame is an error.
+def _decompress_to(source: Path, output: BinaryIO, limits: ArchiveLimits) -> None:
+    """Stream ``source`` frame after frame into ``output``, up to the cap of ``limits``.
 
-    zstd's stream copy bounds what is held at once, whatever the compression ratio (one
+    zstd's stream reader bounds what is held at once, whatever the compression ratio (one
     step of a one-shot decompression object expands a few kilobytes of zeros into the whole
     file), but it reports a file cut in the middle of a frame as a clean end: the frame
-    headers are walked first to refuse that.
+    headers are walked first to refuse that. Bytes are counted as they come, so a bomb
+    stops at the cap, not when the disk is full.
     """
     _check_frames(source)
+    compressed_size = source.stat().st_size
+    cap, written = limits.size_cap(compressed_size), 0
     # One decompressor per call: an instance is not thread-safe, and handlers running in
     # threads extract archives concurrently.
     decompressor = zstandard.ZstdDecompressor()
     try:
-        with source.open("rb") as compressed:
-            decompressor.copy_stream(compressed, output, read_size=INPUT_CHUNK_SIZE, write_size=CHUNK_SIZE)
+        with (
+            source.open("rb") as compressed,
+            decompressor.stream_reader(
+                compressed, read_size=INPUT_CHUNK_SIZE, read_across_frames=True
+            ) as reader,
+        ):
+            while chunk := reader.read(CHUNK_SIZE):
+                written += len(chunk)
+                if written > cap:
+                    raise limits.too_large(source, compressed_size)
+                output.write(chunk)
     except zstandard.ZstdError as error:
         raise ArchiveError(f"Archive {source} is not a valid zstd file ({error}).") from None
 
@@ -199,16 +289,27 @@ def _check_frames(source: Path) -> None:
             raise cut
 
 
-def _extract_tar(archive: Path, tar_path: Path, staging: Path) -> list[Path]:
+def _extract_tar(archive: Path, tar_path: Path, staging: Path, limits: ArchiveLimits) -> list[Path]:
     try:
         with tarfile.open(tar_path, mode="r:") as tar:
-            members = tar.getmembers()
+            members: list[tarfile.TarInfo] = []
+            for member in tar:  # not getmembers(): a count beyond the cap is not held in memory
+                if len(members) == limits.max_members:
+                    raise ArchiveError(
+                        f"Archive {archive} holds more than {limits.max_members} members; nothing was "
+                        "written. If it is genuine, raise the cap: ARKWORKER_MAX_ARCHIVE_MEMBERS=<count>, "
+                        "or ArchiveLimits(max_members=<count>)."
+                    )
+                members.append(member)
             links = {PurePosixPath(member.name) for member in members if member.issym() or member.islnk()}
             symlinks = {PurePosixPath(member.name) for member in members if member.issym()}
             seen: set[PurePosixPath] = set()
             for member in members:
                 _check_member(archive, member, links, seen, symlinks)
                 seen.add(PurePosixPath(member.name))
+            compressed_size = archive.stat().st_size
+            if _extracted_size(members) > limits.size_cap(compressed_size):
+                raise limits.too_large(archive, compressed_size)
             written = []
             for member in members:
                 try:
@@ -222,6 +323,21 @@ def _extract_tar(archive: Path, tar_path: Path, staging: Path) -> list[Path]:
             return written
     except (tarfile.TarError, EOFError) as error:
         raise ArchiveError(f"Archive {archive} does not hold a valid tar file ({error}).") from None
+
+
+def _extracted_size(members: list[tarfile.TarInfo]) -> int:
+    """The bytes the (checked) ``members`` write: regular files, and hard links as the copies they become.
+
+    A tar file stores a hard link as a name, but extraction copies its target: one large
+    file linked many times would expand far beyond the tar file itself.
+    """
+    sizes: dict[PurePosixPath, int] = {}  # by path: a member written twice takes its room once
+    for member in members:
+        if member.isfile():
+            sizes[PurePosixPath(member.name)] = member.size
+        elif member.islnk():
+            sizes[PurePosixPath(member.name)] = sizes.get(PurePosixPath(member.linkname), 0)
+    return sum(sizes.values())
 
 
 def _check_member(
@@ -336,3 +452,15 @@ def _hash_file(path: Path, digest) -> None:
 def _remove(path: str | Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def _bytes(count: int) -> str:
+    """``count`` bytes for a reader: ``512 bytes``, ``64 KiB``, ``1.5 GiB``."""
+    if count < 1024:
+        return f"{count} bytes"
+    value = count / 1024
+    for unit in ("KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.1f}".removesuffix(".0") + f" {unit}"
+        value /= 1024
+    return f"{value:.1f}".removesuffix(".0") + " TiB"

@@ -17,6 +17,8 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+from arkworker.storage.archives import DEFAULT_LIMITS, ArchiveLimits, extract_tar_zst
+
 logger = logging.getLogger("arkworker")
 
 
@@ -31,10 +33,14 @@ class MissingDatasetArchive(DatasetArchiveError):
 class LocalArchive:
     """A dataset archive on disk, and the directories and databases opened from it."""
 
-    def __init__(self, path: Path, *, downloaded: bool, scratch_dir: Path) -> None:
+    def __init__(
+        self, path: Path, *, downloaded: bool, scratch_dir: Path, limits: ArchiveLimits = DEFAULT_LIMITS
+    ) -> None:
         self.path = path
         #: Whether the run downloaded the file (and so removes it when done).
         self.downloaded = downloaded
+        #: How far the archive may expand when it is extracted (its size, its members).
+        self.limits = limits
         self._scratch_dir = scratch_dir
         self._extracted: Path | None = None
         self._connections: list[sqlite3.Connection] = []
@@ -44,17 +50,15 @@ class LocalArchive:
 
     def extract(self, destination: str | Path | None = None) -> Path:
         """Unpack the archive into ``destination``, or into a directory removed with the archive."""
-        from arkworker.storage.archives import extract_tar_zst
-
         if destination is not None:
-            extract_tar_zst(self.path, destination)
+            extract_tar_zst(self.path, destination, limits=self.limits)
             return Path(destination)
         if self._extracted is None:
             # Remembered only once complete: a failed extraction fails the next set's call too.
             self._scratch_dir.mkdir(parents=True, exist_ok=True)
             folder = Path(tempfile.mkdtemp(prefix=f"{self.path.name}-", dir=self._scratch_dir))
             try:
-                extract_tar_zst(self.path, folder)
+                extract_tar_zst(self.path, folder, limits=self.limits)
             except BaseException:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise
