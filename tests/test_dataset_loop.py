@@ -414,3 +414,22 @@ def test_helpers_check_their_arguments_and_the_mode(arkworker_run):
     assert problems[1].startswith("list_set_elements needs a Set")
     assert problems[2].startswith("update_dataset_state needs a Dataset")
     assert problems[3].startswith("update_dataset_state needs a DatasetState")
+
+
+def test_the_run_caps_what_an_archive_may_expand_to(arkworker_run, tmp_path):
+    app = Worker("extracting")
+
+    @app.dataset_set
+    def process(dataset_set, ctx):
+        dataset_set.dataset.extract(tmp_path / "extracted" / dataset_set.name)
+
+    run = arkworker_run(app, env={"ARKWORKER_MAX_ARCHIVE_SIZE": "10000"})
+    assert run.summary == "Ran on 3 sets: 0 completed, 3 failed"
+    assert "expands to more than" in run.output and "ARKWORKER_MAX_ARCHIVE_SIZE=<bytes>" in run.output
+    assert not any((tmp_path / "extracted").rglob("*.bin"))
+
+
+def test_a_bad_archive_cap_is_a_usage_error(arkworker_run):
+    run = arkworker_run(Recorder().app, env={"ARKWORKER_MAX_ARCHIVE_SIZE": "big"})
+    assert run.exit_code == 2
+    assert "ARKWORKER_MAX_ARCHIVE_SIZE='big' is not valid: expected a number of bytes >= 1." in run.output

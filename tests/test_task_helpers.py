@@ -110,7 +110,6 @@ def test_extras_dir_in_a_ponos_task(arkworker_run, arkworker_ponos):
         ("extras_dir: from-config\n", "extras", "from-config"),
         ("extras_dir:\n", "extras", "No extras directory: set 'extras_dir' in the configuration"),
         (None, None, "No extras directory: set 'extras_dir' in the configuration file or pass --extras-dir."),
-        (None, "nowhere", "does not exist or is not a directory: fix 'extras_dir' or --extras-dir."),
     ],
 )
 def test_extras_dir_locally(arkworker_run, tmp_path, monkeypatch, config, cli, expected):

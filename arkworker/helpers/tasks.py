@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from arkworker.api.client import Api
 from arkworker.environment import Environment
 from arkworker.errors import BadInput, ConfigurationError
-from arkworker.storage.archives import extract_tar_zst
+from arkworker.storage.archives import ArchiveLimits, extract_tar_zst
 from arkworker.storage.tasks import parent_file_paths, retrieve_parents
 
 
@@ -36,6 +36,7 @@ class TaskMixin:
     args: SimpleNamespace
 
     if TYPE_CHECKING:
+        archive_limits: ArchiveLimits
 
         @property
         def config(self) -> dict[str, Any]: ...
@@ -69,7 +70,7 @@ class TaskMixin:
         """
         archives = self.find_parents_file_paths(archive_name)
         for archive in archives:
-            extract_tar_zst(archive, destination)
+            extract_tar_zst(archive, destination, limits=self.archive_limits)
         return archives
 
     @property

@@ -36,7 +36,8 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from PIL import Image, UnidentifiedImageError
 
-from arkworker.api.client import RetryPolicy, env_number
+from arkworker.api.client import RetryPolicy
+from arkworker.environment import env_number
 
 logger = logging.getLogger("arkworker")
 

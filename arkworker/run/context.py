@@ -38,6 +38,7 @@ from arkworker.helpers.transcriptions import TranscriptionMixin
 from arkworker.helpers.worker_versions import WorkerVersionMixin
 from arkworker.run.config import Configuration
 from arkworker.run.stopping import StopControl
+from arkworker.storage.archives import DEFAULT_LIMITS, ArchiveLimits
 
 if TYPE_CHECKING:
     from arkindex import ArkindexClient
@@ -90,6 +91,7 @@ class Context(
         *,
         downloads: DownloadSettings,
         stop: StopControl | None = None,
+        archive_limits: ArchiveLimits = DEFAULT_LIMITS,
     ) -> None:
         self.app = app
         self.args = args
@@ -108,6 +110,8 @@ class Context(
         self.downloads = downloads
         #: The run's stop requests (SIGTERM, SIGINT): see :attr:`stop_requested`.
         self.stop = stop or StopControl()
+        #: How far the archives the run extracts may expand (``ARKWORKER_MAX_ARCHIVE_SIZE``...).
+        self.archive_limits = archive_limits
         self._resources = ExitStack()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()

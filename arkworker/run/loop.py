@@ -31,6 +31,7 @@ from arkworker.run.sets import ArchiveKeeper, extras_directory, list_sets
 from arkworker.run.stopping import Interrupted, StopControl
 from arkworker.spec import WorkerSpec
 from arkworker.storage import cache, tasks
+from arkworker.storage.archives import ArchiveLimits
 from arkworker.storage.cache import CachedElement
 
 logger = logging.getLogger("arkworker")
@@ -121,6 +122,7 @@ def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResu
     environment = Environment.from_env(env)
     download_timeout = downloads.read_timeout(env)
     stop = StopControl.from_env(env)
+    archive_limits = ArchiveLimits.from_env(env)
     check_extras_dir(options)
     if app.kind == "dataset_set":
         check_dataset_options(app, options)
@@ -149,7 +151,14 @@ def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResu
 
         settings = downloads.DownloadSettings(api.policy, download_timeout)
         context = Context(
-            app, options.namespace(), configuration, api, environment, downloads=settings, stop=stop
+            app,
+            options.namespace(),
+            configuration,
+            api,
+            environment,
+            downloads=settings,
+            stop=stop,
+            archive_limits=archive_limits,
         )
         with context as ctx:
             ctx.with_resource(downloads.using_settings(ctx.downloads))

@@ -92,7 +92,9 @@ class ArchiveKeeper:
                 self._download(dataset, target)
             else:
                 logger.info("Using the archive %s of %s", target, dataset)
-            archive = LocalArchive(target, downloaded=downloaded, scratch_dir=self.ctx.work_dir)
+            archive = LocalArchive(
+                target, downloaded=downloaded, scratch_dir=self.ctx.work_dir, limits=self.ctx.archive_limits
+            )
             self._held = (dataset, archive)
         dataset.attach_archive(archive)
         return archive

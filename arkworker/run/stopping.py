@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from types import FrameType
 
-from arkworker.api.client import env_number
+from arkworker.environment import env_number
 
 logger = logging.getLogger("arkworker")
 
