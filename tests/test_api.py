@@ -7,7 +7,8 @@ import pytest
 import requests
 from arkindex.exceptions import ErrorResponse
 
-from arkworker.api.client import Api, RetryPolicy, connect, is_transient
+from arkworker.api.client import Api, RetryPolicy, connect
+from arkworker.api.failures import is_transient
 from arkworker.errors import ConfigurationError
 from arkworker.sandbox import Sandbox
 
@@ -105,7 +106,7 @@ def test_the_schema_download_is_retried(sandbox):
 
 
 def test_connection_failures_are_retried_then_reported():
-    with pytest.raises(ConfigurationError, match=r"from http://127\.0\.0\.1:9 \(connection failed\)"):
+    with pytest.raises(ConfigurationError, match=r"from http://127\.0\.0\.1:9 \(connection refused\)"):
         connect({"ARKINDEX_API_URL": "http://127.0.0.1:9", "ARKWORKER_RETRY_BACKOFF": "0"})
 
 

@@ -219,7 +219,7 @@ def test_an_unreachable_api_is_one_line(arkworker_run, make_app):
     run = arkworker_run(make_app(), env={"ARKINDEX_API_URL": "http://127.0.0.1:9"})
     assert run.exit_code == 1
     assert run.output.splitlines()[-1].startswith(
-        "Error: Could not load the Arkindex API schema from http://127.0.0.1:9 (connection failed)."
+        "Error: Could not load the Arkindex API schema from http://127.0.0.1:9 (connection refused)."
     )
     assert "Traceback" not in run.output
 

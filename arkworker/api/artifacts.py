@@ -3,11 +3,13 @@
 arkindex-client reads a whole answer into memory before decoding it (``response.content``),
 which is fine for JSON and wrong for a dataset archive of several gigabytes. A download
 therefore goes through the client's own session (its authentication and headers, the URL
-built from the schema) with ``stream=True``, block by block into a file. A download cut in
-the middle is a connection error, retried by the run's :class:`~arkworker.api.client.RetryPolicy`
-from the start of the file; a file written to a final path first goes to a temporary
-file in the same directory and is renamed once complete, so a partial download never sits
-under the final name.
+built from the schema, the timeouts of :class:`~arkworker.api.client.Timeouts`) with
+``stream=True``, block by block into a file: each read waits at most the read timeout, and
+no total budget applies, a large file takes the time it takes. A download cut in the middle
+is retried by the run's :class:`~arkworker.api.client.RetryPolicy` from the start of the
+file (a download has no effect to duplicate); a file written to a final path first goes to
+a temporary file in the same directory and is renamed once complete, so a partial download
+never sits under the final name.
 """
 
 from __future__ import annotations
@@ -25,8 +27,6 @@ from arkworker.files import written_in_place
 
 #: Size of the blocks read from the network and written to disk.
 BLOCK_SIZE = 1024 * 1024
-#: (connect, read) timeouts in seconds, those of arkindex-client.
-TIMEOUT = (30, 60)
 
 
 def stream_into(api: Api, operation_id: str, out: IO[bytes], **parameters: Any) -> int:
@@ -55,7 +55,7 @@ def _download(api: Api, operation_id: str, parameters: dict[str, Any], out: IO[b
     client = api.client
     url = client.get_url(client.lookup_operation(operation_id), parameters)
     written = 0
-    with client.session.get(url, stream=True, timeout=TIMEOUT) as response:
+    with client.session.get(url, stream=True) as response:
         if response.status_code >= 400:
             raise _error(response)
         expected = response.headers.get("Content-Length")

@@ -1,24 +1,39 @@
-"""Access to the Arkindex API: one client, one retry policy.
+"""Access to the Arkindex API: one client, one retry policy that knows what is safe to repeat.
 
 arkindex-client 1.3 retries 5xx answers inside ``ArkindexClient.request()`` with fixed
 waits of 3, 4, 8 and 16 seconds, and its paginator has another retry loop of its own.
 Wrapping either in a second policy multiplies the attempts (5 x 5 calls for one failing
 request). arkworker therefore sends every call through ``single_request()`` (no retry) and
-applies exactly one policy, :class:`RetryPolicy`, documented in the README:
+applies exactly one policy, :meth:`Api.request`, documented in the README ("Retry policy"):
 
-* retried: HTTP 5xx answers except 501 (Not Implemented never heals), connection errors
-  and timeouts; 4xx answers and TLS errors (a bad certificate) are never retried;
+* a failure that says nothing reached the server (no connection, a 503) is retried, whatever
+  the method;
+* a failure after the request was sent (another 5xx but 501, the connection lost while waiting
+  for or reading the answer, a timeout, a broken body) is retried for the methods that can be
+  repeated: GET, HEAD, OPTIONS, PUT, PATCH, DELETE. For a POST it is *ambiguous*, the write
+  may have been applied: the call's ``landed`` check decides, and without one the POST is not
+  sent again (:class:`AmbiguousWrite`): a duplicate is worse than a failed element;
+* 4xx answers, 501, TLS errors while connecting and answers that are not the API's JSON are
+  never retried;
 * 5 attempts in total, waiting 3, 4, 8 and 16 seconds (the reference's schedule), each wait
   multiplied by ``ARKWORKER_RETRY_BACKOFF`` (default 1; 0 means no waiting, which is what
   tests use); ``ARKWORKER_RETRY_ATTEMPTS`` changes the number of attempts.
+
+Every request has a connect timeout, a read timeout and a total budget, the schema download
+included (:class:`Timeouts`, enforced by :mod:`arkworker.api.transport`).
 """
 
 from __future__ import annotations
 
+import enum
+import json
 import logging
 import math
-from collections.abc import Iterator, Mapping
+import re
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,22 +42,67 @@ import tenacity
 from arkindex import ArkindexClient
 from arkindex.exceptions import ErrorResponse, SchemaError
 
+from arkworker.api.failures import Failure, classify, describe, is_transient
+from arkworker.api.transport import TimedAdapter
 from arkworker.errors import BadInput, ConfigurationError
 
 logger = logging.getLogger("arkworker")
 
 DEFAULT_API_URL = "https://arkindex.teklia.com/"
 
+#: Methods whose repetition has no more effect than one request (RFC 9110, 9.2.2), and PATCH:
+#: Arkindex's partial updates set fields, so applying one twice changes nothing more.
+REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "PATCH", "DELETE"})
+#: Methods without any effect on the server: no attempt of theirs "lands".
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
-def is_transient(exc: BaseException) -> bool:
-    """Whether retrying the call that raised ``exc`` can reasonably succeed."""
-    if isinstance(exc, ErrorResponse):
-        return 500 <= exc.status_code < 600 and exc.status_code != 501
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return 500 <= exc.response.status_code < 600 and exc.response.status_code != 501
-    if isinstance(exc, requests.exceptions.SSLError):
-        return False  # a certificate problem does not heal by asking again
-    return isinstance(exc, requests.ConnectionError | requests.Timeout)
+
+class LandedEarlier(enum.Enum):
+    """The type of :data:`LANDED_EARLIER` (a one-member enum, so that type checkers know it)."""
+
+    LANDED_EARLIER = "an earlier attempt was applied"
+
+
+#: What :meth:`Api.request` returns when a repeat of a call was answered with one of its
+#: ``accept_after_repeat`` errors: an earlier attempt was applied, and its answer was lost.
+LANDED_EARLIER = LandedEarlier.LANDED_EARLIER
+
+#: Error statuses, or a test on the error, that mean "already done" when they answer a repeat.
+AcceptAfterRepeat = Collection[int] | Callable[[ErrorResponse], bool]
+
+
+class AmbiguousWrite(Exception):
+    """A write was sent and its answer lost: it may or may not have been applied, and is not sent again.
+
+    Raised for a POST (a creation) whose outcome is unknown, when the call has no ``landed``
+    check or the check itself failed; sending it again could create a duplicate.
+    ``operation_id`` is the operation, ``failure`` what happened to the answer; the original
+    exception is the ``__cause__``.
+    """
+
+    def __init__(self, operation_id: str, failure: str, check_failure: str | None = None) -> None:
+        self.operation_id = operation_id
+        self.failure = failure
+        reason = failure if check_failure is None else f"{failure}; checking failed: {check_failure}"
+        super().__init__(
+            f"{operation_id} may or may not have been applied ({reason}): not sent again to avoid a duplicate"
+        )
+
+
+class UnexpectedAnswer(ConfigurationError):
+    """The server answered something that is not the API's JSON: a web page, a proxy's login page..."""
+
+
+def earlier_attempt_may_have_landed(exc: BaseException) -> bool:
+    """Whether an earlier attempt of the call that raised ``exc`` may have been applied.
+
+    :meth:`Api.request` records it on every exception it raises (the attribute of the same
+    name), so that a caller can tell an error caused by its own earlier attempt (a 409 on
+    the repeat of an update whose first answer was lost) from someone else's doing. For a
+    POST, an earlier attempt failed after sending; for PUT, PATCH and DELETE, an earlier
+    attempt failed after sending, a 5xx answer (but 503) included; GETs never land.
+    """
+    return bool(getattr(exc, "earlier_attempt_may_have_landed", False))
 
 
 @dataclass(frozen=True)
@@ -64,7 +124,7 @@ class RetryPolicy:
         return max(3.0, 2.0**retry) * self.backoff
 
     def call(self, func: Any, *args: Any, describe: str = "request", **kwargs: Any) -> Any:
-        """Call ``func`` and retry it on transient failures."""
+        """Call ``func`` and retry it on transient failures: for calls without effects (GETs, downloads)."""
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(is_transient),
             stop=tenacity.stop_after_attempt(self.attempts),
@@ -75,18 +135,52 @@ class RetryPolicy:
         return retrying(func, *args, **kwargs)
 
 
-def _log_retry(state: tenacity.RetryCallState, describe: str, attempts: int) -> None:
+def _log_retry(state: tenacity.RetryCallState, what: str, attempts: int) -> None:
     """One warning line before waiting: what failed, which attempt comes next, and when."""
     # tenacity calls before_sleep only after a failed attempt, with the next action decided.
     assert state.outcome is not None and state.next_action is not None
+    failure = state.outcome.exception()
+    assert failure is not None
     logger.warning(
         "%s failed (%s); attempt %d of %d in %.1f s",
-        describe,
-        _describe_failure(state.outcome.exception()),
+        what,
+        describe(failure),
         state.attempt_number + 1,
         attempts,
         state.next_action.sleep,
     )
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long an API request may take, in seconds.
+
+    ``connect``: to get a connection (a reachable server takes milliseconds; 10 s covers a few
+    lost packets); ``read``: for the answer to start, and between two reads of it (the calls a
+    worker makes are answered in a second or two, 30 s leaves room for a loaded server);
+    ``total``: from sending the request to the end of its answer, 60 s, the default of common
+    gateways (nginx's ``proxy_read_timeout``), behind which a longer answer becomes a 504
+    anyway. ``connect`` and ``read`` never exceed ``total``.
+    """
+
+    connect: float = 10.0
+    read: float = 30.0
+    total: float = 60.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Timeouts:
+        """Read ``ARKWORKER_API_TIMEOUT``, ``ARKWORKER_API_CONNECT_TIMEOUT`` and ``ARKWORKER_API_READ_TIMEOUT``."""
+
+        def seconds(name: str, default: float, what: str) -> float:
+            expected = f"a number of seconds > 0 ({what}, default {default:g})"
+            return float(env_number(env, name, float, default, minimum=0, inclusive=False, expected=expected))
+
+        total = seconds(
+            "ARKWORKER_API_TIMEOUT", cls.total, "the longest an API request may take, answer included"
+        )
+        connect = seconds("ARKWORKER_API_CONNECT_TIMEOUT", cls.connect, "the longest wait for a connection")
+        read = seconds("ARKWORKER_API_READ_TIMEOUT", cls.read, "the longest wait for the API to answer")
+        return cls(connect=min(connect, total), read=min(read, total), total=total)
 
 
 class Api:
@@ -106,13 +200,175 @@ class Api:
     def has_operation(self, operation_id: str) -> bool:
         return operation_id in self.client.document.links
 
-    def request(self, operation_id: str, **parameters: Any) -> Any:
-        """Call one API operation, retrying transient failures."""
-        return self.policy.call(self.client.single_request, operation_id, describe=operation_id, **parameters)
+    def request(
+        self,
+        operation_id: str,
+        *,
+        landed: Callable[[], Any] | None = None,
+        accept_after_repeat: AcceptAfterRepeat = (),
+        **parameters: Any,
+    ) -> Any:
+        """Call one API operation under the retry policy; its answer.
+
+        ``parameters`` are the operation's (``body=`` for a JSON body).
+
+        ``landed`` is for a POST whose outcome can be checked: when the request was sent and
+        its answer lost, ``landed()`` (its own calls are GETs, under this policy) returns what
+        the request created, which becomes the call's answer, or None when it was not
+        applied: the request is then sent again, as one more attempt. Without it, such a
+        POST raises :class:`AmbiguousWrite`.
+
+        ``accept_after_repeat``: error statuses (or a test on the
+        :class:`~arkindex.exceptions.ErrorResponse`) that, answered to a repeat of a call an
+        earlier attempt of which may have been applied, mean that attempt was: the call then
+        returns :data:`LANDED_EARLIER` instead of raising (``{409}`` for a repeated
+        ``UpdateWorkerActivity``, ``{404}`` for a repeated DELETE). Given for a POST, it
+        declares that the server refuses a duplicate with that error, which makes the POST
+        safe to repeat.
+
+        Every exception raised carries ``earlier_attempt_may_have_landed`` (see
+        :func:`earlier_attempt_may_have_landed`).
+        """
+        method = self.client.lookup_operation(operation_id).method
+        repeatable = method in REPEATABLE_METHODS or bool(accept_after_repeat)
+        attempts = self.policy.attempts
+        attempt = 0
+        may_have_landed = False  # may an attempt of this call so far have been applied?
+        while True:
+            attempt += 1
+            try:
+                return self._send(operation_id, parameters)
+            except Exception as exc:
+                earlier = may_have_landed
+                if earlier and _accepts(accept_after_repeat, exc):
+                    logger.warning(
+                        "%s: the repeat was answered %s: an earlier attempt was applied",
+                        operation_id,
+                        describe(exc),
+                    )
+                    return LANDED_EARLIER
+                _record(exc, earlier)
+                failure = classify(exc)
+                if failure is Failure.FINAL:
+                    raise
+                if failure is Failure.UNKNOWN and method not in SAFE_METHODS:
+                    may_have_landed = True
+                if failure is Failure.UNKNOWN and not repeatable:
+                    if landed is None:
+                        raise _record(AmbiguousWrite(operation_id, describe(exc)), earlier) from exc
+                    found = self._check_landed(operation_id, landed, exc, attempt, earlier)
+                    if found is not None:
+                        return found
+                    if attempt >= attempts:
+                        raise
+                    logger.warning(
+                        "%s was not applied; attempt %d of %d", operation_id, attempt + 1, attempts
+                    )
+                    continue
+                if attempt >= attempts:
+                    raise
+                wait = self.policy.wait(attempt)
+                logger.warning(
+                    "%s failed (%s); attempt %d of %d in %.1f s",
+                    operation_id,
+                    describe(exc),
+                    attempt + 1,
+                    attempts,
+                    wait,
+                )
+                time.sleep(wait)
+
+    def _check_landed(
+        self, operation_id: str, landed: Callable[[], Any], exc: Exception, attempt: int, earlier: bool
+    ) -> Any:
+        """Wait as before a retry, then ask ``landed()`` whether the lost request was applied."""
+        wait = self.policy.wait(attempt)
+        logger.warning(
+            "%s failed (%s); checking in %.1f s whether it was applied", operation_id, describe(exc), wait
+        )
+        time.sleep(wait)
+        try:
+            found = landed()
+        except Exception as check_error:
+            raise _record(
+                AmbiguousWrite(operation_id, describe(exc), describe(check_error)), earlier
+            ) from exc
+        if found is not None:
+            logger.warning(
+                "%s: the answer was lost but %s; not sending it again", operation_id, _applied(operation_id)
+            )
+        return found
+
+    def _send(self, operation_id: str, parameters: Mapping[str, Any]) -> Any:
+        """One attempt; an answer that is not the API's (an HTML page, broken JSON) is an :class:`UnexpectedAnswer`."""
+        try:
+            answer = self.client.single_request(operation_id, **parameters)
+        except json.JSONDecodeError as exc:
+            raise self._unexpected(operation_id, f"invalid JSON, {_quote(exc.doc)}") from exc
+        except UnicodeDecodeError as exc:
+            raise self._unexpected(operation_id, "bytes that are not text") from exc
+        if isinstance(answer, str) and answer.lstrip().startswith("<"):
+            raise self._unexpected(operation_id, _markup(answer))
+        return answer
+
+    def _unexpected(self, operation_id: str, what: str) -> UnexpectedAnswer:
+        return UnexpectedAnswer(
+            f"{operation_id} got {what} from {self.url} instead of the API's JSON: check ARKINDEX_API_URL "
+            f"(the address of an Arkindex instance, such as {DEFAULT_API_URL}) and that no proxy or "
+            "login page stands in between"
+        )
 
     def paginate(self, operation_id: str, **parameters: Any) -> Paginator:
         """Iterate lazily over every result of a listing operation, page after page."""
         return Paginator(self, operation_id, parameters)
+
+
+def _record(exc: Exception, earlier: bool) -> Exception:
+    """Note on ``exc`` whether an earlier attempt of its call may have been applied; ``exc``."""
+    exc.earlier_attempt_may_have_landed = earlier  # type: ignore[attr-defined]
+    return exc
+
+
+def _accepts(accept: AcceptAfterRepeat, exc: Exception) -> bool:
+    if not isinstance(exc, ErrorResponse):
+        return False
+    if callable(accept):
+        return bool(accept(exc))
+    return exc.status_code in accept
+
+
+#: What the ``Create…`` operations whose names are not plain words create.
+_NOUNS = {"MetaData": "metadata", "MLClass": "ML class"}
+
+
+def _applied(operation_id: str) -> str:
+    """``the transcription was created`` for CreateTranscription; ``it was applied`` otherwise."""
+    if not operation_id.startswith("Create") or operation_id == "Create":
+        return "it was applied"
+    name = operation_id.removeprefix("Create")
+    noun = _NOUNS.get(name) or " ".join(re.findall(r"[A-Z][a-z]*", name)).lower()
+    return f"the {noun} was created"
+
+
+#: The longest part of an unexpected answer quoted in an error message.
+QUOTE_LENGTH = 60
+
+
+def _quote(text: str) -> str:
+    """``starting '<first characters>…'``, white space collapsed."""
+    text = " ".join(text.split())
+    if len(text) > QUOTE_LENGTH:
+        text = text[: QUOTE_LENGTH - 1] + "…"
+    return f"starting {text!r}" if text else "empty"
+
+
+def _markup(text: str) -> str:
+    """What a markup answer is: ``an HTML page titled 'Sign in'``."""
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    if title and " ".join(title.group(1).split()):
+        return f"an HTML page titled {' '.join(title.group(1).split())[:QUOTE_LENGTH]!r}"
+    kind = "an HTML page" if "<html" in text[:2000].lower() else "a markup document"
+    return f"{kind} {_quote(text)}"
 
 
 class Paginator:
@@ -197,13 +453,20 @@ def client_options(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def connect(env: Mapping[str, str], policy: RetryPolicy | None = None) -> Api:
-    """Build the API client from the environment; the schema download is retried like a call."""
+    """Build the API client from the environment; the schema download is retried like a GET.
+
+    A malformed ``ARKINDEX_API_URL`` or ``ARKINDEX_API_SCHEMA_URL`` is a :class:`BadInput`; a
+    schema that cannot be obtained or read is a :class:`ConfigurationError` naming the cause.
+    """
+    _check_addresses(env)
     policy = policy or RetryPolicy.from_env(env)
+    timeouts = Timeouts.from_env(env)
     options = client_options(env)
+    adapter = TimedAdapter(timeouts.connect, timeouts.read, timeouts.total)
 
     def build() -> ArkindexClient:
         try:
-            return ArkindexClient(**options)
+            return TimedClient(adapter, **options)
         except SchemaError as exc:
             if exc.__cause__ is not None and is_transient(exc.__cause__):
                 raise exc.__cause__ from exc
@@ -211,29 +474,92 @@ def connect(env: Mapping[str, str], policy: RetryPolicy | None = None) -> Api:
 
     try:
         client = policy.call(build, describe="Loading the API schema")
-    except (SchemaError, requests.RequestException) as exc:
-        source = options.get("schema_url") or options["base_url"]
-        cause = exc.__cause__ if isinstance(exc, SchemaError) and exc.__cause__ else exc
+    except Exception as exc:  # any failure to get or read the schema: told as one line
         raise ConfigurationError(
-            f"Could not load the Arkindex API schema from {source} ({_describe_failure(cause)}). "
-            "Check ARKINDEX_API_URL (and ARKINDEX_API_SCHEMA_URL if set) and that the server is reachable."
+            _schema_problem(options.get("schema_url") or options["base_url"], exc)
         ) from exc
     return Api(client, policy)
 
 
-def _describe_failure(exc: BaseException | None) -> str:
-    if isinstance(exc, ErrorResponse):
-        return f"HTTP {exc.title}"
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return f"HTTP {exc.response.status_code} {exc.response.reason}"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS error: check the server's certificate, or the http/https scheme of the URL"
-    if isinstance(exc, requests.ConnectionError):
-        return "connection failed"
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+class TimedClient(ArkindexClient):
+    """An :class:`~arkindex.ArkindexClient` whose session sends every request through ``adapter``.
+
+    The client creates its session and downloads the schema in its constructor, with no
+    timeout; mounting the adapter when the session is assigned (this property) puts the
+    schema download under the same timeouts as every later call, without touching the
+    library's own class.
+    """
+
+    def __init__(self, adapter: requests.adapters.HTTPAdapter, **options: Any) -> None:
+        self._adapter = adapter
+        super().__init__(**options)
+
+    @property
+    def session(self) -> requests.Session:
+        return self._session
+
+    @session.setter
+    def session(self, session: requests.Session) -> None:
+        session.mount("http://", self._adapter)
+        session.mount("https://", self._adapter)
+        self._session = session
+
+
+def _is_http_url(value: str) -> bool:
+    try:
+        parts = urlsplit(value)
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unbalanced [ in the host
+        return False
+
+
+def _check_addresses(env: Mapping[str, str]) -> None:
+    """Refuse an API or schema address that cannot work, before anything is sent."""
+    url = env.get("ARKINDEX_API_URL")
+    if url and not _is_http_url(url):
+        raise BadInput(
+            f"ARKINDEX_API_URL={url!r} is not an http(s) URL: set it to the address of the Arkindex "
+            f"instance, such as {DEFAULT_API_URL}"
+        )
+    schema = env.get("ARKINDEX_API_SCHEMA_URL")
+    if schema and not _is_http_url(schema) and not Path(schema).is_file():
+        raise BadInput(
+            f"ARKINDEX_API_SCHEMA_URL={schema!r} is neither an http(s) URL nor an existing file: set it to "
+            "the URL or the path of an OpenAPI schema in JSON, or unset it to use the instance's own"
+        )
+
+
+def _schema_problem(source: str, exc: Exception) -> str:
+    """The one line telling why the schema from ``source`` is unusable, and what to check."""
+    cause = exc.__cause__ if isinstance(exc, SchemaError) and exc.__cause__ is not None else exc
+    check = "Check ARKINDEX_API_URL (and ARKINDEX_API_SCHEMA_URL if set)"
+    if isinstance(cause, json.JSONDecodeError):
+        answer = _markup(cause.doc) if cause.doc.lstrip().startswith("<") else f"a text {_quote(cause.doc)}"
+        return (
+            f"The Arkindex API schema from {source} is not JSON: the server answered {answer}. "
+            f"{check}: it must be the address of an Arkindex instance, such as {DEFAULT_API_URL}"
+        )
+    if isinstance(cause, requests.RequestException | OSError):
+        return (
+            f"Could not load the Arkindex API schema from {source} ({describe(cause)}). "
+            f"{check} and that the server is reachable."
+        )
+    return (
+        f"The document from {source} is not an OpenAPI schema the Arkindex client can read "
+        f"({_schema_errors(cause)}). {check}: it must be the address of an Arkindex instance, "
+        f"such as {DEFAULT_API_URL}"
+    )
+
+
+def _schema_errors(exc: BaseException) -> str:
+    """The first errors of a schema validation (typesystem's messages have a path and a text)."""
+    messages = exc.messages() if callable(getattr(exc, "messages", None)) else []  # type: ignore[attr-defined]
+    if not messages:
+        return describe(exc)
+    return "; ".join(
+        f"{'.'.join(str(key) for key in message.index) or 'the document'}: {message.text.rstrip('.')}"
+        for message in messages[:3]
+    )
 
 
 def env_number(

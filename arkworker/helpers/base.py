@@ -127,6 +127,12 @@ def cached_by_worker(query: Any, model: type[Model], filters: Mapping[str, Any])
     return query
 
 
+def worker_run_of(item: Mapping[str, Any]) -> str | None:
+    """The id of the worker run that made a listed item (``worker_run: {id, summary}``), None if manual."""
+    run = item.get("worker_run")
+    return run.get("id") if isinstance(run, Mapping) else None
+
+
 def batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` items."""
     for start in range(0, len(items), size):

@@ -8,6 +8,7 @@ from typing import Any
 
 from arkindex.exceptions import ErrorResponse
 
+from arkworker.api.client import LANDED_EARLIER
 from arkworker.helpers import validation as check
 from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, batches, logger
 from arkworker.models import Element
@@ -91,7 +92,8 @@ class ClassificationMixin(HelperMixin):
     ) -> dict[str, Any] | None:
         """Classify ``element`` with the class named ``ml_class`` (created if missing).
 
-        A class this worker run already set on the element is a warning, and None.
+        A class this worker run already set on the element is a warning, and None; so is a
+        classification whose answer was lost and whose repeat found it created.
         """
         check.element(element)
         check.text(ml_class, "ml_class")
@@ -107,11 +109,15 @@ class ClassificationMixin(HelperMixin):
             "high_confidence": high_confidence,
         }
         try:
-            created = self.request("CreateClassification", body=body)
+            # The API refuses a second classification of the element with one class by one
+            # worker run: sending it again after a lost answer cannot duplicate it.
+            created = self.request("CreateClassification", body=body, accept_after_repeat=_is_duplicate)
         except ErrorResponse as error:
             if not _is_duplicate(error):
                 raise
             logger.warning("This worker run has already set %s on element %s", ml_class, body["element"])
+            return None
+        if created is LANDED_EARLIER:  # its answer, with the id, was lost
             return None
         self._cache_write(
             "classification",

@@ -147,12 +147,34 @@ class ElementMixin(HelperMixin):
             raise check.fail(f"{element} has no image: give image= to place the sub-element's polygon")
         if self._read_only_skip("element"):
             return None
-        created = self.request("CreateElement", body=body)
+        created = self.request("CreateElement", body=body, landed=partial(self._created_child, body))
         self._cache_write(
             "element",
             lambda db: self._cache_elements(db, element, [{**body, "id": created["id"]}], body["image"]),
         )
         return created["id"] if slim_output else created
+
+    def _created_child(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The element of a lost CreateElement answer: this run's child of the parent, same name, type, zone."""
+        children = self.paginate(
+            "ListElementChildren",
+            id=body["parent"],
+            name=body["name"],
+            type=body["type"],
+            worker_run=self.worker_run_id,
+            with_zone=True,
+        )
+        return next(
+            (
+                child
+                for child in children
+                if child["name"] == body["name"]
+                and child["type"] == body["type"]
+                and child.get("confidence") == body["confidence"]
+                and _same_zone(child.get("zone"), body["polygon"], body["image"])
+            ),
+            None,
+        )
 
     def create_elements(
         self,
@@ -314,6 +336,24 @@ def _corpus_of(element: Element | CachedElement, default: str) -> str:
     if isinstance(element, Element) and isinstance(element.get("corpus"), Mapping):
         return element["corpus"]["id"]
     return default
+
+
+def _same_zone(
+    zone: Mapping[str, Any] | None, polygon: Sequence[Sequence[float]] | None, image: str | None
+) -> bool:
+    """Whether a listed element's zone is the one asked for (the API closes polygons, and may give floats)."""
+    if polygon is None and image is None:
+        return True  # whatever the API chose
+    if zone is None:
+        return False
+    if image is not None and zone["image"]["id"] != image:
+        return False
+    return polygon is None or _ring(zone["polygon"]) == _ring(polygon)
+
+
+def _ring(polygon: Sequence[Sequence[float]]) -> list[tuple[float, float]]:
+    points = [(float(x), float(y)) for x, y in polygon]
+    return points[:-1] if len(points) > 1 and points[0] == points[-1] else points
 
 
 def _cache_update(db: Cache, element: Element | CachedElement, changes: Mapping[str, Any]) -> None:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from arkworker.errors import MissingEntityType
 from arkworker.helpers import validation as check
-from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, Listing, Results, batches, logger
+from arkworker.helpers.base import (
+    DEFAULT_BATCH_SIZE,
+    HelperMixin,
+    Listing,
+    Results,
+    batches,
+    logger,
+    worker_run_of,
+)
 from arkworker.models import ApiModel, Element, Transcription
 from arkworker.storage.cache import CachedTranscription
 
@@ -101,7 +111,7 @@ class EntityMixin(HelperMixin):
             "corpus": self.corpus_id,
             "worker_run_id": self.worker_run_id,
         }
-        created = self.request("CreateEntity", body=body)
+        created = self.request("CreateEntity", body=body, landed=partial(self._created_entity, body))
         self._cache_write(
             "entity",
             lambda db: db.CachedEntity.create(
@@ -114,6 +124,21 @@ class EntityMixin(HelperMixin):
             ),
         )
         return created["id"]
+
+    def _created_entity(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The entity of a lost CreateEntity answer: this run's, same name, type, metas and validation."""
+        return next(
+            (
+                entity
+                for entity in self.paginate("ListCorpusEntities", id=body["corpus"], name=body["name"])
+                if entity["name"] == body["name"]
+                and entity["type"]["id"] == body["type_id"]
+                and (entity.get("metas") or {}) == body["metas"]
+                and bool(entity.get("validated")) == bool(body["validated"])
+                and worker_run_of(entity) == self.worker_run_id
+            ),
+            None,
+        )
 
     def create_transcription_entity(
         self,
@@ -135,7 +160,12 @@ class EntityMixin(HelperMixin):
             body["confidence"] = check.confidence(confidence)
         if self._read_only_skip("transcription entity"):
             return None
-        created = self.request("CreateTranscriptionEntity", id=transcription_id, body=body)
+        created = self.request(
+            "CreateTranscriptionEntity",
+            id=transcription_id,
+            body=body,
+            landed=partial(self._created_transcription_entity, transcription_id, body),
+        )
         self._cache_write(
             "transcription entity",
             lambda db: db.CachedTranscriptionEntity.create(
@@ -148,6 +178,24 @@ class EntityMixin(HelperMixin):
             ),
         )
         return created
+
+    def _created_transcription_entity(
+        self, transcription_id: str, body: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The answer of a lost CreateTranscriptionEntity: this run's same entity at the same place."""
+        wanted = (body["entity"], body["offset"], body["length"], body.get("confidence"))
+        for item in self.paginate(
+            "ListTranscriptionEntities", id=transcription_id, worker_run=self.worker_run_id
+        ):
+            if (item["entity"]["id"], item["offset"], item["length"], item.get("confidence")) == wanted:
+                return {
+                    "entity": item["entity"]["id"],
+                    "offset": item["offset"],
+                    "length": item["length"],
+                    "confidence": item.get("confidence"),
+                    "worker_run_id": self.worker_run_id,
+                }
+        return None
 
     def create_transcription_entities(
         self,

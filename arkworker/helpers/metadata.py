@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from arkworker.enums import MetaType
 from arkworker.helpers import validation as check
-from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, batches
+from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, batches, worker_run_of
 from arkworker.models import ApiModel, Element
 from arkworker.storage.cache import CachedElement
 
@@ -33,7 +35,22 @@ class MetaDataMixin(HelperMixin):
         }
         if self._read_only_skip("metadata"):
             return None
-        return self.request("CreateMetaData", id=check.element_id(element), body=body)["id"]
+        element_id = check.element_id(element)
+        landed = partial(self._created_metadata, element_id, body)
+        return self.request("CreateMetaData", id=element_id, body=body, landed=landed)["id"]
+
+    def _created_metadata(self, element_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The metadata of a lost CreateMetaData answer: this run's, same type, name, value and entity."""
+        wanted = (body["type"], body["name"], body["value"], body["entity_id"], self.worker_run_id)
+        return next(
+            (
+                item
+                for item in self.paginate("ListElementMetaData", id=element_id)
+                if (item["type"], item["name"], item["value"], item.get("entity_id"), worker_run_of(item))
+                == wanted
+            ),
+            None,
+        )
 
     def create_metadata_bulk(
         self,

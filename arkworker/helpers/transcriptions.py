@@ -58,12 +58,29 @@ class TranscriptionMixin(HelperMixin):
         if self._read_only_skip("transcription"):
             return None
         element_id = check.element_id(element)
-        created = self.request("CreateTranscription", id=element_id, body=body)
+        created = self.request(
+            "CreateTranscription",
+            id=element_id,
+            body=body,
+            landed=partial(self._created_transcription, element_id, body),
+        )
         self._cache_write(
             "transcription",
             lambda db: self._cache_transcriptions(db, [{**created, "element_id": element_id}]),
         )
         return Transcription(created)
+
+    def _created_transcription(self, element_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The transcription of a lost CreateTranscription answer: this run's, same text, confidence, orientation.
+
+        Matched by worker run and content, not by date (see the README's "Retry policy").
+        """
+        wanted = (body["text"], body["confidence"], body["orientation"])
+        listing = self.paginate("ListTranscriptions", id=element_id, worker_run=self.worker_run_id)
+        return next(
+            (item for item in listing if (item["text"], item["confidence"], item["orientation"]) == wanted),
+            None,
+        )
 
     def create_transcriptions(
         self, transcriptions: list[dict[str, Any]], batch_size: int = DEFAULT_BATCH_SIZE
