@@ -18,6 +18,10 @@ created, inject failures, reset the state::
         assert [r.operation_id for r in sb.requests][-1] == "RetrieveElement"
 
 ``sb.env()`` gives the variables a worker process needs (``ARKINDEX_API_URL`` and co).
+
+``Sandbox(api_level="legacy")`` serves a 0.3.7-era instance instead of a current one: its
+schema lacks the operations added since (StartWorkerActivity, ListProcessElements,
+RetrieveWorkerRunConfiguration, RetrieveTask, RetrieveDatasetSet), which answer 404.
 """
 
 from __future__ import annotations
@@ -30,10 +34,13 @@ from typing import Any
 
 from arkworker.sandbox.corpus import CorpusError, CorpusSpec, load_corpus
 from arkworker.sandbox.handlers import implemented_operations, tasks
+from arkworker.sandbox.operations import API_LEVELS, DEFAULT_API_LEVEL, check_api_level
 from arkworker.sandbox.server import RecordedRequest, SandboxApp, ServerThread
 from arkworker.sandbox.store import StateFileError, Store
 
 __all__ = [
+    "API_LEVELS",
+    "DEFAULT_API_LEVEL",
     "CorpusError",
     "RecordedRequest",
     "Sandbox",
@@ -52,7 +59,10 @@ class Sandbox:
     re-seeded), otherwise it is created and seeded; without it the state lives in a
     temporary directory removed with the object. ``port`` 0 picks a free port at
     :meth:`start`. ``page_size`` is the default page size of paginated answers (1 to 500).
-    ``token`` is the API token clients must send (random by default).
+    ``token`` is the API token clients must send (random by default). ``api_level`` is the
+    Arkindex generation served, ``legacy`` (0.3.7 era) or ``current`` (what
+    arkindex-base-worker 0.4 to 0.6 meet); by default the corpus's ``api_level``, else
+    ``current``. An unknown level is a ``ValueError``.
 
     The state can be inspected (:meth:`objects`, :meth:`created`) whether or not the server
     runs; :attr:`url` and :meth:`env` need a started server.
@@ -66,21 +76,26 @@ class Sandbox:
         port: int = 0,
         page_size: int = 20,
         token: str | None = None,
+        api_level: str | None = None,
     ) -> None:
         if isinstance(corpus, str | Path) and Path(corpus).is_dir():
             corpus = _import_folder(corpus)
         self._spec: CorpusSpec = load_corpus(corpus)
+        #: The Arkindex generation served: ``legacy`` or ``current``.
+        self.api_level: str = check_api_level(api_level or self._spec.api_level or DEFAULT_API_LEVEL)
         self.store = Store(db_path)
         self.token: str = token or _secrets.token_hex(20)
         self.port = port
-        self.app = SandboxApp(self.store, token=self.token, page_size=page_size)
+        self.app = SandboxApp(self.store, token=self.token, page_size=page_size, api_level=self.api_level)
         self._server: ServerThread | None = None
         if not self.store.holds_state():
             self._seed()
 
     def __repr__(self) -> str:
         where = self.url if self._server else "stopped"
-        return f"<Sandbox {self.corpus_name!r} {where} state={str(self.db_path)!r}>"
+        return (
+            f"<Sandbox {self.corpus_name!r} {where} api_level={self.api_level} state={str(self.db_path)!r}>"
+        )
 
     def _seed(self) -> None:
         with self.store.session():  # one transaction: a failed seeding leaves no half state
@@ -160,7 +175,10 @@ class Sandbox:
         }
 
     def process_element_ids(self) -> list[str]:
-        """The elements the sandbox's process runs on, in order (``worker_run.process.elements``)."""
+        """The elements the sandbox's process runs on, in order (``worker_run.process.elements``).
+
+        They are also what its queue (StartWorkerActivity) hands out, in that order.
+        """
         (process,) = self.store.objects("processes", id=self.process_id)
         return list(process["element_ids"])
 

@@ -46,6 +46,7 @@ from werkzeug.wrappers import Request, Response
 from arkworker.sandbox.faults import Faults
 from arkworker.sandbox.handlers import HANDLERS
 from arkworker.sandbox.handlers.base import (
+    MAX_PAGE_SIZE,
     ApiError,
     Call,
     FileReply,
@@ -59,14 +60,19 @@ from arkworker.sandbox.handlers.base import (
 )
 from arkworker.sandbox.iiif import PREFIX as IIIF_PREFIX
 from arkworker.sandbox.iiif import IiifServer
-from arkworker.sandbox.operations import API_PREFIX, OPERATIONS, Operation, get_operation
+from arkworker.sandbox.operations import (
+    API_PREFIX,
+    DEFAULT_API_LEVEL,
+    Operation,
+    get_operation,
+    operations_for,
+)
 from arkworker.sandbox.schema import build_schema
 from arkworker.sandbox.store import Store
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_ENDPOINT = "openapi"
-MAX_PAGE_SIZE = 500
 _FILE_BLOCK = 64 * 1024
 _AUTH_SCHEMES = {"token", "ponos"}
 
@@ -114,17 +120,25 @@ def _error_response(error: ApiError, headers: Iterable[tuple[str, str]] = ()) ->
 
 
 class SandboxApp:
-    """The WSGI application of one sandbox (state, token, page size, request log, faults)."""
+    """The WSGI application of one sandbox (state, token, page size, API level, request log, faults).
 
-    def __init__(self, store: Store, *, token: str, page_size: int = 20) -> None:
+    The API level decides which operations are routed and listed in the schema: the others
+    answer 404, as on an instance of that generation.
+    """
+
+    def __init__(
+        self, store: Store, *, token: str, page_size: int = 20, api_level: str = DEFAULT_API_LEVEL
+    ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
         self.store = store
         self.token = token
         self.page_size = page_size
+        self.api_level = api_level
+        self.operations = operations_for(api_level)
         self.url_map = Map(
             [Rule(API_PREFIX + "openapi/", endpoint=SCHEMA_ENDPOINT, methods=["GET"])]
-            + [Rule(_rule_path(op), endpoint=op.operation_id, methods=[op.method]) for op in OPERATIONS]
+            + [Rule(_rule_path(op), endpoint=op.operation_id, methods=[op.method]) for op in self.operations]
         )
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -185,7 +199,7 @@ class SandboxApp:
                 "The sandbox serves its OpenAPI schema as JSON only: use format=json.", ["format"]
             )
             return _error_response(error)
-        document = build_schema(request.host_url, implemented=HANDLERS)
+        document = build_schema(request.host_url, implemented=HANDLERS, operations=self.operations)
         return _json_response(document, 200)
 
     def _authenticate(self, request: Request) -> ApiError | None:
@@ -219,6 +233,8 @@ class SandboxApp:
                 query=parse_query(operation, request.args),
                 body=self._body(operation, request),
                 base_url=request.host_url,
+                api_level=self.api_level,
+                page_size=self.page_size,
             )
             with self.store.session():
                 result = handler(call)
