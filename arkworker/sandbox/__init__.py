@@ -21,6 +21,10 @@ created, inject failures, reset the state::
 ``sb.env()`` gives the variables a worker process needs (``ARKINDEX_API_URL`` and co).
 The faults a sandbox can inject, and what each does to the state, are described in
 :mod:`arkworker.sandbox.faults`.
+
+``Sandbox(api_level="legacy")`` serves a 0.3.7-era instance instead of a current one: its
+schema lacks the operations added since (StartWorkerActivity, ListProcessElements,
+RetrieveWorkerRunConfiguration, RetrieveTask, RetrieveDatasetSet), which answer 404.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from arkworker.sandbox.corpus import CorpusError, CorpusSpec, load_corpus
 from arkworker.sandbox.faults import FAULT_KINDS, IIIF, SCHEMA, Fault, FaultRule, build_fault, check_times
 from arkworker.sandbox.handlers import implemented_operations, tasks
 from arkworker.sandbox.iiif import DEFAULT_MAX_AREA
+from arkworker.sandbox.operations import API_LEVELS, DEFAULT_API_LEVEL, check_api_level
 from arkworker.sandbox.server import DEFAULT_MAX_BODY_SIZE, RecordedRequest, SandboxApp
 from arkworker.sandbox.store import StateFileError, Store
 from arkworker.sandbox.transport import ServerThread
@@ -42,6 +47,8 @@ from arkworker.sandbox.transport import ServerThread
 _PLAIN = "text/plain; charset=utf-8"
 
 __all__ = [
+    "API_LEVELS",
+    "DEFAULT_API_LEVEL",
     "DEFAULT_MAX_AREA",
     "DEFAULT_MAX_BODY_SIZE",
     "FAULT_KINDS",
@@ -69,7 +76,10 @@ class Sandbox:
     :meth:`start`. ``page_size`` is the default page size of paginated answers (1 to 500).
     ``token`` is the API token clients must send (random by default). ``max_body_size``
     (bytes) and ``iiif_max_area`` (pixels) keep a misbehaving client from bringing the sandbox
-    down: a larger request body is answered 413, a larger IIIF image 400.
+    down: a larger request body is answered 413, a larger IIIF image 400. ``api_level`` is
+    the Arkindex generation served, ``legacy`` (0.3.7 era) or ``current`` (what
+    arkindex-base-worker 0.4 to 0.6 meet); by default the corpus's ``api_level``, else
+    ``current``. An unknown level is a ``ValueError``.
 
     The state can be inspected (:meth:`objects`, :meth:`created`) whether or not the server
     runs; :attr:`url` and :meth:`env` need a started server.
@@ -85,10 +95,13 @@ class Sandbox:
         token: str | None = None,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         iiif_max_area: int = DEFAULT_MAX_AREA,
+        api_level: str | None = None,
     ) -> None:
         if isinstance(corpus, str | Path) and Path(corpus).is_dir():
             corpus = _import_folder(corpus)
         self._spec: CorpusSpec = load_corpus(corpus)
+        #: The Arkindex generation served: ``legacy`` or ``current``.
+        self.api_level: str = check_api_level(api_level or self._spec.api_level or DEFAULT_API_LEVEL)
         self.store = Store(db_path)
         self.token: str = token or _secrets.token_hex(20)
         self.port = port
@@ -98,6 +111,7 @@ class Sandbox:
             page_size=page_size,
             max_body_size=max_body_size,
             iiif_max_area=iiif_max_area,
+            api_level=self.api_level,
         )
         self._server: ServerThread | None = None
         if not self.store.holds_state():
@@ -105,7 +119,9 @@ class Sandbox:
 
     def __repr__(self) -> str:
         where = self.url if self._server else "stopped"
-        return f"<Sandbox {self.corpus_name!r} {where} state={str(self.db_path)!r}>"
+        return (
+            f"<Sandbox {self.corpus_name!r} {where} api_level={self.api_level} state={str(self.db_path)!r}>"
+        )
 
     def _seed(self) -> None:
         with self.store.session():  # one transaction: a failed seeding leaves no half state
@@ -185,7 +201,10 @@ class Sandbox:
         }
 
     def process_element_ids(self) -> list[str]:
-        """The elements the sandbox's process runs on, in order (``worker_run.process.elements``)."""
+        """The elements the sandbox's process runs on, in order (``worker_run.process.elements``).
+
+        They are also what its queue (StartWorkerActivity) hands out, in that order.
+        """
         (process,) = self.store.objects("processes", id=self.process_id)
         return list(process["element_ids"])
 

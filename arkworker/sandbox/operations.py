@@ -9,9 +9,13 @@ disappearing from the schema (``arkindex-client`` would then raise a confusing
 ``ClientError`` before any request is made).
 
 The table holds the 42 operations that arkindex-base-worker 0.3.7 calls, with the paths of
-that release. Paths are relative to ``/api/v1/``; placeholders use OpenAPI's ``{name}``
-syntax. Paginated operations declare ``page`` and ``page_size``: that is how the client's
-``paginate()`` detects page-number pagination.
+that release, and the operations the current generation (0.4 to 0.6) added to the run loop
+and the configuration, marked ``since="current"``. A sandbox serves one *API level* (see
+:data:`API_LEVELS`): ``legacy`` is a 0.3.7-era instance, whose schema lacks the newer
+operations (their paths answer 404), ``current`` offers them all. Paths are relative to
+``/api/v1/``; placeholders use OpenAPI's ``{name}`` syntax. Paginated operations declare
+``page`` and ``page_size`` (page numbers), or ``cursor``, ``page_size`` and ``with_count``
+(a cursor): that is how the client's ``paginate()`` picks its mode.
 
 Example::
 
@@ -19,6 +23,8 @@ Example::
     >>> op = get_operation("RetrieveElement")
     >>> op.method, op.path, op.path_params[0].kind
     ('GET', 'element/{id}/', 'uuid')
+    >>> "StartWorkerActivity" in {op.operation_id for op in operations_for("legacy")}
+    False
 """
 
 from __future__ import annotations
@@ -29,6 +35,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 API_PREFIX = "/api/v1/"
+
+#: The generations of the Arkindex API a sandbox can serve, oldest first: ``legacy`` is what
+#: arkindex-base-worker 0.3.7 met, ``current`` what 0.4 to 0.6 meet (a superset). The same
+#: words as the runtime's ``--api-level`` option.
+API_LEVELS = ("legacy", "current")
+DEFAULT_API_LEVEL = "current"
+
+
+def check_api_level(api_level: str) -> str:
+    """``api_level`` if it is one of :data:`API_LEVELS`; otherwise a ``ValueError`` naming them."""
+    if api_level not in API_LEVELS:
+        raise ValueError(f"Unknown API level {api_level!r}: use {' or '.join(API_LEVELS)}")
+    return api_level
+
 
 #: Kinds of parameter values, with the JSON schema advertised for each in the OpenAPI document.
 #: ``uuid_or_false`` is Arkindex's "filter on this worker, or ``False`` for manual data": the client
@@ -68,6 +88,9 @@ class Operation:
     (OpenAPI tags); the handler modules are cut by what a reader looks for, so a family may
     span several (``elements.py`` and ``element_writes.py``) or share one (the process sets
     and artifacts are served by ``datasets.py``, next to the datasets they belong to).
+    ``since`` is the first API level offering the operation; ``cursor`` marks a listing
+    paginated with a cursor rather than page numbers; ``status`` is the success status when
+    it is not the method's usual one (200, 201 for POST, 204 for DELETE).
     """
 
     operation_id: str
@@ -79,6 +102,17 @@ class Operation:
     paginated: bool = False
     path_kinds: Mapping[str, str] = field(default_factory=dict)
     summary: str = ""
+    since: str = "legacy"
+    cursor: bool = False
+    status: int | None = None
+
+    def __post_init__(self) -> None:
+        check_api_level(self.since)
+
+    @property
+    def success_status(self) -> int:
+        """The status of a successful answer."""
+        return self.status or {"POST": 201, "DELETE": 204}.get(self.method, 200)
 
     @property
     def path_params(self) -> tuple[Param, ...]:
@@ -88,10 +122,10 @@ class Operation:
 
     @property
     def query_params(self) -> tuple[Param, ...]:
-        """The declared query parameters, including ``page`` and ``page_size`` when paginated."""
+        """The declared query parameters, including the pagination ones when paginated."""
         if not self.paginated:
             return self.query
-        return (*self.query, *PAGINATION_PARAMS)
+        return (*self.query, *(CURSOR_PARAMS if self.cursor else PAGINATION_PARAMS))
 
     @property
     def full_path(self) -> str:
@@ -101,6 +135,11 @@ class Operation:
 PAGINATION_PARAMS = (
     Param("page", "integer", "A page number within the paginated result set."),
     Param("page_size", "integer", "Number of results to return per page (1 to 500)."),
+)
+CURSOR_PARAMS = (
+    Param("cursor", "string", "The pagination cursor value (from the previous answer's next URL)."),
+    Param("page_size", "integer", "Number of results to return per page (1 to 500)."),
+    Param("with_count", "boolean", "Include the total number of results (count) in the answer."),
 )
 
 _ELEMENT_LIST_FILTERS = (
@@ -143,6 +182,9 @@ def _op(
     paginated: bool = False,
     path_kinds: Mapping[str, str] | None = None,
     summary: str = "",
+    since: str = "legacy",
+    cursor: bool = False,
+    status: int | None = None,
 ) -> Operation:
     return Operation(
         operation_id,
@@ -151,9 +193,12 @@ def _op(
         family,
         query=query,
         body=body,
-        paginated=paginated,
+        paginated=paginated or cursor,
         path_kinds=dict(path_kinds or {}),
         summary=summary,
+        since=since,
+        cursor=cursor,
+        status=status,
     )
 
 
@@ -170,8 +215,46 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     _op("ListProcessSets", "GET", "process/{id}/sets/", "process", paginated=True),
     _op("RetrieveWorkerVersion", "GET", "workers/versions/{id}/", "process"),
+    _op(
+        "RetrieveWorkerRunConfiguration",
+        "GET",
+        "workers/runs/{id}/configuration/",
+        "process",
+        summary="The configuration of a worker run: a list of {key, value, secret} items.",
+        since="current",
+    ),
+    _op(
+        "StartWorkerActivity",
+        "POST",
+        "process/start-activity/",
+        "process",
+        summary=(
+            "Start the activity of the next queued element of the task's process and answer the element; "
+            "404 once none is left."
+        ),
+        since="current",
+        status=200,
+    ),
+    _op(
+        "ListProcessElements",
+        "GET",
+        "process/{id}/elements/",
+        "process",
+        Param("with_image", "boolean", "Include the image, zone polygon and image URL of each element."),
+        cursor=True,
+        summary="List the elements a process runs on.",
+        since="current",
+    ),
     # Tasks and artifacts
     _op("RetrieveTaskFromAgent", "GET", "task/{id}/from-agent/", "tasks"),
+    _op(
+        "RetrieveTask",
+        "GET",
+        "task/{id}/",
+        "tasks",
+        summary="Retrieve a task and its parents.",
+        since="current",
+    ),
     _op("ListArtifacts", "GET", "task/{id}/artifacts/", "tasks"),
     _op("DownloadArtifact", "GET", "task/{id}/artifact/{path}", "tasks", path_kinds={"path": "text"}),
     # Secrets
@@ -273,6 +356,15 @@ OPERATIONS: tuple[Operation, ...] = (
     _op("RetrieveDataset", "GET", "datasets/{id}/", "datasets"),
     _op("PartialUpdateDataset", "PATCH", "datasets/{id}/", "datasets", body=True),
     _op(
+        "RetrieveDatasetSet",
+        "GET",
+        "datasets/{dataset}/sets/{set}/",
+        "datasets",
+        path_kinds={"set": "string"},
+        summary="Retrieve a set of a dataset by its name.",
+        since="current",
+    ),
+    _op(
         "ListDatasetElements",
         "GET",
         "datasets/{id}/elements/",
@@ -312,3 +404,9 @@ def get_operation(operation_id: str) -> Operation:
 def operation_ids() -> list[str]:
     """Every declared operationId, in declaration order."""
     return list(_BY_ID)
+
+
+def operations_for(api_level: str) -> tuple[Operation, ...]:
+    """The operations an instance of ``api_level`` offers, in declaration order."""
+    rank = API_LEVELS.index(check_api_level(api_level))
+    return tuple(op for op in OPERATIONS if API_LEVELS.index(op.since) <= rank)

@@ -17,7 +17,9 @@ A few shapes matter to the client (read ``arkindex/schema/openapi.py``):
 
 Operations that have no handler stay in the document (a worker resolving them must not
 fail with a ``ClientError``), flagged with ``x-sandbox-implemented: false`` and a
-description saying that they answer 501.
+description saying that they answer 501. Operations of a newer API level than the one
+served are left out (``operations``, see :func:`~arkworker.sandbox.operations.operations_for`):
+a client must see exactly what an instance of that generation offers.
 
 Example::
 
@@ -82,7 +84,7 @@ def _responses(operation: Operation, implemented: bool) -> dict:
                 "content": {"application/json": {"schema": _ERROR_REF}},
             }
         }
-    success = {"POST": "201", "DELETE": "204"}.get(operation.method, "200")
+    success = str(operation.success_status)
     responses: dict[str, dict] = {}
     if success == "204":
         responses[success] = {"description": "Deleted."}

@@ -49,6 +49,7 @@ from werkzeug.wrappers import Request, Response
 from arkworker.sandbox.faults import IIIF, SCHEMA, Fault, Faults
 from arkworker.sandbox.handlers import HANDLERS
 from arkworker.sandbox.handlers.base import (
+    MAX_PAGE_SIZE,
     ApiError,
     Call,
     FileReply,
@@ -62,7 +63,13 @@ from arkworker.sandbox.handlers.base import (
 )
 from arkworker.sandbox.iiif import DEFAULT_MAX_AREA, IiifServer
 from arkworker.sandbox.iiif import PREFIX as IIIF_PREFIX
-from arkworker.sandbox.operations import API_PREFIX, OPERATIONS, Operation, get_operation
+from arkworker.sandbox.operations import (
+    API_PREFIX,
+    DEFAULT_API_LEVEL,
+    Operation,
+    get_operation,
+    operations_for,
+)
 from arkworker.sandbox.schema import build_schema
 from arkworker.sandbox.store import Store
 from arkworker.sandbox.transport import ResetConnection, spoil
@@ -70,7 +77,6 @@ from arkworker.sandbox.transport import ResetConnection, spoil
 logger = logging.getLogger(__name__)
 
 SCHEMA_ENDPOINT = "openapi"
-MAX_PAGE_SIZE = 500
 #: The largest request body the sandbox reads by default (bytes): no worker call comes near it.
 DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024
 _FILE_BLOCK = 64 * 1024
@@ -173,7 +179,11 @@ def _fault_response(fault: Fault, target: str) -> Response:
 
 
 class SandboxApp:
-    """The WSGI application of one sandbox (state, token, limits, request log, faults)."""
+    """The WSGI application of one sandbox (state, token, limits, API level, request log, faults).
+
+    The API level decides which operations are routed and listed in the schema: the others
+    answer 404, as on an instance of that generation.
+    """
 
     def __init__(
         self,
@@ -183,6 +193,7 @@ class SandboxApp:
         page_size: int = 20,
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         iiif_max_area: int = DEFAULT_MAX_AREA,
+        api_level: str = DEFAULT_API_LEVEL,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
@@ -192,9 +203,11 @@ class SandboxApp:
         self.token = token
         self.page_size = page_size
         self.max_body_size = max_body_size
+        self.api_level = api_level
+        self.operations = operations_for(api_level)
         self.url_map = Map(
             [Rule(API_PREFIX + "openapi/", endpoint=SCHEMA_ENDPOINT, methods=["GET"])]
-            + [Rule(_rule_path(op), endpoint=op.operation_id, methods=[op.method]) for op in OPERATIONS]
+            + [Rule(_rule_path(op), endpoint=op.operation_id, methods=[op.method]) for op in self.operations]
         )
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -285,7 +298,7 @@ class SandboxApp:
                 "The sandbox serves its OpenAPI schema as JSON only: use format=json.", ["format"]
             )
             return _error_response(error)
-        document = build_schema(request.host_url, implemented=HANDLERS)
+        document = build_schema(request.host_url, implemented=HANDLERS, operations=self.operations)
         return _json_response(document, 200)
 
     def _authenticate(self, request: Request) -> ApiError | None:
@@ -314,6 +327,8 @@ class SandboxApp:
                 query=parse_query(operation, request.args),
                 body=self._body(operation, request),
                 base_url=request.host_url,
+                api_level=self.api_level,
+                page_size=self.page_size,
             )
             with self.store.session():
                 result = handler(call)

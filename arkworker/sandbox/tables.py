@@ -127,7 +127,12 @@ class WorkerVersion(BaseModel):
 
 @register
 class Process(BaseModel):
-    """A process; ``element_ids`` is the ordered list of elements it runs on."""
+    """A process; ``element_ids`` is the ordered list of elements it runs on.
+
+    ``skip_elements_json`` true means the workers take their elements from the queue
+    (StartWorkerActivity) instead of a JSON list; NULL means the field is not sent at all, as
+    by an instance that predates it (which current workers also read as the queue).
+    """
 
     id = UUIDKey()
     name = CharField()
@@ -135,6 +140,7 @@ class Process(BaseModel):
     corpus_id: str | None
     mode = CharField(default="workers")
     activity_state = CharField(default="ready")
+    skip_elements_json = BooleanField(null=True, default=False)
     element_ids = JSONField(default=list)
 
     class Meta:
@@ -143,7 +149,11 @@ class Process(BaseModel):
 
 @register
 class WorkerRun(BaseModel):
-    """A worker run; ``model_version`` and ``configuration`` are stored as served (or NULL)."""
+    """A worker run; ``model_version`` and ``configuration`` are stored as served (or NULL).
+
+    ``configuration_items`` is what RetrieveWorkerRunConfiguration answers: the run's
+    configuration resolved against its version's fields, ``[{key, value, secret}]``.
+    """
 
     id = UUIDKey()
     process = ForeignKeyField(Process)
@@ -153,6 +163,7 @@ class WorkerRun(BaseModel):
     summary = CharField()
     model_version = JSONField(null=True)
     configuration = JSONField(null=True)
+    configuration_items = JSONField(default=list)
 
     class Meta:
         table_name = "worker_runs"

@@ -67,6 +67,19 @@ def test_retrieve_and_list_process_sets(sb, client):
     assert info.value.status_code == 404
 
 
+def test_retrieve_dataset_set_by_name(sb, client):
+    assert client.lookup_operation("RetrieveDatasetSet").url == "/api/v1/datasets/{dataset}/sets/{set}/"
+    (dev,) = sb.objects("dataset_sets", dataset_id=DATASET, name="dev")
+    assert client.request("RetrieveDatasetSet", dataset=DATASET, set="dev") == {
+        "id": dev["id"],
+        "name": "dev",
+    }
+    for dataset, name in ((DATASET, "validation"), ("eeeeeeee-0000-4000-8000-000000000005", "dev")):
+        with pytest.raises(ErrorResponse) as info:
+            client.request("RetrieveDatasetSet", dataset=dataset, set=name)
+        assert info.value.status_code == 404
+
+
 def test_list_dataset_elements(client):
     every = list(client.paginate("ListDatasetElements", id=DATASET))
     assert [(item["set"], item["element"]["name"]) for item in every] == [

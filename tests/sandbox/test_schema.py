@@ -4,8 +4,8 @@ import pytest
 import requests
 from arkindex import ArkindexClient
 
-from arkworker.sandbox import implemented_operations
-from arkworker.sandbox.operations import OPERATIONS, get_operation, operation_ids
+from arkworker.sandbox import Sandbox, implemented_operations
+from arkworker.sandbox.operations import OPERATIONS, get_operation, operation_ids, operations_for
 
 FACTS_OPERATIONS = {
     "RetrieveWorkerRun",
@@ -53,10 +53,29 @@ FACTS_OPERATIONS = {
 }
 
 
-def test_client_finds_all_42_operations(client):
+#: What the current generation (arkindex-base-worker 0.4 to 0.6) calls in its run loop and
+#: configuration that 0.3.7 did not.
+CURRENT_OPERATIONS = {
+    "StartWorkerActivity",
+    "ListProcessElements",
+    "RetrieveWorkerRunConfiguration",
+    "RetrieveTask",
+    "RetrieveDatasetSet",
+}
+
+
+def test_client_finds_all_42_operations_at_the_legacy_level():
     assert len(FACTS_OPERATIONS) == 42
-    assert set(client.document.links) == FACTS_OPERATIONS
-    assert set(operation_ids()) == FACTS_OPERATIONS
+    with Sandbox(api_level="legacy") as legacy:
+        client = ArkindexClient(base_url=legacy.url, token=legacy.token)
+        assert set(client.document.links) == FACTS_OPERATIONS
+    assert {op.operation_id for op in operations_for("legacy")} == FACTS_OPERATIONS
+
+
+def test_the_current_level_adds_the_newer_operations(client):
+    assert set(client.document.links) == FACTS_OPERATIONS | CURRENT_OPERATIONS
+    assert set(operation_ids()) == FACTS_OPERATIONS | CURRENT_OPERATIONS
+    assert set(implemented_operations()) >= CURRENT_OPERATIONS
 
 
 def test_client_urls_and_methods_follow_the_declarations(client):

@@ -1,4 +1,4 @@
-"""Ponos tasks in the sandbox: the corpus section, RetrieveTaskFromAgent, and adding tasks."""
+"""Ponos tasks in the sandbox: the corpus section, RetrieveTaskFromAgent and RetrieveTask, adding tasks."""
 
 import pytest
 from arkindex import ArkindexClient
@@ -39,6 +39,20 @@ def test_retrieve_task_from_agent_over_http(tasks_sandbox):
     assert answer["slug"] == "ner"
     with pytest.raises(ErrorResponse) as raised:
         client.request("RetrieveTaskFromAgent", id="00000000-0000-0000-0000-000000000000")
+    assert raised.value.status_code == 404
+
+
+def test_retrieve_task_answers_the_same_task(tasks_sandbox):
+    client = ArkindexClient(base_url=tasks_sandbox.url, token=tasks_sandbox.token, auth_scheme="Ponos")
+    task_id = "0e0b5a94-4f0e-4a8e-9d1e-2b3c4d5e6f70"
+    assert client.lookup_operation("RetrieveTask").url == "/api/v1/task/{id}/"
+    answer = client.request("RetrieveTask", id=task_id)
+    assert answer == client.request("RetrieveTaskFromAgent", id=task_id)
+    assert (answer["id"], answer["slug"], len(answer["parents"])) == (task_id, "ner", 2)
+    (init,) = tasks_sandbox.objects("tasks", slug="init")
+    assert client.request("RetrieveTask", id=init["id"])["parents"] == []
+    with pytest.raises(ErrorResponse) as raised:
+        client.request("RetrieveTask", id="00000000-0000-0000-0000-000000000000")
     assert raised.value.status_code == 404
 
 

@@ -7,6 +7,7 @@ and ``height``, a transcription's ``text``, a type's ``slug``). Every id is opti
 missing id is derived with ``uuid5`` from the corpus name and the entry's position, so the
 same file always gives the same ids (tests and ``--element`` arguments can rely on them)::
 
+    api_level: current                   # or legacy: the Arkindex generation to serve
     corpus: {name: Demo corpus}          # also id, description, public
     types:                               # default: the types the elements use, named after
                                          # their slug; only "folder" is a folder type
@@ -24,10 +25,10 @@ same file always gives the same ids (tests and ``--element`` arguments can rely 
             type: page
             image: scan-1                # polygon defaults to the full image
             transcriptions: ["Manual text", {text: Other, confidence: 0.5}]
-    worker_run:                          # all optional: a default run and process exist
-      process: {activity_state: ready, elements: [Page 1]}
+    worker_run:                          # all optional: a default run and process exist; see .run
+      process: {mode: workers, activity_state: ready, skip_elements_json: false, elements: [Page 1]}
       worker: {slug: demo, name: Demo}
-      version: {configuration: {configuration: {threshold: 0.5}}}
+      version: {configuration: {configuration: {threshold: 0.5}}}   # fields: see .configuration
     secrets: {path/to/key.json: '{"api": "xyz"}'}
     tasks: [{slug: init}, {slug: worker, parents: [init]}]   # see .tasks
     datasets:                            # see .datasets

@@ -24,11 +24,13 @@ from arkworker.sandbox.corpus.spec import CorpusSpec
 from arkworker.sandbox.corpus.tasks import Tasks
 from arkworker.sandbox.corpus.values import Values, at, listing, show
 from arkworker.sandbox.handlers.transcriptions import ORIENTATIONS
+from arkworker.sandbox.operations import API_LEVELS
 
 #: The optional sections, in the order of their keys in messages, of their hooks and of their rows.
 SECTIONS: tuple[type[Section], ...] = (Secrets, Tasks, Datasets, Annotations)
 
 TOP_KEYS = (
+    "api_level",
     "corpus",
     "types",
     "images",
@@ -89,6 +91,8 @@ class Parser(Values):
                 "public": self.boolean(corpus.get("public", False), "corpus.public"),
             },
         )
+        if "api_level" in top:
+            self.spec.api_level = self.string(top["api_level"], "api_level", choices=API_LEVELS)
         if "types" in top:
             self.parse_types(self.sequence(top["types"], "types"))
         for index, image in enumerate(self.sequence(top.get("images", []), "images")):

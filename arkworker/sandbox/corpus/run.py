@@ -2,12 +2,22 @@
 
 Every key is optional: a corpus without ``worker_run`` still gets a worker run (on a
 process over all its elements), since a worker cannot start without one.
+
+The process's ``skip_elements_json`` says where its workers take their elements from:
+``false`` (the default, what Arkindex sends for a process with an element list) a JSON
+list of ``elements``; ``true`` the queue of those elements (StartWorkerActivity); ``null``
+leaves the field out of the answers, as an instance that predates it does (current workers
+then use the queue too). At the ``legacy`` API level the field is never sent. The worker
+version's ``fields`` and the run's values give RetrieveWorkerRunConfiguration its answer
+(:mod:`.configuration`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from arkworker.sandbox.corpus.configuration import configuration_items
 
 if TYPE_CHECKING:
     from arkworker.sandbox.corpus.parser import Parser
@@ -29,7 +39,7 @@ def parse_worker_run(p: Parser, value: Any, loc: str) -> None:
         "slug": p.string(worker.get("slug", "sandbox-worker"), f"{loc}.worker.slug"),
         "type": p.string(worker.get("type", "worker"), f"{loc}.worker.type"),
     }
-    version = p.mapping(run.get("version") or {}, f"{loc}.version", ("id", "configuration"))
+    version = p.mapping(run.get("version") or {}, f"{loc}.version", ("id", "configuration", "fields"))
     configuration = p.dictionary(version.get("configuration", {}), f"{loc}.version.configuration")
     _check_version_configuration(p, configuration, f"{loc}.version.configuration")
     p.spec.version = {
@@ -40,13 +50,16 @@ def parse_worker_run(p: Parser, value: Any, loc: str) -> None:
     p.spec.process = _process(p, run.get("process") or {}, f"{loc}.process")
     run_id = p.identifier(run, loc, "worker_runs")
     summary = run.get("summary", f"Worker {p.spec.worker['name']} @ {p.spec.version['id'][:6]}")
+    run_configuration = _run_configuration(p, run.get("configuration"), f"{loc}.configuration")
+    values = run_configuration["configuration"] if run_configuration else {}
     p.spec.worker_run = {
         "id": run_id,
         "process": p.spec.process["id"],
         "version": p.spec.version["id"],
         "summary": p.string(summary, f"{loc}.summary"),
         "model_version": _model_version(p, run.get("model_version"), f"{loc}.model_version"),
-        "configuration": _run_configuration(p, run.get("configuration"), f"{loc}.configuration"),
+        "configuration": run_configuration,
+        "configuration_items": configuration_items(p, version, configuration, values, loc),
     }
 
 
@@ -63,7 +76,8 @@ def _check_version_configuration(p: Parser, configuration: Mapping[str, Any], lo
 
 
 def _process(p: Parser, value: Any, loc: str) -> dict[str, Any]:
-    process = p.mapping(value, loc, ("id", "name", "mode", "activity_state", "elements"))
+    keys = ("id", "name", "mode", "activity_state", "skip_elements_json", "elements")
+    process = p.mapping(value, loc, keys)
     if process.get("elements") is None:
         element_ids = [row["id"] for row in p.spec.elements]
     else:
@@ -77,8 +91,17 @@ def _process(p: Parser, value: Any, loc: str) -> dict[str, Any]:
         "activity_state": p.string(
             process.get("activity_state", "ready"), f"{loc}.activity_state", choices=PROCESS_ACTIVITY_STATES
         ),
+        "skip_elements_json": _skip_elements_json(p, process, f"{loc}.skip_elements_json"),
         "element_ids": element_ids,
     }
+
+
+def _skip_elements_json(p: Parser, process: Mapping[str, Any], loc: str) -> bool | None:
+    """False when the key is left out, None (the field is not sent) for an explicit null."""
+    if "skip_elements_json" not in process:
+        return False
+    value = process["skip_elements_json"]
+    return None if value is None else p.boolean(value, loc)
 
 
 def _model_version(p: Parser, value: Any, loc: str) -> dict[str, Any] | None:

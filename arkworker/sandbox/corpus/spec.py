@@ -31,6 +31,8 @@ class CorpusSpec:
 
     label: str
     corpus: dict[str, Any]
+    #: The API level the corpus asks to be served at (``api_level``), None when it does not say.
+    api_level: str | None = None
     types: list[dict[str, Any]] = field(default_factory=list)
     images: list[dict[str, Any]] = field(default_factory=list)
     elements: list[dict[str, Any]] = field(default_factory=list)

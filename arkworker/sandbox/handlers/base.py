@@ -3,7 +3,8 @@
 A handler is a function of one :class:`Call` registered against an operationId with
 :func:`handles`. It runs inside a store session (the models are bound), and returns a
 JSON-able value (200), a :class:`Reply` (another status), a :class:`Listing` that the
-server paginates, or a :class:`FileReply` streamed from disk (artifact downloads).
+server paginates with page numbers (a cursor-paginated listing builds its page with
+:func:`cursor_page`), or a :class:`FileReply` streamed from disk (artifact downloads).
 Problems are raised as :class:`ApiError`; the server turns them into the uniform Arkindex
 error body that arkindex-client parses into its typed exceptions. :func:`lookup` gives the
 row an id names, or the 404 (path ids) or 400 (body fields) Arkindex answers without one.
@@ -20,12 +21,14 @@ REST framework does::
 
 from __future__ import annotations
 
+import base64
 import math
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 from peewee import Model
 
@@ -55,7 +58,7 @@ def handles(operation_id: str) -> Callable[[Handler], Handler]:
 
 @dataclass(frozen=True)
 class Call:
-    """One API call as a handler sees it: parsed path and query values, JSON body, server URL."""
+    """One API call as a handler sees it: parsed path and query values, JSON body, server settings."""
 
     operation: Operation
     path: Mapping[str, str]
@@ -63,6 +66,10 @@ class Call:
     body: Any
     #: The URL the client reached the sandbox at, with a trailing slash (``http://127.0.0.1:8000/``).
     base_url: str
+    #: The API level the sandbox serves (``legacy`` or ``current``): some payloads differ.
+    api_level: str
+    #: The page size of a listing when the call gives none.
+    page_size: int
 
 
 @dataclass(frozen=True)
@@ -289,6 +296,60 @@ def parse_query(operation: Operation, args: Mapping[str, str]) -> dict[str, Any]
     if errors:
         raise ValidationFailed(errors)
     return values
+
+
+# -- cursor pagination ----------------------------------------------------------------------------
+
+#: The largest page a listing serves, with a cursor or page numbers (the server's pagination).
+MAX_PAGE_SIZE = 500
+_CURSOR_PREFIX = "offset:"
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{offset}".encode()).decode()
+
+
+def _offset(cursor: str) -> int:
+    """The offset an opaque cursor stands for; a cursor the sandbox did not make is the 404 of DRF."""
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        if text.startswith(_CURSOR_PREFIX) and text[len(_CURSOR_PREFIX) :].isdigit():
+            return int(text[len(_CURSOR_PREFIX) :])
+    except ValueError:  # bad base64 (binascii.Error) or bytes that are not text
+        pass
+    raise client_error(404, "Invalid cursor", "not_found")
+
+
+def cursor_page(call: Call, items: Sequence[Any], serialize: Callable[[Any], Any]) -> dict[str, Any]:
+    """One page of ``items`` in Django REST framework's cursor pagination, as Arkindex counts it.
+
+    The answer is ``{next, previous, results}``, plus ``count`` only when the call asks
+    ``with_count=true``: arkindex-client sends it on the first page and derives the number
+    of pages from it, then follows the cursor of ``next`` until it is null.
+    """
+    size = call.query.get("page_size", call.page_size)
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise invalid(f"Ensure this value is between 1 and {MAX_PAGE_SIZE}.", ["page_size"])
+    start = _offset(call.query["cursor"]) if "cursor" in call.query else 0
+
+    def link(offset: int) -> str:
+        args: dict[str, Any] = {
+            name: str(value).lower() if isinstance(value, bool) else value
+            for name, value in call.query.items()
+            if name != "cursor"
+        }
+        if offset:
+            args["cursor"] = _cursor(offset)
+        return f"{call.base_url.rstrip('/')}{call.operation.full_path.format(**call.path)}?{urlencode(args)}"
+
+    page: dict[str, Any] = {
+        "next": link(start + size) if start + size < len(items) else None,
+        "previous": link(max(0, start - size)) if start > 0 else None,
+        "results": [serialize(item) for item in items[start : start + size]],
+    }
+    if call.query.get("with_count"):
+        page = {"count": len(items), **page}
+    return page
 
 
 def validate_list(

@@ -1,7 +1,8 @@
 """Datasets and task artifacts: what a dataset worker reads, and the one write it makes.
 
-ListProcessSets, RetrieveDataset, ListDatasetElements and PartialUpdateDataset follow the
-payloads of Arkindex (a dataset lists its sets as ``{id, name}`` objects). ListArtifacts
+ListProcessSets, RetrieveDataset, RetrieveDatasetSet (``current`` API level: a set by its
+name, ``{id, name}``), ListDatasetElements and PartialUpdateDataset follow the payloads of
+Arkindex (a dataset lists its sets as ``{id, name}`` objects). ListArtifacts
 answers a plain JSON list, as Arkindex does; DownloadArtifact streams the artifact's file
 from disk (:class:`~arkworker.sandbox.handlers.base.FileReply`), so a download can be cut
 in the middle by ``Sandbox.truncate``. The tables of datasets, their sets and elements,
@@ -160,6 +161,15 @@ def list_process_sets(call: Call) -> Listing:
 @handles("RetrieveDataset")
 def retrieve_dataset(call: Call) -> dict[str, Any]:
     return serialize_dataset(lookup(Dataset, call.path["id"]))
+
+
+@handles("RetrieveDatasetSet")
+def retrieve_dataset_set(call: Call) -> dict[str, Any]:
+    dataset = lookup(Dataset, call.path["dataset"])
+    row = DatasetSet.get_or_none((DatasetSet.dataset == dataset.id) & (DatasetSet.name == call.path["set"]))
+    if row is None:
+        raise not_found("DatasetSet")
+    return {"id": row.id, "name": row.name}
 
 
 @handles("PartialUpdateDataset")

@@ -1,4 +1,5 @@
-"""Processes and worker runs: RetrieveWorkerRun, RetrieveWorkerVersion and UpdateWorkerActivity.
+"""Processes and worker runs: RetrieveWorkerRun, RetrieveWorkerRunConfiguration, RetrieveWorkerVersion
+and UpdateWorkerActivity.
 
 Also what every family shares about worker runs: the provenance columns of a created row
 (:func:`made_by`), the ``worker_run`` nested in annotations (:func:`worker_run_brief`) and
@@ -8,7 +9,11 @@ the ``worker_version``/``worker_run`` filters of listings, where False means man
 The activity state machine is the one a worker meets in Arkindex: an element is *started*
 once (a second start, from any state but queued, is the 409 that tells a worker another
 process owns the element), and only a started element may become *processed* or *error*.
-Activities are refused on a process whose ``activity_state`` is not ``ready``.
+Activities are refused on a process whose ``activity_state`` is not ``ready``. The queue that
+starts them on the server's side (StartWorkerActivity) is in :mod:`.process_elements`.
+
+The process payload follows the API level: ``skip_elements_json`` exists only in the current
+generation, and is left out when the corpus says null (see :mod:`arkworker.sandbox.corpus.run`).
 """
 
 from __future__ import annotations
@@ -80,8 +85,8 @@ def worker_filters(model: type[BaseModel], params: Mapping[str, Any], prefix: st
     ]
 
 
-def _serialize_process(process: Process) -> dict[str, Any]:
-    return {
+def _serialize_process(process: Process, api_level: str) -> dict[str, Any]:
+    payload = {
         "id": process.id,
         "name": process.name,
         "state": "running",
@@ -95,6 +100,9 @@ def _serialize_process(process: Process) -> dict[str, Any]:
         "validation_folder_id": None,
         "test_folder_id": None,
     }
+    if api_level != "legacy" and process.skip_elements_json is not None:
+        payload["skip_elements_json"] = process.skip_elements_json
+    return payload
 
 
 def serialize_worker_version(version: WorkerVersion, uses_model: bool = False) -> dict[str, Any]:
@@ -112,6 +120,26 @@ def serialize_worker_version(version: WorkerVersion, uses_model: bool = False) -
     }
 
 
+def check_activities_enabled(process: Process, attr: list[str | int] | None) -> None:
+    """The 400 on ``attr`` (None: the whole call) when the process does not use worker activities."""
+    if process.activity_state != "ready":
+        raise invalid(
+            f"Worker activities are not enabled on process {process.id} "
+            f"(its activity_state is {process.activity_state!r}, not 'ready').",
+            attr,
+        )
+
+
+def set_activity(activity: Activity | None, run: WorkerRun, element_id: str, state: str) -> None:
+    """Give the run's activity on an element ``state``: update ``activity``, or create it when None."""
+    if activity is None:
+        Activity.create(
+            id=new_id(), worker_run=run.id, element=element_id, process=run.process_id, state=state
+        )
+    else:
+        Activity.update(state=state, updated=now()).where(Activity.id == activity.id).execute()
+
+
 @handles("RetrieveWorkerVersion")
 def retrieve_worker_version(call: Call) -> dict[str, Any]:
     return serialize_worker_version(lookup(WorkerVersion, call.path["id"]))
@@ -125,11 +153,18 @@ def retrieve_worker_run(call: Call) -> dict[str, Any]:
         "id": run.id,
         "summary": run.summary,
         "parents": [],
-        "process": _serialize_process(run.process),
+        "process": _serialize_process(run.process, call.api_level),
         "worker_version": serialize_worker_version(version, run.model_version is not None),
         "model_version": run.model_version,
         "configuration": run.configuration,
     }
+
+
+@handles("RetrieveWorkerRunConfiguration")
+def retrieve_worker_run_configuration(call: Call) -> dict[str, Any]:
+    """The run's configuration as ``{"configuration": [{key, value, secret}]}``, resolved when seeded."""
+    run = lookup(WorkerRun, call.path["id"])
+    return {"configuration": run.configuration_items}
 
 
 @handles("UpdateWorkerActivity")
@@ -149,12 +184,7 @@ def update_worker_activity(call: Call) -> dict[str, Any]:
         raise invalid(
             f"Worker run {run.id} belongs to process {process.id}, not {data['process_id']}.", ["process_id"]
         )
-    if process.activity_state != "ready":
-        raise invalid(
-            f"Worker activities are not enabled on process {process.id} "
-            f"(its activity_state is {process.activity_state!r}, not 'ready').",
-            ["process_id"],
-        )
+    check_activities_enabled(process, ["process_id"])
     activity = Activity.get_or_none(
         (Activity.worker_run == run.id) & (Activity.element == data["element_id"])
     )
@@ -166,10 +196,5 @@ def update_worker_activity(call: Call) -> dict[str, Any]:
             raise ApiError(409, "client_error", [error_entry(detail, "conflict")])
         origin = "no activity" if current is None else current
         raise invalid(f"An activity cannot go from {origin} to {wanted}.", ["state"], "invalid_transition")
-    if activity is None:
-        Activity.create(
-            id=new_id(), worker_run=run.id, element=data["element_id"], process=process.id, state=wanted
-        )
-    else:
-        Activity.update(state=wanted, updated=now()).where(Activity.id == activity.id).execute()
+    set_activity(activity, run, data["element_id"], wanted)
     return {"element_id": data["element_id"], "process_id": process.id, "state": wanted}

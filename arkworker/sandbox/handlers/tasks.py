@@ -1,7 +1,9 @@
-"""Ponos tasks: RetrieveTaskFromAgent, which tells a task who its parent tasks are.
+"""Ponos tasks: RetrieveTaskFromAgent and RetrieveTask, which tell a task who its parent tasks are.
 
 Tasks belong to the sandbox's process; their ids are what a worker receives in
-``PONOS_TASK``. Only what a worker reads is modelled (slug, state, parents).
+``PONOS_TASK``. Only what a worker reads is modelled (slug, state, parents). Workers of
+0.3.7 ask RetrieveTaskFromAgent; newer ones RetrieveTask (``current`` API level), which
+answers the same task.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ class Task(BaseModel):
 
 
 @handles("RetrieveTaskFromAgent")
-def retrieve_task_from_agent(call: Call) -> dict[str, Any]:
+@handles("RetrieveTask")
+def retrieve_task(call: Call) -> dict[str, Any]:
     task = lookup(Task, call.path["id"])
     return {
         "id": task.id,
