@@ -28,7 +28,6 @@ from __future__ import annotations
 import enum
 import json
 import logging
-import math
 import re
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -44,6 +43,7 @@ from arkindex.exceptions import ErrorResponse, SchemaError
 
 from arkworker.api.failures import Failure, classify, describe, is_transient
 from arkworker.api.transport import TimedAdapter
+from arkworker.environment import env_number
 from arkworker.errors import BadInput, ConfigurationError
 
 logger = logging.getLogger("arkworker")
@@ -560,33 +560,3 @@ def _schema_errors(exc: BaseException) -> str:
         f"{'.'.join(str(key) for key in message.index) or 'the document'}: {message.text.rstrip('.')}"
         for message in messages[:3]
     )
-
-
-def env_number(
-    env: Mapping[str, str],
-    name: str,
-    kind: type,
-    default: Any,
-    *,
-    minimum: float,
-    inclusive: bool = True,
-    expected: str | None = None,
-) -> Any:
-    """The number in variable ``name`` (``default`` when unset or empty), checked at once.
-
-    A bad value is a usage error raised before the run starts (not a crash in the middle of
-    it), naming the variable and what it takes; ``expected`` replaces the generic wording.
-    """
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = math.nan  # fails every comparison below, as does a "nan" value
-    if value == math.inf or not (value >= minimum if inclusive else value > minimum):
-        if expected is None:
-            number = "a whole number" if kind is int else "a number"
-            expected = f"{number} {'>=' if inclusive else '>'} {minimum:g}"
-        raise BadInput(f"{name}={raw!r} is not valid: expected {expected}.")
-    return value
