@@ -16,7 +16,7 @@ from pathlib import Path
 
 from arkindex.exceptions import ErrorResponse
 
-from arkworker.api.client import connect
+from arkworker.api.client import LANDED_EARLIER, AmbiguousWrite, connect
 from arkworker.enums import ActivityState, DatasetState
 from arkworker.environment import Environment
 from arkworker.errors import BadInput
@@ -382,14 +382,29 @@ class DatasetNotComplete(Exception):
     """A set's dataset is not in the complete state, so its archive cannot be trusted."""
 
 
+#: The errors that, answered to a repeat of an activity update whose earlier attempt may have
+#: been applied (its answer lost), mean that attempt was: ``started`` again is a 409, and
+#: ``processed``/``error`` again an invalid transition (400) or a conflict (409).
+_OWN_EARLIER_UPDATE = {
+    ActivityState.Started: frozenset({409}),
+    ActivityState.Processed: frozenset({400, 409}),
+    ActivityState.Error: frozenset({400, 409}),
+}
+
+
 def update_activity(ctx: Context, element_id: str, state: ActivityState) -> bool:
-    """Report an element's activity; False when another process already started it (409)."""
+    """Report an element's activity; False when another process already started it (409).
+
+    A 409 to ``started`` only means "another process has it" when no earlier attempt of
+    this update may have been applied: after a lost answer, it is this run's own ``started``,
+    and the element is processed instead of being skipped unprocessed.
+    """
     if not ctx.store_activity:
         logger.debug("Activity of element %s not updated to %s: disabled", element_id, state.value)
         return True
     assert ctx.process_information is not None
     try:
-        ctx.request(
+        answer = ctx.request(
             "UpdateWorkerActivity",
             id=ctx.worker_run_id,
             body={
@@ -397,6 +412,7 @@ def update_activity(ctx: Context, element_id: str, state: ActivityState) -> bool
                 "process_id": ctx.process_information["id"],
                 "state": state.value,
             },
+            accept_after_repeat=_OWN_EARLIER_UPDATE[state],
         )
     except ErrorResponse as exc:
         if exc.status_code == 409 and state is ActivityState.Started:
@@ -408,6 +424,12 @@ def update_activity(ctx: Context, element_id: str, state: ActivityState) -> bool
             exc.content,
         )
         raise
+    if answer is LANDED_EARLIER:
+        logger.info(
+            "The %s activity of element %s was recorded by an attempt whose answer was lost",
+            state.value,
+            element_id,
+        )
     return True
 
 
@@ -417,6 +439,8 @@ def describe_failure(item: str, exc: BaseException) -> str:
         return f"An API error occurred while processing {item}: {exc.title} - {exc.content}"
     if isinstance(exc, Interrupted):
         return f"{exc} while processing {item}"
+    if isinstance(exc, AmbiguousWrite):
+        return f"Failed running worker on {item}: {exc}"
     return f"Failed running worker on {item}: {exc!r}"
 
 
