@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 
+from arkworker.run.stopping import Interrupted, StopControl
 from arkworker.storage.cache_files import create_cache_file
 
 WORKER = """
@@ -199,3 +200,21 @@ def test_a_handler_sees_the_stop_request(arkworker_run, make_app):
     assert seen == [False]
     assert run.exit_code == 143
     assert run.summary == "Ran on 3 elements: 1 completed, 0 failed, 2 not processed"
+
+
+def test_an_interruption_once_the_api_answered_waits_for_the_cache_rows():
+    stop = StopControl(grace=0)
+    written = []
+    with stop.working_on("element x"), pytest.raises(Interrupted) as raised, stop.step():
+        stop.answered()  # the API holds the result now
+        stop.handle(signal.SIGTERM)  # a grace of 0 would interrupt here: it is deferred
+        written.append("cache row")
+    assert written == ["cache row"]
+    assert raised.value.exit_code == 143
+
+
+def test_an_interruption_before_the_answer_is_raised_at_once():
+    stop = StopControl(grace=0)
+    with stop.working_on("element x"), stop.step(), pytest.raises(Interrupted):
+        stop.handle(signal.SIGINT)
+    assert stop.requested

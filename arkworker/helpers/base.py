@@ -16,6 +16,8 @@ from arkworker.models import Element
 from arkworker.storage.cache import Cache, CachedElement, uuid_matches
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from arkworker.api.client import Paginator
     from arkworker.images.downloads import DownloadSettings
 
@@ -57,6 +59,8 @@ class HelperMixin:
         def corpus_id(self) -> str: ...
 
         def request(self, operation_id: str, **parameters: Any) -> Any: ...
+
+        def _write_step(self) -> AbstractContextManager[None]: ...
 
         def paginate(self, operation_id: str, **parameters: Any) -> Paginator: ...
 

@@ -108,28 +108,29 @@ class ClassificationMixin(HelperMixin):
             "confidence": confidence,
             "high_confidence": high_confidence,
         }
-        try:
-            # The API refuses a second classification of the element with one class by one
-            # worker run: sending it again after a lost answer cannot duplicate it.
-            created = self.request("CreateClassification", body=body, accept_after_repeat=_is_duplicate)
-        except ErrorResponse as error:
-            if not _is_duplicate(error):
-                raise
-            logger.warning("This worker run has already set %s on element %s", ml_class, body["element"])
-            return None
-        if created is LANDED_EARLIER:  # its answer, with the id, was lost
-            return None
-        self._cache_write(
-            "classification",
-            lambda db: db.CachedClassification.create(
-                id=created["id"],
-                element=body["element"],
-                class_name=ml_class,
-                confidence=created["confidence"],
-                state=created["state"],
-                worker_run_id=self.worker_run_id,
-            ),
-        )
+        with self._write_step():
+            try:
+                # The API refuses a second classification of the element with one class by one
+                # worker run: sending it again after a lost answer cannot duplicate it.
+                created = self.request("CreateClassification", body=body, accept_after_repeat=_is_duplicate)
+            except ErrorResponse as error:
+                if not _is_duplicate(error):
+                    raise
+                logger.warning("This worker run has already set %s on element %s", ml_class, body["element"])
+                return None
+            if created is LANDED_EARLIER:  # its answer, with the id, was lost
+                return None
+            self._cache_write(
+                "classification",
+                lambda db: db.CachedClassification.create(
+                    id=created["id"],
+                    element=body["element"],
+                    class_name=ml_class,
+                    confidence=created["confidence"],
+                    state=created["state"],
+                    worker_run_id=self.worker_run_id,
+                ),
+            )
         return created
 
     def create_classifications(
@@ -160,17 +161,18 @@ class ClassificationMixin(HelperMixin):
         created: list[dict[str, Any]] = []
         for batch in batches(items, size):
             body = [{**item, "ml_class": self.get_ml_class_id(item["ml_class"])} for item in batch]
-            answer = self.request(
-                "CreateClassifications",
-                body={"parent": parent, "worker_run_id": self.worker_run_id, "classifications": body},
-            )
-            rows = [
-                {**row, "class_name": self.retrieve_ml_class(row["ml_class"])}
-                for row in answer["classifications"]
-            ]
-            self._cache_write(
-                "classifications", partial(self._cache_classifications, element_id=parent, rows=rows)
-            )
+            with self._write_step():
+                answer = self.request(
+                    "CreateClassifications",
+                    body={"parent": parent, "worker_run_id": self.worker_run_id, "classifications": body},
+                )
+                rows = [
+                    {**row, "class_name": self.retrieve_ml_class(row["ml_class"])}
+                    for row in answer["classifications"]
+                ]
+                self._cache_write(
+                    "classifications", partial(self._cache_classifications, element_id=parent, rows=rows)
+                )
             created.extend(rows)
         return created
 

@@ -147,11 +147,12 @@ class ElementMixin(HelperMixin):
             raise check.fail(f"{element} has no image: give image= to place the sub-element's polygon")
         if self._read_only_skip("element"):
             return None
-        created = self.request("CreateElement", body=body, landed=partial(self._created_child, body))
-        self._cache_write(
-            "element",
-            lambda db: self._cache_elements(db, element, [{**body, "id": created["id"]}], body["image"]),
-        )
+        with self._write_step():
+            created = self.request("CreateElement", body=body, landed=partial(self._created_child, body))
+            self._cache_write(
+                "element",
+                lambda db: self._cache_elements(db, element, [{**body, "id": created["id"]}], body["image"]),
+            )
         return created["id"] if slim_output else created
 
     def _created_child(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -204,15 +205,16 @@ class ElementMixin(HelperMixin):
             return None
         created: list[dict[str, str]] = []
         for batch in batches(items, size):
-            answer = self.request(
-                "CreateElements",
-                id=check.element_id(parent),
-                body={"worker_run_id": self.worker_run_id, "elements": list(batch)},
-            )
-            rows = [{**item, "id": new["id"]} for item, new in zip(batch, answer, strict=True)]
-            self._cache_write(
-                "elements", partial(self._cache_elements, parent=parent, rows=rows, image_id=None)
-            )
+            with self._write_step():
+                answer = self.request(
+                    "CreateElements",
+                    id=check.element_id(parent),
+                    body={"worker_run_id": self.worker_run_id, "elements": list(batch)},
+                )
+                rows = [{**item, "id": new["id"]} for item, new in zip(batch, answer, strict=True)]
+                self._cache_write(
+                    "elements", partial(self._cache_elements, parent=parent, rows=rows, image_id=None)
+                )
             created.extend(answer)
         return created
 
@@ -270,8 +272,9 @@ class ElementMixin(HelperMixin):
             body["image"] = check.uuid_text(body["image"], "image")
         if self._read_only_skip("element", verb="update"):
             return None
-        updated = self.request("PartialUpdateElement", id=check.element_id(element), body=body)
-        self._cache_write("element update", lambda db: _cache_update(db, element, body))
+        with self._write_step():
+            updated = self.request("PartialUpdateElement", id=check.element_id(element), body=body)
+            self._cache_write("element update", lambda db: _cache_update(db, element, body))
         return updated
 
     # -- listings ----------------------------------------------------------------------------

@@ -111,18 +111,19 @@ class EntityMixin(HelperMixin):
             "corpus": self.corpus_id,
             "worker_run_id": self.worker_run_id,
         }
-        created = self.request("CreateEntity", body=body, landed=partial(self._created_entity, body))
-        self._cache_write(
-            "entity",
-            lambda db: db.CachedEntity.create(
-                id=created["id"],
-                type=type,
-                name=name,
-                validated=bool(validated),
-                metas=body["metas"],
-                worker_run_id=self.worker_run_id,
-            ),
-        )
+        with self._write_step():
+            created = self.request("CreateEntity", body=body, landed=partial(self._created_entity, body))
+            self._cache_write(
+                "entity",
+                lambda db: db.CachedEntity.create(
+                    id=created["id"],
+                    type=type,
+                    name=name,
+                    validated=bool(validated),
+                    metas=body["metas"],
+                    worker_run_id=self.worker_run_id,
+                ),
+            )
         return created["id"]
 
     def _created_entity(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -160,23 +161,24 @@ class EntityMixin(HelperMixin):
             body["confidence"] = check.confidence(confidence)
         if self._read_only_skip("transcription entity"):
             return None
-        created = self.request(
-            "CreateTranscriptionEntity",
-            id=transcription_id,
-            body=body,
-            landed=partial(self._created_transcription_entity, transcription_id, body),
-        )
-        self._cache_write(
-            "transcription entity",
-            lambda db: db.CachedTranscriptionEntity.create(
-                transcription=transcription_id,
-                entity=entity,
-                offset=offset,
-                length=length,
-                worker_run_id=self.worker_run_id,
-                confidence=confidence,
-            ),
-        )
+        with self._write_step():
+            created = self.request(
+                "CreateTranscriptionEntity",
+                id=transcription_id,
+                body=body,
+                landed=partial(self._created_transcription_entity, transcription_id, body),
+            )
+            self._cache_write(
+                "transcription entity",
+                lambda db: db.CachedTranscriptionEntity.create(
+                    transcription=transcription_id,
+                    entity=entity,
+                    offset=offset,
+                    length=length,
+                    worker_run_id=self.worker_run_id,
+                    confidence=confidence,
+                ),
+            )
         return created
 
     def _created_transcription_entity(

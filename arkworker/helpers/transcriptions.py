@@ -58,16 +58,17 @@ class TranscriptionMixin(HelperMixin):
         if self._read_only_skip("transcription"):
             return None
         element_id = check.element_id(element)
-        created = self.request(
-            "CreateTranscription",
-            id=element_id,
-            body=body,
-            landed=partial(self._created_transcription, element_id, body),
-        )
-        self._cache_write(
-            "transcription",
-            lambda db: self._cache_transcriptions(db, [{**created, "element_id": element_id}]),
-        )
+        with self._write_step():
+            created = self.request(
+                "CreateTranscription",
+                id=element_id,
+                body=body,
+                landed=partial(self._created_transcription, element_id, body),
+            )
+            self._cache_write(
+                "transcription",
+                lambda db: self._cache_transcriptions(db, [{**created, "element_id": element_id}]),
+            )
         return Transcription(created)
 
     def _created_transcription(self, element_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -100,12 +101,13 @@ class TranscriptionMixin(HelperMixin):
             return None
         created: list[Transcription] = []
         for batch in batches(items, size):
-            answer = self.request(
-                "CreateTranscriptions",
-                body={"worker_run_id": self.worker_run_id, "transcriptions": list(batch)},
-            )
-            rows = answer["transcriptions"]
-            self._cache_write("transcriptions", partial(self._cache_transcriptions, rows=rows))
+            with self._write_step():
+                answer = self.request(
+                    "CreateTranscriptions",
+                    body={"worker_run_id": self.worker_run_id, "transcriptions": list(batch)},
+                )
+                rows = answer["transcriptions"]
+                self._cache_write("transcriptions", partial(self._cache_transcriptions, rows=rows))
             created.extend(Transcription(row) for row in rows)
         return created
 
@@ -149,29 +151,30 @@ class TranscriptionMixin(HelperMixin):
         parent_id = check.element_id(element)
         annotations: list[dict[str, Any]] = []
         for batch in batches(items, size):
-            answer = self.request(
-                "CreateElementTranscriptions",
-                id=parent_id,
-                body={
-                    "element_type": element_type,
-                    "worker_run_id": self.worker_run_id,
-                    "transcriptions": list(batch),
-                    "return_elements": True,
-                },
-            )
-            for annotation in answer:
-                if annotation["created"]:
-                    logger.debug("A sub_element of %s with type %s was created", parent_id, element_type)
-            self._cache_write(
-                "transcriptions",
-                partial(
-                    self._cache_element_transcriptions,
-                    element=element,
-                    element_type=element_type,
-                    items=batch,
-                    annotations=answer,
-                ),
-            )
+            with self._write_step():
+                answer = self.request(
+                    "CreateElementTranscriptions",
+                    id=parent_id,
+                    body={
+                        "element_type": element_type,
+                        "worker_run_id": self.worker_run_id,
+                        "transcriptions": list(batch),
+                        "return_elements": True,
+                    },
+                )
+                for annotation in answer:
+                    if annotation["created"]:
+                        logger.debug("A sub_element of %s with type %s was created", parent_id, element_type)
+                self._cache_write(
+                    "transcriptions",
+                    partial(
+                        self._cache_element_transcriptions,
+                        element=element,
+                        element_type=element_type,
+                        items=batch,
+                        annotations=answer,
+                    ),
+                )
             annotations.extend(answer)
         return annotations
 

@@ -258,7 +258,13 @@ class Context(
 
         ``ctx.request("RetrieveElement", id=element_id)``; a JSON body goes in ``body=``.
         """
-        return self.api.request(operation_id, **parameters)
+        answer = self.api.request(operation_id, **parameters)
+        self.stop.answered()
+        return answer
+
+    def _write_step(self) -> AbstractContextManager[None]:
+        """An API write and its cache rows, which a stop request does not separate."""
+        return self.stop.step()
 
     def paginate(self, operation_id: str, **parameters: Any) -> Paginator:
         """Iterate lazily over all results of a listing operation, page after page."""

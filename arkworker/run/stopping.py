@@ -69,6 +69,10 @@ class StopControl:
         self._item = 0  # counts the items marked in progress, to match a grace timer to its item
         self._expiring: int | None = None  # the item whose grace timer interrupted the main thread
         self._timer: threading.Timer | None = None
+        # A write step (see step()): its depth, whether its API answer came, a deferred stop.
+        self._steps = 0
+        self._answered = False
+        self._deferred: Interrupted | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StopControl:
@@ -100,6 +104,42 @@ class StopControl:
                     self._timer.cancel()
                     self._timer = None
 
+    @contextlib.contextmanager
+    def step(self) -> Iterator[None]:
+        """A write step: an API write, then the cache rows that record it.
+
+        An interruption that comes once the API answered (see :meth:`answered`) waits for
+        the end of the step, so the cache never misses a row of a result the API holds;
+        before the answer it is raised at once, like anywhere else. Main thread only: it
+        is the one signals interrupt.
+        """
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self._steps += 1
+        try:
+            yield
+        finally:
+            self._steps -= 1
+            if not self._steps:
+                self._answered = False
+                deferred, self._deferred = self._deferred, None
+                if deferred is not None:
+                    raise deferred
+
+    def answered(self) -> None:
+        """The API answered a call: in a write step, what remains of it must not be cut."""
+        if self._steps and threading.current_thread() is threading.main_thread():
+            self._answered = True
+
+    def _interrupt(self, signum: int) -> None:
+        """Raise :class:`Interrupted`, or defer it to the end of an answered write step."""
+        interrupted = Interrupted(signum)
+        if self._steps and self._answered:
+            self._deferred = interrupted
+            return
+        raise interrupted
+
     def handle(self, signum: int, frame: FrameType | None = None) -> None:
         """The signal handler: a first signal asks to stop, the grace's end or a second one interrupts."""
         name = signal.Signals(signum).name
@@ -110,15 +150,18 @@ class StopControl:
                 if self._busy is None or item != self._item:
                     return
                 logger.error("%s did not finish within %g s: interrupting it", self._busy, self.grace)
-                raise Interrupted(self.signum or signum)
+                self._interrupt(self.signum or signum)
+                return
             if self.signum is not None:
-                raise Interrupted(self.signum)
+                self._interrupt(self.signum)
+                return
             self.signum = signum
             if self._busy is None:
                 logger.warning("Received %s: stopping before the next item", name)
                 return
             if self.grace <= 0:
-                raise Interrupted(signum)
+                self._interrupt(signum)
+                return
             logger.warning(
                 "Received %s: stopping after %s, which has %g s to finish (send %s again to stop now)",
                 name,

@@ -204,8 +204,8 @@ def test_a_bulk_create_whose_answer_was_lost_fails_without_a_duplicate(through, 
     )
     (failure,) = run.result.failures
     assert failure.message.endswith(
-        "AmbiguousWrite('CreateTranscriptions may or may not have been applied (connection reset while waiting "
-        "for the answer): not sent again to avoid a duplicate')"
+        ": CreateTranscriptions may or may not have been applied (connection reset while waiting "
+        "for the answer): not sent again to avoid a duplicate"
     )
     assert len(run.created["transcriptions"]) == 1
     assert proxy.faults_of("CreateTranscriptions") == ["reset_after"]
