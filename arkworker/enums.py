@@ -5,6 +5,15 @@ from __future__ import annotations
 from enum import Enum
 
 
+class ApiLevel(Enum):
+    """The Arkindex generation a run speaks to (``--api-level``; see :mod:`arkworker.run.generation`)."""
+
+    #: Arkindex as arkindex-base-worker 0.3.7 knew it: configuration from the worker version.
+    LEGACY = "legacy"
+    #: Today's (base-worker 0.4 to 0.6): worker run configuration, the process queue, process modes.
+    CURRENT = "current"
+
+
 class ActivityState(Enum):
     """States of a worker activity; a worker only sends started, then processed or error."""
 

@@ -21,7 +21,11 @@ from typing import Any
 
 import click
 
+from arkworker.enums import ApiLevel
 from arkworker.models import normalise_uuid
+
+#: The values of ``--api-level`` (and ``ARKWORKER_API_LEVEL``): ``auto`` decides from the instance.
+API_LEVEL_CHOICES = ("auto", *(level.value for level in ApiLevel))
 
 #: What a malformed ``--set`` is told to look like.
 SET_EXAMPLE = "--set 0f5d3c43-5f5e-5b3e-9d5a-61726b776f72:train"
@@ -131,6 +135,28 @@ class RunOptions:
             type=_FILE,
             metavar="FILE",
             help='JSON list of elements ([{"id": "<uuid>"}, ...]); default: $TASK_ELEMENTS.',
+        ),
+    )
+    no_elements_list: bool = field(
+        default=False,
+        metadata=_option(
+            "--no-elements-list",
+            is_flag=True,
+            help="Take the elements from the process queue (StartWorkerActivity) in a local run; "
+            "default: true when SKIP_TASK_ELEMENTS is set. In production the process decides.",
+        ),
+    )
+    no_worker_activity: bool = field(
+        default=False,
+        metadata=_option("--no-worker-activity", is_flag=True, help="Do not report worker activities."),
+    )
+    api_level: str | None = field(
+        default=None,
+        metadata=_option(
+            "--api-level",
+            type=click.Choice(API_LEVEL_CHOICES),
+            help="The Arkindex generation to speak: legacy (0.3.7), current (0.4 to 0.6) or auto "
+            "(the default: decided from the instance's schema); default: $ARKWORKER_API_LEVEL.",
         ),
     )
     #: ``--set`` values, as (dataset UUID, set name).

@@ -36,6 +36,22 @@ def test_hello_on_the_demo_sandbox(tmp_path):
     assert "Ran on 3 elements: 3 completed, 0 failed" in completed.stderr
     assert "3 transcriptions" in completed.stdout
     assert "Hello Page 1" in completed.stdout
+    assert "Arkindex API level: current (the instance has RetrieveWorkerRunConfiguration)" in completed.stderr
+
+
+def test_the_sandbox_serves_the_level_a_run_forces(tmp_path):
+    completed = arkworker(
+        "run",
+        str(ROOT / "examples" / "hello.py"),
+        "--sandbox",
+        "--api-level",
+        "legacy",
+        env={"XDG_DATA_HOME": str(tmp_path)},
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "Arkindex API level: legacy (forced)" in completed.stderr
+    assert "has no RetrieveWorkerRunConfiguration" not in completed.stderr  # the sandbox is legacy too
+    assert "Ran on 3 elements: 3 completed, 0 failed" in completed.stderr
 
 
 def test_sandbox_run_with_app_options_and_an_element(tmp_path):

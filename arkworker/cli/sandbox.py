@@ -19,6 +19,7 @@ import click
 from arkworker.errors import BadInput
 from arkworker.options import RunOptions
 from arkworker.run import loop as runner
+from arkworker.run.generation import forced_level
 from arkworker.run.loop import RunResult
 from arkworker.spec import WorkerSpec
 
@@ -41,7 +42,7 @@ def sandbox_environment(env: Mapping[str, str], sandbox: Sandbox) -> dict[str, s
     return {**kept, **sandbox.env()}
 
 
-def open_sandbox(corpus: str | Path | None) -> Sandbox:
+def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None) -> Sandbox:
     """A sandbox seeded from ``corpus`` (the demo corpus when empty), bad files as one line.
 
     A folder is imported on the fly (``arkworker sandbox import``), for a run on one's own scans.
@@ -56,7 +57,7 @@ def open_sandbox(corpus: str | Path | None) -> Sandbox:
             "or a folder of images."
         )
     try:
-        return Sandbox(corpus=corpus_source(corpus) if corpus else None)
+        return Sandbox(corpus=corpus_source(corpus) if corpus else None, api_level=api_level)
     except CorpusError as exc:
         raise BadInput(str(exc)) from None
 
@@ -67,10 +68,11 @@ def run_on_sandbox(
     """Run ``app`` on a fresh sandbox, then print what the run created."""
     from arkworker.sandbox.report import format_report
 
-    with open_sandbox(options.sandbox) as sandbox:
+    forced = forced_level(options.api_level, env)  # a forced level is also the sandbox's
+    with open_sandbox(options.sandbox, api_level=forced.value if forced else None) as sandbox:
         elements = tuple(options.element)
         if not elements and options.elements_list is None and app.kind != "dataset_set":
-            elements = tuple(sandbox.process_element_ids())
+            elements = tuple(sandbox.listed_element_ids())
         result = runner.run(app, replace(options, element=elements), sandbox_environment(env, sandbox))
         click.echo(format_report(sandbox), file=out)
     return result
@@ -116,13 +118,21 @@ def _fault_rules(ctx: click.Context, param: click.Parameter, specs: tuple[str, .
     "RetrieveElement:error=503:times=2, CreateTranscription:reset-mid-answer:times=always, "
     "RetrieveElement:stall=5 (kinds: error, reset, reset-mid-answer, truncate, stall, slow, malformed).",
 )
-def serve_command(corpus: Path | None, port: int, db_path: Path | None, faults: list[FaultRule]) -> None:
+@click.option(
+    "--api-level",
+    type=click.Choice(["legacy", "current"]),
+    help="The Arkindex generation to serve: current (default, or the corpus's api_level) or "
+    "legacy (0.3.7: without the queue, the worker run configuration...).",
+)
+def serve_command(
+    corpus: Path | None, port: int, db_path: Path | None, faults: list[FaultRule], api_level: str | None
+) -> None:
     """Serve CORPUS (YAML or JSON, or a folder of images; default: the demo corpus) until Ctrl+C."""
     from arkworker.sandbox.corpus import CorpusError
     from arkworker.sandbox.serve import serve_forever
 
     try:
-        serve_forever(corpus, port=port, db_path=db_path, echo=click.echo, faults=faults)
+        serve_forever(corpus, port=port, db_path=db_path, echo=click.echo, faults=faults, api_level=api_level)
     except CorpusError as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:

@@ -112,6 +112,7 @@ class Context(
         self.stop = stop or StopControl()
         #: How far the archives the run extracts may expand (``ARKWORKER_MAX_ARCHIVE_SIZE``...).
         self.archive_limits = archive_limits
+        self._store_activity = True
         self._resources = ExitStack()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -216,8 +217,16 @@ class Context(
 
     @property
     def store_activity(self) -> bool:
-        """Whether element activities are reported to Arkindex for this process."""
-        return self.configuration.store_activity
+        """Whether element activities are reported to Arkindex for this process.
+
+        The process decides (see :attr:`Configuration.store_activity`); the run may turn
+        them off (``--no-worker-activity``, a dataset or export process).
+        """
+        return self.configuration.store_activity and self._store_activity
+
+    @store_activity.setter
+    def store_activity(self, value: bool) -> None:
+        self._store_activity = value
 
     @property
     def use_cache(self) -> bool:

@@ -22,7 +22,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from arkworker.api.client import Api
+from arkworker.enums import ApiLevel
 from arkworker.errors import BadInput
+from arkworker.options import API_LEVEL_CHOICES
 
 logger = logging.getLogger("arkworker")
 
@@ -30,17 +32,6 @@ logger = logging.getLogger("arkworker")
 CURRENT_MARKER = "RetrieveWorkerRunConfiguration"
 #: The queue's operation.
 QUEUE_OPERATION = "StartWorkerActivity"
-
-
-class ApiLevel(enum.Enum):
-    """The Arkindex generation a run speaks to."""
-
-    LEGACY = "legacy"
-    CURRENT = "current"
-
-
-#: The values ``--api-level`` and ``ARKWORKER_API_LEVEL`` take.
-API_LEVEL_CHOICES = ("auto", "legacy", "current")
 
 
 def parse_api_level(value: str | None, source: str) -> ApiLevel | None:

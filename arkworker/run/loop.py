@@ -17,17 +17,19 @@ from pathlib import Path
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.api.client import LANDED_EARLIER, AmbiguousWrite, connect
-from arkworker.enums import ActivityState, DatasetState
+from arkworker.enums import ActivityState, ApiLevel, DatasetState
 from arkworker.environment import Environment
 from arkworker.errors import BadInput
 from arkworker.images import downloads
 from arkworker.models import Element
 from arkworker.options import RunOptions
-from arkworker.run import logs
+from arkworker.run import generation, logs
 from arkworker.run.config import is_read_only, load_configuration, read_config_file
 from arkworker.run.context import Context
+from arkworker.run.generation import Source
 from arkworker.run.inputs import list_elements
 from arkworker.run.sets import ArchiveKeeper, extras_directory, list_sets
+from arkworker.run.sources import Elements, Item, QueueError, elements_for, listed_elements
 from arkworker.run.stopping import Interrupted, StopControl
 from arkworker.spec import WorkerSpec
 from arkworker.storage import cache, tasks
@@ -59,6 +61,10 @@ class RunResult:
     exit_code: int = 0
     #: The signal that stopped the run before its end, None when it ran to the end.
     interrupted: Interrupted | None = None
+    #: False when the total was not known up front (the queue): it counts what was handed out.
+    counted: bool = True
+    #: True when the element source itself failed (the queue answered an error).
+    source_failed: bool = False
 
     @property
     def unprocessed(self) -> int:
@@ -69,7 +75,7 @@ class RunResult:
     def summary(self) -> str:
         plural = "s" if self.total > 1 else ""
         line = f"Ran on {self.total} {self.noun}{plural}: {self.completed} completed, {self.failed} failed"
-        return f"{line}, {self.unprocessed} not processed" if self.interrupted else line
+        return f"{line}, {self.unprocessed} not processed" if self.interrupted and self.counted else line
 
     def finish(self) -> RunResult:
         """Log the summary line and set the exit code the way the reference does.
@@ -77,7 +83,7 @@ class RunResult:
         A run a signal stopped says so after its summary and exits with 128 + the signal
         number, whatever the counts: the task did not run to its end.
         """
-        if self.failed or self.interrupted:
+        if self.failed or self.interrupted or self.source_failed:
             logger.error(self.summary)
         else:
             logger.info(self.summary)
@@ -85,7 +91,8 @@ class RunResult:
             logger.error("%s", self.interrupted)
             self.exit_code = self.interrupted.exit_code
         else:
-            self.exit_code = 1 if self.total == 0 or self.failed >= self.total else 0
+            failed = self.source_failed or self.total == 0 or self.failed >= self.total
+            self.exit_code = 1 if failed else 0
         return self
 
     def nothing_to_process(self) -> RunResult:
@@ -122,6 +129,7 @@ def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResu
     environment = Environment.from_env(env)
     download_timeout = downloads.read_timeout(env)
     stop = StopControl.from_env(env)
+    forced = generation.forced_level(options.api_level, env)
     archive_limits = ArchiveLimits.from_env(env)
     check_extras_dir(options)
     if app.kind == "dataset_set":
@@ -141,6 +149,7 @@ def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResu
     logs.redact_secrets([env.get("ARKINDEX_API_TOKEN") or "", env.get("ARKINDEX_TASK_TOKEN") or ""])
     with stop.installed():
         api = connect(env)
+        level = generation.api_level(api, forced)
         configuration = load_configuration(environment, api, dev=options.dev, local_config=local_config)
         logs.redact_secrets(configuration.secrets)
         if options.verbose or configuration.debug:
@@ -171,8 +180,8 @@ def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResu
                 logger.info("Connected to cache on %s", cache_path)
             if app.kind == "dataset_set":
                 return with_lifecycle(app, ctx, lambda: dataset_loop(app, ctx, options))
-            items = elements_to_process(ctx, element_ids)
-            return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, items))
+            elements = choose_elements(ctx, level, options, env, element_ids)
+            return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, elements))
 
 
 def cache_file(app: WorkerSpec, database: Path | None) -> Path | None:
@@ -203,18 +212,27 @@ def task_cache_file(app: WorkerSpec, ctx: Context) -> Path | None:
     return tasks.prepare_task_cache(ctx.environment, ctx.task_parents)
 
 
-def elements_to_process(ctx: Context, element_ids: Sequence[str]) -> list[str | CachedElement]:
-    """The cache's initial elements when it has some, else the listed element IDs."""
-    if ctx.cache is None:
-        return list(element_ids)
-    initial = ctx.cache.initial_elements()
-    if not initial:
-        return list(element_ids)
-    if element_ids:
-        logger.info(
-            "Using the %d initial elements of the cache; the listed elements are ignored", len(initial)
-        )
-    return list(initial)
+def choose_elements(
+    ctx: Context, level: ApiLevel, options: RunOptions, env: Mapping[str, str], element_ids: Sequence[str]
+) -> Elements:
+    """Decide where the elements come from (logged once), and whether activities are reported."""
+    listed = listed_elements(ctx, element_ids)
+    source = generation.element_source(
+        level,
+        ctx.api,
+        None if ctx.is_read_only else ctx.process_information,
+        listed=bool(listed),
+        no_elements_list=options.no_elements_list or "SKIP_TASK_ELEMENTS" in env,
+    )
+    logger.info("Elements come from %s", source.description)
+    if options.no_worker_activity:
+        ctx.store_activity = False
+    elif source in (Source.DATASET, Source.EXPORT) and ctx.store_activity:
+        logger.info("Activities are not reported in a %s process", source.value)
+        ctx.store_activity = False
+    if source is Source.LIST:
+        return Elements(iter(listed), len(listed))
+    return elements_for(ctx, source, element_ids)
 
 
 def with_lifecycle(app: WorkerSpec, ctx: Context, loop: Callable[[], RunResult]) -> RunResult:
@@ -250,32 +268,58 @@ def with_lifecycle(app: WorkerSpec, ctx: Context, loop: Callable[[], RunResult])
     return result
 
 
-def element_loop(app: WorkerSpec, ctx: Context, items: Sequence[str | CachedElement]) -> RunResult:
+def element_loop(app: WorkerSpec, ctx: Context, elements: Elements) -> RunResult:
     """Process each element in turn, reporting its activity and counting failures.
 
-    ``items`` are element IDs, fetched with RetrieveElement, or elements of the cache,
-    handed over as they are.
+    The items are element IDs, fetched with RetrieveElement, or elements (of the cache, of
+    dataset sets) handed over as they are. Queue elements arrive started: the loop sends
+    no ``started`` for them. A queue that fails ends the loop: the summary is logged and
+    the run exits 1.
     """
-    result = RunResult(noun="element", total=len(items))
-    if not items:
+    result = RunResult(noun="element", total=elements.total or 0, counted=elements.total is not None)
+    if elements.total == 0:
         return result.nothing_to_process()
     if not ctx.store_activity:
         logger.info("No worker activity will be stored as it is disabled for this process")
 
-    for index, item in enumerate(items, start=1):
+    index = 0
+    while True:
         if ctx.stop.requested:
             result.interrupted = ctx.stop.interrupted
             break
-        element_id = str(item.id) if isinstance(item, CachedElement) else item
-        with ctx.stop.working_on(f"element {element_id}"):
-            result.interrupted = process_element(app, ctx, item, element_id, index, result)
-        if result.interrupted is not None:
+        try:
+            item = next(elements.items)
+        except StopIteration:
             break
+        except QueueError as exc:
+            logger.error("%s", exc)
+            result.source_failed = True
+            break
+        index += 1
+        if not result.counted:
+            result.total = index
+        element_id = str(item.id) if isinstance(item, CachedElement | Element) else item
+        with ctx.stop.working_on(f"element {element_id}"):
+            stopped = process_element(
+                app, ctx, item, element_id, index, result, send_started=not elements.started_by_server
+            )
+        if stopped is not None:
+            result.interrupted = stopped
+            break
+    if index == 0 and not result.interrupted and not result.source_failed:
+        return result.nothing_to_process()
     return result.finish()
 
 
 def process_element(
-    app: WorkerSpec, ctx: Context, item: str | CachedElement, element_id: str, index: int, result: RunResult
+    app: WorkerSpec,
+    ctx: Context,
+    item: Item,
+    element_id: str,
+    index: int,
+    result: RunResult,
+    *,
+    send_started: bool = True,
 ) -> Interrupted | None:
     """Retrieve one element, report its activity around the handler, count it; return a stop signal.
 
@@ -286,12 +330,15 @@ def process_element(
     assert handler is not None
     element: Element | CachedElement | None = None
     try:
-        if isinstance(item, CachedElement):
+        if isinstance(item, CachedElement | Element):
             element = item
         else:
             element = Element(ctx.request("RetrieveElement", id=element_id)).attach_downloads(ctx.downloads)
-        logger.info("Processing %s (%d/%d)", element, index, result.total)
-        if not update_activity(ctx, element_id, ActivityState.Started):
+        if result.counted:
+            logger.info("Processing %s (%d/%d)", element, index, result.total)
+        else:
+            logger.info("Processing %s (n°%d)", element, index)
+        if send_started and not update_activity(ctx, element_id, ActivityState.Started):
             logger.info("Skipping element %s as it was already processed", element_id)
             result.skipped += 1
             result.completed += 1

@@ -208,6 +208,14 @@ class Sandbox:
         (process,) = self.store.objects("processes", id=self.process_id)
         return list(process["element_ids"])
 
+    def listed_element_ids(self) -> list[str]:
+        """The elements a worker is given on its command line: the process's, unless the process
+        hands them out itself (its queue, ``skip_elements_json: true``; a dataset or export process)."""
+        (process,) = self.store.objects("processes", id=self.process_id)
+        if process.get("skip_elements_json") or process.get("mode") in ("dataset", "export"):
+            return []
+        return list(process["element_ids"])
+
     def add_task(self, slug: str, parents: Sequence[str] = (), *, task_id: str | None = None) -> str:
         """Add a Ponos task to the sandbox's process (``parents``: task ids); return its id."""
         return tasks.add_task(self.store, self.process_id, slug, parents, task_id)

@@ -28,6 +28,7 @@ def serve_forever(
     echo: Callable[[str], object] = print,
     stop: threading.Event | None = None,
     faults: Sequence[FaultRule] = (),
+    api_level: str | None = None,
 ) -> None:
     """Serve ``corpus_path`` (a file or a folder of images; None: the demo corpus) until Ctrl+C, or until ``stop`` is set.
 
@@ -36,7 +37,9 @@ def serve_forever(
     and ``OSError`` when the port cannot be bound, before anything is printed. ``faults`` are
     set once the server listens (``faults.parse_fault_spec`` reads the command-line form).
     """
-    sandbox = Sandbox(corpus_source(corpus_path) if corpus_path else None, db_path=db_path, port=port)
+    sandbox = Sandbox(
+        corpus_source(corpus_path) if corpus_path else None, db_path=db_path, port=port, api_level=api_level
+    )
     stop = stop or threading.Event()
     with sandbox:
         for rule in faults:
@@ -55,6 +58,7 @@ def serve_forever(
             echo("Point a worker at it with:")
             for name, value in sandbox.env().items():
                 echo(f"  export {name}={shlex.quote(value)}")
+            echo(f"API level: {sandbox.api_level}")
             echo(f"State: {sandbox.db_path}{'' if db_path else ' (temporary)'}")
             for rule in faults:
                 echo(f"Fault: {describe(rule)}")

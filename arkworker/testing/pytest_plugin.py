@@ -107,7 +107,9 @@ def arkworker_run(arkworker_sandbox: Sandbox, arkworker_env: dict[str, str]) -> 
 
     ``args`` are command-line arguments (``"--dev"``, ``"--threshold", "0.8"``...).
     Unless the arguments name elements, an element worker processes ``elements`` (IDs), by
-    default the sandbox process's elements; a dataset worker gets no element (its sets come
+    default the sandbox process's elements (none when the process hands them out itself: a
+    queue, ``skip_elements_json: true``, or a dataset or export process); a dataset worker
+    gets no element (its sets come
     from the process, and from ``"--set", "<dataset_uuid>:<set_name>"`` arguments).
     ``env`` adds or overrides environment variables.
     """
@@ -121,7 +123,7 @@ def arkworker_run(arkworker_sandbox: Sandbox, arkworker_env: dict[str, str]) -> 
         argv = list(args)
         names_elements = any(arg.startswith(("--element", "--elements-list")) for arg in argv)
         if app.kind != "dataset_set" and not names_elements:
-            ids = arkworker_sandbox.process_element_ids() if elements is None else list(elements)
+            ids = arkworker_sandbox.listed_element_ids() if elements is None else list(elements)
             if ids:
                 argv += ["--element", *ids]
         stream = io.StringIO()
