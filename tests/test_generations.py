@@ -244,3 +244,34 @@ def test_three_processes_on_one_queue_process_each_element_once(tmp_path):
     assert states == ["processed"] * MANY
     counts = [int(output.split("Ran on ")[1].split(" ")[0]) for output in outputs]
     assert sum(counts) == MANY
+
+
+DECISIONS = [
+    # (the instance and its process, --api-level, the level line, where the elements come from)
+    (
+        corpus("legacy"),
+        None,
+        "legacy (the instance has no RetrieveWorkerRunConfiguration)",
+        "the element list",
+    ),
+    (corpus(skip_elements_json=False), None, "current (the instance has", "the element list"),
+    (corpus(skip_elements_json=True), None, "current (the instance has", "the process queue"),
+    (corpus(skip_elements_json=None), None, "current (the instance has", "the process queue"),
+    (corpus(mode="dataset"), None, "current (the instance has", "the process's dataset sets"),
+    (corpus(mode="export"), None, "current (the instance has", "the process's elements"),
+    (corpus(skip_elements_json=True), "legacy", "legacy (forced)", "the element list"),
+    (corpus("legacy"), "current", "current (forced)", "the element list"),
+]
+
+
+@pytest.mark.parametrize(("arkworker_corpus", "forced", "level_line", "source"), DECISIONS)
+def test_the_decision_for_each_instance_and_process(
+    arkworker_run, arkworker_sandbox, forced, level_line, source
+):
+    args = ["--api-level", forced] if forced else []
+    elements = arkworker_sandbox.process_element_ids() if source == "the element list" else None
+    run = arkworker_run(recorder()[0], *args, elements=elements)
+    assert f"Arkindex API level: {level_line}" in run.output
+    assert f"Elements come from {source}" in run.output
+    if "dataset" not in source:  # the dataset process of this corpus has no sets
+        assert run.summary == "Ran on 3 elements: 3 completed, 0 failed", run.output

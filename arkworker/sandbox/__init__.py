@@ -210,9 +210,15 @@ class Sandbox:
 
     def listed_element_ids(self) -> list[str]:
         """The elements a worker is given on its command line: the process's, unless the process
-        hands them out itself (its queue, ``skip_elements_json: true``; a dataset or export process)."""
+        hands them out itself at the current API level (its queue, ``skip_elements_json`` not
+        false; a dataset or export process)."""
         (process,) = self.store.objects("processes", id=self.process_id)
-        if process.get("skip_elements_json") or process.get("mode") in ("dataset", "export"):
+        # A null skip_elements_json is left out of the process's payload: absent means the queue.
+        hands_out = process.get("skip_elements_json") is not False or process.get("mode") in (
+            "dataset",
+            "export",
+        )
+        if self.api_level == "current" and hands_out:
             return []
         return list(process["element_ids"])
 
