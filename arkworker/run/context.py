@@ -26,6 +26,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from arkworker.api.client import Api, Paginator
+from arkworker.enums import ApiLevel
 from arkworker.environment import Environment
 from arkworker.errors import ConfigurationError
 from arkworker.helpers.classifications import ClassificationMixin
@@ -92,6 +93,7 @@ class Context(
         downloads: DownloadSettings,
         stop: StopControl | None = None,
         archive_limits: ArchiveLimits = DEFAULT_LIMITS,
+        api_level: ApiLevel = ApiLevel.LEGACY,
     ) -> None:
         self.app = app
         self.args = args
@@ -112,6 +114,9 @@ class Context(
         self.stop = stop or StopControl()
         #: How far the archives the run extracts may expand (``ARKWORKER_MAX_ARCHIVE_SIZE``...).
         self.archive_limits = archive_limits
+        #: The Arkindex generation of the instance (see :mod:`arkworker.run.generation`): the
+        #: helpers whose calls differ between generations choose by it.
+        self.api_level = api_level
         self._store_activity = True
         self._resources = ExitStack()
         self._pool: ThreadPoolExecutor | None = None

@@ -168,6 +168,7 @@ def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResu
             downloads=settings,
             stop=stop,
             archive_limits=archive_limits,
+            api_level=level,
         )
         with context as ctx:
             ctx.with_resource(downloads.using_settings(ctx.downloads))
