@@ -34,6 +34,7 @@ from arkworker.errors import (
 from arkworker.helpers.base import Listing
 from arkworker.helpers.elements import ElementType
 from arkworker.run.context import Context
+from arkworker.run.loop import RunResult
 from arkworker.version import __version__
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ __all__ = [
     "MissingEntityType",
     "MissingTypeError",
     "RegistrationError",
+    "RunResult",
     "TextOrientation",
     "Worker",
     "__version__",

@@ -44,6 +44,7 @@ _ARGUMENTS = {
     "dataset_set": ("dataset_set", "ctx"),
     "setup": ("ctx",),
     "teardown": ("ctx",),
+    "finish": ("result", "ctx"),
 }
 
 
@@ -109,6 +110,7 @@ class WorkerSpec:
         self._handler: HandlerSpec | None = None
         self._setup: list[HandlerSpec] = []
         self._teardown: list[HandlerSpec] = []
+        self._finish: list[HandlerSpec] = []
         self._options: list[OptionSpec] = []
         self._started = False
 
@@ -155,6 +157,22 @@ class WorkerSpec:
         Several teardown functions run in reverse registration order, like an exit stack.
         """
         return self._register("teardown", func)
+
+    @overload
+    def finish(self, func: F) -> F: ...
+    @overload
+    def finish(self) -> Callable[[F], F]: ...
+    def finish(self, func: F | None = None) -> F | Callable[[F], F]:
+        """Register a function called once after the loop, as ``func(result[, ctx])``.
+
+        ``result`` is the run's accounting (:class:`arkworker.RunResult`: ``completed``,
+        ``failed``, ``failures``...). It runs only when the loop ran: not after a failed setup
+        function, not after a stop signal. It may still call helpers (a training worker
+        trains and publishes its model here, where the reference overrode ``run()``); if it
+        raises, the run fails (exit code 1). Teardown functions still run after it, whatever
+        happened. Several finish functions run in registration order.
+        """
+        return self._register("finish", func)
 
     def option(self, *param_decls: str, **attrs: Any) -> Callable[[F], F]:
         """Add a CLI option to the worker command; its value is ``ctx.args.<name>``.
@@ -208,6 +226,10 @@ class WorkerSpec:
         return tuple(self._teardown)
 
     @property
+    def finish_handlers(self) -> Sequence[HandlerSpec]:
+        return tuple(self._finish)
+
+    @property
     def options(self) -> Sequence[OptionSpec]:
         return tuple(self._options)
 
@@ -246,6 +268,8 @@ class WorkerSpec:
             self._handler = spec
         elif kind == "setup":
             self._setup.append(spec)
+        elif kind == "finish":
+            self._finish.append(spec)
         else:
             self._teardown.append(spec)
         return func
@@ -279,7 +303,7 @@ def _takes_ctx(kind: str, func: Callable[..., Any]) -> bool:
     if len(required) > len(expected):
         names = ", ".join(p.name for p in required)
         raise refuse(f"it requires {len(required)} arguments ({names})")
-    minimum = 1 if kind in MAIN_KINDS else 0
+    minimum = 1 if kind in (*MAIN_KINDS, "finish") else 0
     if len(positional) < minimum and not varargs:
         raise refuse("it takes no argument")
     return varargs or len(positional) >= len(expected)

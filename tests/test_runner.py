@@ -2,7 +2,8 @@
 
 import pytest
 
-from arkworker import Worker
+from arkworker import MetaType, Worker
+from arkworker.models import Element
 from tests.conftest import requests_of, with_worker_run
 
 
@@ -259,3 +260,78 @@ def test_the_api_token_never_reaches_the_logs(arkworker_run, arkworker_env, make
     assert token not in run.output
     assert "Using token [secret]" in run.output
     assert "RuntimeError('refused with Authorization: Token [secret]')" in run.output
+
+
+def test_finish_gets_the_result_after_the_loop_and_may_call_helpers(arkworker_run, arkworker_sandbox):
+    app = Worker("finishing")
+    order = []
+
+    @app.element
+    def process(element):
+        order.append("element")
+        if element.name == "Page 2":
+            raise ValueError("boom")
+
+    @app.finish
+    def summarise(result, ctx):
+        order.append(("finish", result.completed, result.failed, len(result.failures)))
+        first = Element(ctx.request("RetrieveElement", id=page_ids(arkworker_sandbox)[0]))
+        ctx.create_metadata(first, MetaType.Text, "summary", "ok")
+
+    @app.teardown
+    def teardown():
+        order.append("teardown")
+
+    run = arkworker_run(app)
+    assert run.exit_code == 0, run.output
+    assert order == ["element"] * 3 + [("finish", 2, 1, 1), "teardown"]
+    assert [row["name"] for row in arkworker_sandbox.created()["metadata"]] == ["summary"]
+
+
+def test_finish_is_skipped_after_a_failed_setup(arkworker_run, make_app):
+    app = make_app()
+    seen = []
+    app.setup(lambda: 1 / 0)
+    app.finish(lambda result: seen.append(result))
+    run = arkworker_run(app)
+    assert run.exit_code == 1
+    assert seen == []
+
+
+def test_a_failing_finish_fails_the_run_with_one_line(arkworker_run, make_app):
+    app = make_app()
+    teardowns = []
+
+    @app.finish
+    def publish(result):
+        raise RuntimeError("upload refused")
+
+    app.teardown(lambda: teardowns.append(True))
+    run = arkworker_run(app)
+    assert run.exit_code == 1
+    assert (
+        "Finish function test_a_failing_finish_fails_the_run_with_one_line.<locals>.publish failed: "
+        in run.output
+    )
+    assert "RuntimeError('upload refused')" in run.output
+    assert teardowns == [True]
+
+
+def test_finish_is_skipped_when_a_signal_stopped_the_loop(arkworker_run, make_app):
+    import signal
+
+    seen = []
+    app = make_app(lambda element: signal.raise_signal(signal.SIGTERM))
+    app.finish(lambda result: seen.append(result))
+    run = arkworker_run(app)
+    assert run.exit_code == 143
+    assert seen == []
+    assert "The finish functions are skipped: Interrupted by SIGTERM" in run.output
+
+
+def test_finish_needs_the_result_argument():
+    from arkworker import RegistrationError
+
+    app = Worker("w")
+    with pytest.raises(RegistrationError, match=r"@app.finish cannot use .*: it takes no argument"):
+        app.finish(lambda: None)

@@ -259,6 +259,7 @@ def with_lifecycle(app: WorkerSpec, ctx: Context, loop: Callable[[], RunResult])
             result.exit_code = result.interrupted.exit_code
             return result
         result = loop()
+        finish(app, ctx, result)
     finally:
         for spec in reversed(app.teardown_handlers):
             try:
@@ -267,6 +268,32 @@ def with_lifecycle(app: WorkerSpec, ctx: Context, loop: Callable[[], RunResult])
                 logger.error("Teardown function %s failed: %r", spec.name, exc, exc_info=_verbose())
                 result.exit_code = 1
     return result
+
+
+def finish(app: WorkerSpec, ctx: Context, result: RunResult) -> None:
+    """Call the finish functions with the run's result, unless a signal stopped the loop.
+
+    A finish function that fails makes the run exit 1; one that a signal interrupts (after
+    the grace period, as for an element) makes it exit with the signal's code.
+    """
+    if not app.finish_handlers:
+        return
+    if result.interrupted is not None:
+        logger.warning("The finish functions are skipped: %s", result.interrupted)
+        return
+    for spec in app.finish_handlers:
+        try:
+            with ctx.stop.working_on(f"finish function {spec.name}"):
+                spec(result, ctx=ctx)
+        except Exception as exc:
+            logger.error("Finish function %s failed: %r", spec.name, exc, exc_info=_verbose())
+            result.exit_code = 1
+            return
+        except Interrupted as exc:
+            logger.error("%s during finish function %s", exc, spec.name)
+            result.interrupted = exc
+            result.exit_code = exc.exit_code
+            return
 
 
 def element_loop(app: WorkerSpec, ctx: Context, elements: Elements) -> RunResult:
