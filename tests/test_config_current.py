@@ -424,3 +424,15 @@ def test_an_empty_json_file_is_an_empty_configuration(tmp_path):
     assert read_config_file(Path(write_config(tmp_path, {"configuration": []}, ".json"))) == {
         "configuration": []
     }
+
+
+def test_a_lost_connection_is_one_failure_line(configure, arkworker_sandbox):
+    arkworker_sandbox.reset_connection("RetrieveWorkerRunConfiguration", times=None)
+    with pytest.raises(ConfigurationError) as raised:
+        configure(ApiLevel.CURRENT, env={"ARKWORKER_RETRY_ATTEMPTS": "2"})
+    assert raised.value.message == (
+        "Failed to configure this worker: Could not retrieve the configuration of worker run "
+        f"{arkworker_sandbox.worker_run_id} on {arkworker_sandbox.url}: connection reset while waiting for "
+        "the answer."
+    )
+    assert len(requests_of(arkworker_sandbox, "RetrieveWorkerRunConfiguration")) == 2  # retried first
