@@ -10,7 +10,9 @@ not a crash in the middle of it.
 
 from __future__ import annotations
 
+import json
 import math
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +58,49 @@ def env_number(
     return value
 
 
+def is_task_id(value: object) -> bool:
+    """A UUID in its canonical text form (braces, ``urn:`` or missing dashes are refused).
+
+    Task ids become directory names under ``PONOS_DATA``: anything else (``..``, a path)
+    would make a worker read files outside the task tree.
+    """
+    if not isinstance(value, str):
+        return False
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+#: What ``TASK_PARENTS`` holds, for its error messages.
+_TASK_PARENTS_FORM = 'a JSON object {"<parent task id>": "<parent slug>", ...}'
+
+
+def _task_parents(raw: str | None) -> dict[str, str] | None:
+    """``TASK_PARENTS``, the parent tasks given without asking the API (ids to slugs, in order)."""
+    if raw is None:
+        return None
+    try:
+        parents = json.loads(raw)
+    except ValueError as exc:
+        raise BadInput(f"TASK_PARENTS is not valid JSON ({exc}): set it to {_TASK_PARENTS_FORM}.") from None
+    if not isinstance(parents, dict):
+        raise BadInput(
+            f"TASK_PARENTS is a JSON {type(parents).__name__}, not an object: set it to {_TASK_PARENTS_FORM}."
+        )
+    for task_id, slug in parents.items():
+        if not is_task_id(task_id):
+            raise BadInput(
+                f"TASK_PARENTS: {task_id!r} is not a task id (a UUID): set it to {_TASK_PARENTS_FORM}."
+            )
+        if not isinstance(slug, str):
+            raise BadInput(
+                f"TASK_PARENTS: the slug of task {task_id} is {json.dumps(slug)}, not a string: "
+                f"set it to {_TASK_PARENTS_FORM}."
+            )
+    return parents
+
+
 @dataclass(frozen=True)
 class Environment:
     """The variables Arkindex and Ponos set for a task (facts section 1), read once."""
@@ -71,6 +116,12 @@ class Environment:
     #: decimal form, as it goes into the chunk's file names (``db_<chunk>.sqlite``).
     task_chunk: str | None = None
     task_elements: Path | None = None
+    #: ``ARKINDEX_MODEL_DIR``: where Arkindex puts the worker run's model (it may not exist).
+    model_dir: Path | None = None
+    #: ``TASK_PARENTS``: the parent tasks (ids to slugs, in order) when given without the API.
+    task_parents: Mapping[str, str] | None = None
+    #: ``SKIP_TASK_ELEMENTS`` is set, whatever its value (even empty), as Arkindex means it.
+    skip_task_elements: bool = False
     data_home: Path = field(default_factory=lambda: Path.home() / ".local" / "share")
     config_home: Path = field(default_factory=lambda: Path.home() / ".config")
     variables: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -81,6 +132,7 @@ class Environment:
         home = Path(env.get("HOME") or Path.home())
         ponos_data = _get(env, "PONOS_DATA")
         task_elements = _get(env, "TASK_ELEMENTS")
+        model_dir = _get(env, "ARKINDEX_MODEL_DIR")
         chunk = env_number(
             env, "ARKINDEX_TASK_CHUNK", int, None, minimum=1, expected="a positive whole number, e.g. 1"
         )
@@ -94,6 +146,9 @@ class Environment:
             ponos_task=_get(env, "PONOS_TASK"),
             task_chunk=None if chunk is None else str(chunk),
             task_elements=Path(task_elements) if task_elements else None,
+            model_dir=Path(model_dir) if model_dir else None,
+            task_parents=_task_parents(_get(env, "TASK_PARENTS")),
+            skip_task_elements="SKIP_TASK_ELEMENTS" in env,
             data_home=Path(_get(env, "XDG_DATA_HOME") or home / ".local" / "share"),
             config_home=Path(_get(env, "XDG_CONFIG_HOME") or home / ".config"),
             variables=dict(env),

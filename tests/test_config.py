@@ -1,4 +1,8 @@
-"""Configuration: read-only YAML files, production precedence, secrets, environment rules."""
+"""Configuration: read-only YAML files, the legacy level's precedence, secrets, environment rules.
+
+The production tests here run on a legacy sandbox (``api_level: legacy``), whose worker runs are
+configured the 0.3.7 way; test_config_current.py has the current level.
+"""
 
 import json
 
@@ -9,6 +13,11 @@ from arkworker import Worker
 from arkworker.api.client import RetryPolicy
 from arkworker.environment import Environment
 from tests.conftest import PAGES_CORPUS, with_worker_run
+
+
+def legacy(corpus):
+    """``corpus`` served by a 0.3.7-era instance."""
+    return {**corpus, "api_level": "legacy"}
 
 
 def capture(ctx_seen):
@@ -75,7 +84,10 @@ def test_missing_corpus_in_read_only_mode_fails_the_element_clearly(arkworker_ru
     ("content", "message"),
     [
         ("a: [1, 2", "is not valid YAML at line 1, column 9"),
-        ("- a\n- b\n", "must hold a YAML mapping (key: value lines), not a list."),
+        (
+            "- a\n- b\n",
+            "must hold a mapping (key: value lines, or a new-style 'configuration' list), not a list.",
+        ),
         ("secrets: token.json\n", "'secrets' must be a list of secret names."),
     ],
 )
@@ -98,7 +110,7 @@ def precedence_corpus(defaults=None, model=None, run=None):
         worker_run["model_version"] = {"model": {"name": "HTR"}, "configuration": model}
     if run is not None:
         worker_run["configuration"] = {"name": "Run config", "configuration": run}
-    return with_worker_run(**worker_run)
+    return legacy(with_worker_run(**worker_run))
 
 
 @pytest.mark.parametrize(
@@ -150,8 +162,8 @@ def test_production_context_fields(arkworker_run, arkworker_sandbox):
     assert "Worker will use" in run.output and "Loaded " in run.output
 
 
-SECRETS_CORPUS = with_worker_run(
-    version={"configuration": {"secrets": ["creds.json", "config.yaml", "plain.txt"]}}
+SECRETS_CORPUS = legacy(
+    with_worker_run(version={"configuration": {"secrets": ["creds.json", "config.yaml", "plain.txt"]}})
 )
 
 
@@ -188,7 +200,10 @@ def test_secrets_are_parsed_by_extension(arkworker_run, arkworker_sandbox):
 def test_a_secret_that_does_not_parse_stops_the_run(arkworker_run, make_app):
     run = arkworker_run(make_app())
     assert run.exit_code == 1
-    assert "Error: Secret creds.json is not valid JSON (line 1, column 2)" in run.output
+    assert (
+        "Error: Failed to configure this worker: Secret creds.json is not valid JSON (line 1, column 2)"
+        in run.output
+    )
     assert "s3cr3t" not in run.output
 
 
@@ -196,15 +211,17 @@ def test_a_secret_that_does_not_parse_stops_the_run(arkworker_run, make_app):
 def test_a_missing_secret_is_named(arkworker_run, make_app):
     run = arkworker_run(make_app())
     assert run.exit_code == 1
-    assert "Error: Secret config.yaml is not available on the API" in run.output
+    assert (
+        "Error: Failed to configure this worker: Secret config.yaml is not available on the API" in run.output
+    )
 
 
 def test_an_unknown_worker_run_is_one_line(arkworker_run, arkworker_sandbox, make_app):
     run = arkworker_run(make_app(), env={"ARKINDEX_WORKER_RUN_ID": "22222222-2222-2222-2222-222222222222"})
     assert run.exit_code == 1
     assert run.output.splitlines()[-1] == (
-        f"Error: The worker run 22222222-2222-2222-2222-222222222222 on {arkworker_sandbox.url} does not "
-        "exist (HTTP 404): check ARKINDEX_WORKER_RUN_ID."
+        "Error: Failed to configure this worker: The worker run 22222222-2222-2222-2222-222222222222 on "
+        f"{arkworker_sandbox.url} does not exist (HTTP 404): check ARKINDEX_WORKER_RUN_ID."
     )
 
 
@@ -284,7 +301,7 @@ def test_directories(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "arkworker_corpus", [with_worker_run(configuration={"configuration": {"debug": True}})]
+    "arkworker_corpus", [legacy(with_worker_run(configuration={"configuration": {"debug": True}}))]
 )
 def test_debug_from_user_configuration(arkworker_run, make_app):
     run = arkworker_run(make_app())

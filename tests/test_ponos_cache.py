@@ -1,4 +1,4 @@
-"""The cache in a Ponos task: parents from RetrieveTaskFromAgent, their caches merged."""
+"""The cache in a Ponos task: parents from RetrieveTask (RetrieveTaskFromAgent), their caches merged."""
 
 import hashlib
 import shutil
@@ -6,9 +6,11 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+import pytest
+
 from arkworker import Worker
 from arkworker.storage.cache_files import cache_info
-from tests.conftest import requests_of
+from tests.conftest import PAGES_CORPUS, requests_of
 
 REFERENCE = Path(__file__).parent / "data" / "reference_cache.sqlite"
 
@@ -23,6 +25,15 @@ def recording_worker(seen, cache=True):
     return app
 
 
+def task_requests(sandbox):
+    """The operations of the requests asking for a task's parents."""
+    return [
+        record.operation_id
+        for record in sandbox.requests
+        if record.operation_id in ("RetrieveTask", "RetrieveTaskFromAgent")
+    ]
+
+
 def add_elements(path, ids, initial=True, kind="page"):
     with sqlite3.connect(path) as connection:
         connection.executemany(
@@ -32,8 +43,13 @@ def add_elements(path, ids, initial=True, kind="page"):
     connection.close()
 
 
+@pytest.mark.parametrize(
+    ("arkworker_corpus", "operation"),
+    [(PAGES_CORPUS, "RetrieveTask"), ({**PAGES_CORPUS, "api_level": "legacy"}, "RetrieveTaskFromAgent")],
+    ids=["current", "legacy"],
+)
 def test_parent_caches_are_merged_and_their_initial_elements_processed(
-    arkworker_run, arkworker_sandbox, arkworker_ponos
+    arkworker_run, arkworker_sandbox, arkworker_ponos, operation
 ):
     ids = arkworker_sandbox.process_element_ids()
     first = arkworker_ponos.add_parent("init")
@@ -46,7 +62,7 @@ def test_parent_caches_are_merged_and_their_initial_elements_processed(
     assert run.exit_code == 0, run.output
     assert seen == [("CachedElement", ids[0], True), ("CachedElement", ids[1], True)]
     assert requests_of(arkworker_sandbox, "RetrieveElement") == []
-    assert len(requests_of(arkworker_sandbox, "RetrieveTaskFromAgent")) == 1
+    assert task_requests(arkworker_sandbox) == [operation]
     info = cache_info(arkworker_ponos.cache_path)
     assert (info.counts["elements"], info.initial_elements) == (3, 2)
     assert f"Merging parent db {first / 'db.sqlite'} into {arkworker_ponos.cache_path}" in run.output
@@ -96,7 +112,7 @@ def test_workers_without_cache_and_read_only_runs_leave_no_cache(
     arkworker_ponos.add_parent()
     assert arkworker_run(recording_worker([], cache=False)).exit_code == 0
     assert arkworker_run(recording_worker([]), "--dev").exit_code == 0
-    assert requests_of(arkworker_sandbox, "RetrieveTaskFromAgent") == []
+    assert task_requests(arkworker_sandbox) == []
     assert not arkworker_ponos.cache_path.exists()
 
 
@@ -104,7 +120,7 @@ def test_database_option_wins_over_the_parents(arkworker_run, arkworker_sandbox,
     parent = arkworker_ponos.add_parent()
     run = arkworker_run(recording_worker([]), "--database", str(parent / "db.sqlite"))
     assert run.exit_code == 0, run.output
-    assert requests_of(arkworker_sandbox, "RetrieveTaskFromAgent") == []
+    assert task_requests(arkworker_sandbox) == []
     assert not arkworker_ponos.cache_path.exists()
 
 
@@ -133,7 +149,7 @@ def test_parent_ids_that_are_not_task_ids_are_refused(arkworker_run, arkworker_s
     run = arkworker_run(recording_worker([]))
     assert run.exit_code == 1
     assert run.output.endswith(
-        f"Error: Unexpected answer from RetrieveTaskFromAgent({arkworker_ponos.task_id}): "
+        f"Error: Unexpected answer from RetrieveTask({arkworker_ponos.task_id}): "
         "'parents' is not a list of task ids.\n"
     )
     assert not arkworker_ponos.cache_path.exists()

@@ -103,6 +103,39 @@ def test_local_secrets_are_decrypted_and_parsed_by_extension(arkworker_run, arkw
     assert "local-json-value" not in run.output
 
 
+def test_a_new_style_config_file_resolves_secret_items_from_local_files(
+    arkworker_run, arkworker_sandbox, put_secret, tmp_path
+):
+    """A secret item's value is the secret's name: the API does not have it, the local file does."""
+    put_secret("nested/config.yml", "password: pw-LOCAL-5678\n")
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "configuration:\n"
+        "  - {key: threshold, value: 0.5}\n"
+        "  - {key: db, value: nested/config.yml, secret: true}\n"
+    )
+    seen = []
+    app = Worker("new-style-secrets")
+
+    @app.element
+    def process(element, ctx):
+        seen.append((dict(ctx.config), dict(ctx.secrets)))
+        ctx.logger.info("Password is %s", ctx.config["db"]["password"])
+
+    run = arkworker_run(
+        app, "--dev", "--config", str(config), elements=arkworker_sandbox.process_element_ids()[:1]
+    )
+    assert run.exit_code == 0, run.output
+    assert seen == [
+        (
+            {"threshold": 0.5, "db": {"password": "pw-LOCAL-5678"}},
+            {"db": {"password": "pw-LOCAL-5678"}},  # under the configuration key
+        )
+    ]
+    assert "Secret nested/config.yml read from the local file" in run.output
+    assert "Password is [secret]" in run.output and "pw-LOCAL-5678" not in run.output
+
+
 @pytest.mark.parametrize(
     "arkworker_corpus", [{**CORPUS, "secrets": {"creds.json": '{"token": "from-the-api"}'}}]
 )
@@ -121,7 +154,7 @@ def test_a_secret_missing_everywhere_names_both_places(arkworker_run, make_app, 
     run = arkworker_run(make_app())
     assert run.exit_code == 1
     assert run.output.splitlines()[-1].startswith(
-        "Error: Secret nested/config.yml is not available on the API ("
+        "Error: Failed to configure this worker: Secret nested/config.yml is not available on the API ("
     )
     assert f"nor locally ({secrets_dir / 'nested' / 'config.yml'} does not exist)" in run.output
 
@@ -130,7 +163,10 @@ def test_a_local_secret_that_does_not_parse_is_an_error(arkworker_run, make_app,
     put_secret("creds.json", "{broken-json-value")
     run = arkworker_run(make_app())
     assert run.exit_code == 1
-    assert "Error: Secret creds.json is not valid JSON (line 1, column 2)" in run.output
+    assert (
+        "Error: Failed to configure this worker: Secret creds.json is not valid JSON (line 1, column 2)"
+        in run.output
+    )
     assert "broken-json-value" not in run.output
 
 
@@ -144,8 +180,8 @@ def test_an_undecryptable_local_secret_is_an_error(arkworker_run, make_app, put_
     run = arkworker_run(make_app())
     assert run.exit_code == 1
     assert (
-        f"Error: Cannot decrypt the local secret {secrets_dir / 'creds.json'} for secret creds.json"
-        in run.output
+        "Error: Failed to configure this worker: Cannot decrypt the local secret "
+        f"{secrets_dir / 'creds.json'} for secret creds.json" in run.output
     )
     assert "encrypt it for a key of your keyring (GNUPGHOME)" in run.output
 

@@ -1,7 +1,9 @@
-"""``ctx`` helpers of a task: parent files, parent archives, the extras directory."""
+"""``ctx`` helpers of a task: its parents, parent files and archives, the model and extras directories."""
 
 import io
+import json
 import tarfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import zstandard
 from arkworker import Worker
 from arkworker.storage.archives import create_tar_zst
 from arkworker.storage.tasks import chunk_file_name
+from tests.conftest import PAGES_CORPUS
 
 
 def probing_worker(probe, results):
@@ -129,3 +132,107 @@ def test_extras_dir_locally(arkworker_run, tmp_path, monkeypatch, config, cli, e
         assert results == [Path(expected)]
     else:
         assert expected in str(results[0])
+
+
+@pytest.mark.parametrize(
+    ("arkworker_corpus", "operation"),
+    [(PAGES_CORPUS, "RetrieveTask"), ({**PAGES_CORPUS, "api_level": "legacy"}, "RetrieveTaskFromAgent")],
+    ids=["current", "legacy"],
+)
+def test_parents_come_from_the_task_operation_the_instance_has(
+    arkworker_run, arkworker_sandbox, arkworker_ponos, operation
+):
+    first = arkworker_ponos.add_parent(cache=False)
+    second = arkworker_ponos.add_parent(cache=False)
+    results = []
+    run = arkworker_run(probing_worker(lambda ctx: (ctx.task_parents, ctx.task_parents), results))
+    assert run.exit_code == 0, run.output
+    assert results == [([first.name, second.name], [first.name, second.name])]
+    called = [
+        record.operation_id for record in arkworker_sandbox.requests if "Task" in (record.operation_id or "")
+    ]
+    assert called == [operation]  # asked once
+
+
+def test_task_parents_from_the_environment_need_no_call(arkworker_run, arkworker_sandbox, arkworker_ponos):
+    known = arkworker_ponos.add_parent(cache=False)  # what the API would answer: not asked
+    given = [str(uuid.uuid4()), str(uuid.uuid4())]
+    for parent in given:
+        (arkworker_ponos.data_dir / parent).mkdir()
+        (arkworker_ponos.data_dir / parent / "data.json").write_text("{}")
+    (known / "data.json").write_text("{}")
+    results = []
+    run = arkworker_run(
+        probing_worker(lambda ctx: (ctx.task_parents, ctx.find_parents_file_paths("data.json")), results),
+        env={"TASK_PARENTS": json.dumps({given[0]: "init", given[1]: "other"})},
+    )
+    assert run.exit_code == 0, run.output
+    assert results == [(given, [arkworker_ponos.data_dir / parent / "data.json" for parent in given])]
+    assert not [record for record in arkworker_sandbox.requests if "Task" in (record.operation_id or "")]
+
+
+def test_task_parents_from_the_environment_outside_a_ponos_task(arkworker_run, tmp_path):
+    parent = str(uuid.uuid4())
+    (tmp_path / parent).mkdir()
+    (tmp_path / parent / "model.bin").write_text("weights")
+    results = []
+    run = arkworker_run(
+        probing_worker(lambda ctx: ctx.find_parents_file_paths("model.bin"), results),
+        env={"TASK_PARENTS": json.dumps({parent: "training"}), "PONOS_DATA": str(tmp_path)},
+    )
+    assert run.exit_code == 0, run.output
+    assert results == [[tmp_path / parent / "model.bin"]]
+
+
+def test_the_model_directory_comes_first_in_a_ponos_task(arkworker_run, arkworker_ponos, tmp_path):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (arkworker_ponos.data_dir / "extra_files").mkdir()
+    results = []
+    run = arkworker_run(
+        probing_worker(lambda ctx: (ctx.model_dir, ctx.extras_dir), results),
+        env={"ARKINDEX_MODEL_DIR": str(model_dir)},
+    )
+    assert run.exit_code == 0, run.output
+    assert results == [(model_dir, model_dir)]
+    assert "Model directory" not in run.output
+
+
+def test_a_missing_model_directory_is_a_warning(arkworker_run, arkworker_ponos, tmp_path):
+    missing = tmp_path / "no-model"
+    results = []
+    run = arkworker_run(
+        probing_worker(lambda ctx: (ctx.model_dir, ctx.extras_dir, ctx.extras_dir), results),
+        env={"ARKINDEX_MODEL_DIR": str(missing)},
+    )
+    assert run.exit_code == 0, run.output
+    assert results == [(missing, arkworker_ponos.data_dir / "current", arkworker_ponos.data_dir / "current")]
+    assert (
+        run.output.count(f"WARNING/arkworker: Model directory {missing} is missing: check ARKINDEX_MODEL_DIR")
+        == 1
+    )
+
+
+def test_without_a_model_directory(arkworker_run, arkworker_ponos):
+    results = []
+    run = arkworker_run(probing_worker(lambda ctx: ctx.model_dir, results), "--verbose")
+    assert run.exit_code == 0, run.output
+    assert results == [None]
+    assert "Missing ARKINDEX_MODEL_DIR environment variable, using extra_files old mode" in run.output
+
+
+def test_locally_the_model_directory_is_not_an_extras_directory(arkworker_run, tmp_path, monkeypatch):
+    """As in the reference: outside a Ponos task the extras directory is the user's to name."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "extras").mkdir()
+    (tmp_path / "model").mkdir()
+    results = []
+    run = arkworker_run(
+        probing_worker(lambda ctx: (ctx.model_dir, ctx.extras_dir), results),
+        "--dev",
+        "--extras-dir",
+        "extras",
+        env={"ARKINDEX_MODEL_DIR": str(tmp_path / "model")},
+    )
+    assert run.exit_code == 0, run.output
+    assert results == [(tmp_path / "model", Path("extras"))]

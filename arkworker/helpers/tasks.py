@@ -1,7 +1,8 @@
-"""``ctx`` helpers about the task: its parents' files, parent archives, the extras directory."""
+"""``ctx`` helpers about the task: its parents' files, parent archives, the model and extras directories."""
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,6 +13,8 @@ from arkworker.environment import Environment
 from arkworker.errors import BadInput, ConfigurationError
 from arkworker.storage.archives import ArchiveLimits, extract_tar_zst
 from arkworker.storage.tasks import parent_file_paths, retrieve_parents
+
+logger = logging.getLogger("arkworker")
 
 
 class ExtrasDirNotFoundError(ConfigurationError):
@@ -46,7 +49,14 @@ class TaskMixin:
 
     @cached_property
     def task_parents(self) -> list[str]:
-        """The ids of the parent tasks (``RetrieveTaskFromAgent``); empty outside a Ponos task."""
+        """The ids of the parent tasks, in order.
+
+        ``TASK_PARENTS`` gives them without any call when set (a task bootstrapped outside
+        Ponos); otherwise, in a Ponos task, ``RetrieveTask`` (``RetrieveTaskFromAgent`` on an
+        instance without it); otherwise there are none.
+        """
+        if self.environment.task_parents is not None:
+            return list(self.environment.task_parents)
         if self.environment.ponos_task is None:
             return []
         return retrieve_parents(self.api, self.environment.ponos_task)
@@ -73,15 +83,32 @@ class TaskMixin:
             extract_tar_zst(archive, destination, limits=self.archive_limits)
         return archives
 
+    @cached_property
+    def model_dir(self) -> Path | None:
+        """The directory of the worker run's model (``ARKINDEX_MODEL_DIR``), None when unset.
+
+        A directory that does not exist is a warning, not an error (arkindex-base-worker's
+        rule): the worker may not need it, and :attr:`extras_dir` then looks further.
+        """
+        path = self.environment.model_dir
+        if path is None:
+            logger.debug("Missing ARKINDEX_MODEL_DIR environment variable, using extra_files old mode")
+        elif not path.is_dir():
+            logger.warning("Model directory %s is missing: check ARKINDEX_MODEL_DIR", path)
+        return path
+
     @property
     def extras_dir(self) -> Path:
         """The directory of extra files (models, dictionaries...) the worker was given.
 
-        In a Ponos task: ``<task data dir>/extra_files`` when it exists, else the work
-        directory. Locally: the configuration's ``extras_dir`` when the key is present
-        (even empty), else ``--extras-dir``.
+        In a Ponos task: the model directory (``ARKINDEX_MODEL_DIR``) when it exists, else
+        ``<task data dir>/extra_files`` when it exists, else the work directory. Locally: the
+        configuration's ``extras_dir`` when the key is present (even empty), else
+        ``--extras-dir``.
         """
         if self.environment.ponos_task is not None:
+            if self.model_dir is not None and self.model_dir.is_dir():
+                return self.model_dir
             extra_files = self.environment.task_data_dir / "extra_files"
             return extra_files if extra_files.is_dir() else self.environment.work_dir
         value = self.config.get("extras_dir", self.args.extras_dir)

@@ -65,10 +65,12 @@ def parse_secret(name: str, content: str) -> Any:
 
 def load_secrets(names: Iterable[str], api: Api, environment: Environment) -> Secrets:
     """Fetch every required secret; a missing one stops the run with its name."""
-    secrets = Secrets()
-    for name in names:
-        secrets[name] = parse_secret(name, _fetch(name, api, environment))
-    return secrets
+    return Secrets({name: load_secret(name, api, environment) for name in names})
+
+
+def load_secret(name: str, api: Api, environment: Environment) -> Any:
+    """The secret ``name`` from the API or its local file, parsed by the extension of its name."""
+    return parse_secret(name, _fetch(name, api, environment))
 
 
 def local_secret_path(name: str, environment: Environment) -> Path:

@@ -18,9 +18,8 @@ from pathlib import Path, PurePath
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.api.client import Api
-from arkworker.environment import Environment
+from arkworker.environment import Environment, is_task_id
 from arkworker.errors import ConfigurationError
-from arkworker.models import normalise_uuid
 from arkworker.storage.cache_files import CacheFileError, merge_caches
 
 logger = logging.getLogger("arkworker")
@@ -30,27 +29,26 @@ CACHE_NAME = "db.sqlite"
 
 
 def retrieve_parents(api: Api, task_id: str) -> list[str]:
-    """The ids of the parent tasks of ``task_id``, in the API's order."""
+    """The ids of the parent tasks of ``task_id``, in the API's order.
+
+    The operation is the one the instance offers: ``RetrieveTask`` (what arkindex-base-worker
+    calls since 0.4), else ``RetrieveTaskFromAgent`` (0.3.7's), so that an instance of either
+    generation answers whatever API level the run was forced to.
+    """
+    operation = "RetrieveTask" if api.has_operation("RetrieveTask") else "RetrieveTaskFromAgent"
     try:
-        task = api.request("RetrieveTaskFromAgent", id=task_id)
+        task = api.request(operation, id=task_id)
     except ErrorResponse as exc:
         hint = " check PONOS_TASK" if exc.status_code == 404 else ""
         raise ConfigurationError(
             f"Could not retrieve the task {task_id} (HTTP {exc.title}):{hint}."
         ) from None
     parents = task.get("parents") if isinstance(task, dict) else None
-    if not isinstance(parents, list) or not all(_is_task_id(parent) for parent in parents):
-        # Parent ids become directory names under PONOS_DATA: anything else than a UUID
-        # (``..``, a path) would make the worker read files outside the task tree.
+    if not isinstance(parents, list) or not all(is_task_id(parent) for parent in parents):
         raise ConfigurationError(
-            f"Unexpected answer from RetrieveTaskFromAgent({task_id}): 'parents' is not a list of task ids."
+            f"Unexpected answer from {operation}({task_id}): 'parents' is not a list of task ids."
         )
     return parents
-
-
-def _is_task_id(value: object) -> bool:
-    """A UUID in its canonical text form (braces, ``urn:`` or missing dashes are refused)."""
-    return isinstance(value, str) and normalise_uuid(value) == value.lower()
 
 
 def chunk_file_name(filename: str, chunk: str) -> str:
