@@ -13,9 +13,9 @@
 Run it with ``arkworker run demo.py --element <uuid>``, or ``--sandbox`` to try it on a
 local Arkindex sandbox.
 
-``Worker`` is loaded on first use (:pep:`562`): it brings the command line with it (its
-``run()`` is ``arkworker run``), and the layers below it, :mod:`arkworker.spec` first, must
-be importable without the command line.
+``Worker`` and ``RunResult`` are loaded on first use (:pep:`562`): they bring the command
+line and the runner with them (``Worker.run()`` is ``arkworker run``), and the layers below,
+:mod:`arkworker.spec` first, must be importable without either.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from arkworker.errors import (
 from arkworker.helpers.base import Listing
 from arkworker.helpers.elements import ElementType
 from arkworker.run.context import Context
-from arkworker.run.loop import RunResult
 from arkworker.version import __version__
 
 if TYPE_CHECKING:
     from arkworker.app import Worker
+    from arkworker.run.loop import RunResult
 
 __all__ = [
     "ActivityState",
@@ -66,4 +66,8 @@ def __getattr__(name: str) -> Any:
         from arkworker.app import Worker
 
         return Worker
+    if name == "RunResult":  # the runner's, loaded with it
+        from arkworker.run.loop import RunResult
+
+        return RunResult
     raise AttributeError(f"module 'arkworker' has no attribute {name!r}")

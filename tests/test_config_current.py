@@ -193,7 +193,7 @@ def test_user_configuration_is_a_deprecated_alias_of_config(configure, arkworker
         Environment.from_env(arkworker_env),
         downloads=DownloadSettings(),
     )
-    with pytest.warns(DeprecationWarning, match="use self.config instead of self.user_configuration") as seen:
+    with pytest.warns(DeprecationWarning, match="use ctx.config instead of ctx.user_configuration") as seen:
         assert ctx.user_configuration is ctx.config
     assert seen[0].filename == __file__  # the line that read it
     legacy = configure(ApiLevel.LEGACY)

@@ -58,9 +58,9 @@ NEW_STYLE_KEY = "configuration"
 #: The keys of one configuration item.
 ITEM_KEYS = ("key", "value", "secret")
 
-#: The warning of ``ctx.user_configuration`` at the current API level (the reference's words).
+#: The warning of ``ctx.user_configuration`` at the current API level.
 USER_CONFIGURATION_DEPRECATED = (
-    "This worker should be updated to use self.config instead of self.user_configuration"
+    "This worker should be updated to use ctx.config instead of ctx.user_configuration"
 )
 
 
@@ -84,6 +84,7 @@ class Configuration:
     worker_run: dict[str, Any] | None = field(default=None, repr=False)
     #: The API level the configuration was read at.
     level: ApiLevel = ApiLevel.LEGACY
+    _deprecation_logged: bool = field(default=False, repr=False, compare=False)
 
     @property
     def store_activity(self) -> bool:
@@ -102,6 +103,9 @@ class Configuration:
         """
         if self.level is ApiLevel.CURRENT:
             warnings.warn(USER_CONFIGURATION_DEPRECATED, DeprecationWarning, stacklevel=3)
+            if not self._deprecation_logged:  # Python hides DeprecationWarning outside __main__
+                logger.warning(USER_CONFIGURATION_DEPRECATED)
+                self._deprecation_logged = True
             return self.config
         return self.legacy_user_configuration
 

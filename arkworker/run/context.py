@@ -77,7 +77,8 @@ class Context(
     """Everything a handler can use during a run.
 
     :ivar args: the parsed command line, built-in and custom options (``ctx.args.threshold``).
-    :ivar config: the merged configuration (see the README for the precedence rules).
+    :ivar config: the worker's configuration: the worker run's items on a current instance, the
+        merged layers on a legacy one (README, "Configuration").
     :ivar secrets: the worker's secrets by name, parsed according to their extension.
     :ivar logger: a logger that follows ``--verbose``.
     """

@@ -150,7 +150,9 @@ def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResu
     with stop.installed():
         api = connect(env)
         level = generation.api_level(api, forced)
-        configuration = load_configuration(environment, api, dev=options.dev, local_config=local_config)
+        configuration = load_configuration(
+            environment, api, dev=options.dev, local_config=local_config, level=level
+        )
         logs.redact_secrets(configuration.secrets)
         if options.verbose or configuration.debug:
             logs.enable_debug()
@@ -181,7 +183,7 @@ def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResu
                 logger.info("Connected to cache on %s", cache_path)
             if app.kind == "dataset_set":
                 return with_lifecycle(app, ctx, lambda: dataset_loop(app, ctx, options))
-            elements = choose_elements(ctx, level, options, env, element_ids)
+            elements = choose_elements(ctx, level, options, element_ids)
             return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, elements))
 
 
@@ -214,7 +216,7 @@ def task_cache_file(app: WorkerSpec, ctx: Context) -> Path | None:
 
 
 def choose_elements(
-    ctx: Context, level: ApiLevel, options: RunOptions, env: Mapping[str, str], element_ids: Sequence[str]
+    ctx: Context, level: ApiLevel, options: RunOptions, element_ids: Sequence[str]
 ) -> Elements:
     """Decide where the elements come from (logged once), and whether activities are reported."""
     listed = listed_elements(ctx, element_ids)
@@ -223,7 +225,7 @@ def choose_elements(
         ctx.api,
         None if ctx.is_read_only else ctx.process_information,
         listed=bool(listed),
-        no_elements_list=options.no_elements_list or "SKIP_TASK_ELEMENTS" in env,
+        no_elements_list=options.no_elements_list or ctx.environment.skip_task_elements,
     )
     logger.info("Elements come from %s", source.description)
     if options.no_worker_activity:
