@@ -260,7 +260,6 @@ DECISIONS = [
     (corpus(mode="dataset"), None, "current (the instance has", "the process's dataset sets"),
     (corpus(mode="export"), None, "current (the instance has", "the process's elements"),
     (corpus(skip_elements_json=True), "legacy", "legacy (forced)", "the element list"),
-    (corpus("legacy"), "current", "current (forced)", "the element list"),
 ]
 
 
@@ -275,3 +274,13 @@ def test_the_decision_for_each_instance_and_process(
     assert f"Elements come from {source}" in run.output
     if "dataset" not in source:  # the dataset process of this corpus has no sets
         assert run.summary == "Ran on 3 elements: 3 completed, 0 failed", run.output
+
+
+@pytest.mark.parametrize("arkworker_corpus", [corpus("legacy")])
+def test_forcing_current_on_a_legacy_instance_fails_to_configure_with_the_fix(arkworker_run):
+    run = arkworker_run(recorder()[0], "--api-level", "current")
+    assert run.exit_code == 1
+    assert "Arkindex API level: current (forced)" in run.output
+    (line,) = [line for line in run.output.splitlines() if line.startswith("Error:")]
+    assert line.startswith("Error: Failed to configure this worker: ")
+    assert line.endswith("use --api-level auto (or legacy), or unset ARKWORKER_API_LEVEL.")
