@@ -259,6 +259,17 @@ def test_a_cut_upload_is_sent_again_from_its_first_byte(train, arkworker_sandbox
     assert "attempt 2 of 5" in run.output and "attempt 3 of 5" in run.output
 
 
+def test_an_upload_answered_too_late_times_out_and_is_sent_again(
+    train, arkworker_sandbox, model_dir, lines_id
+):
+    arkworker_sandbox.stall("upload", seconds=2)
+    env = {"ARKWORKER_API_READ_TIMEOUT": "0.2"}
+    version, run = train(lambda ctx: ctx.publish_model_version(model_dir, lines_id), env=env)
+    assert version["state"] == "available"
+    assert [record.fault for record in uploads(arkworker_sandbox)] == ["stall", None]
+    assert "failed (no answer within 0.2 s); attempt 2 of 5" in run.output
+
+
 def test_an_upload_the_store_refuses_fails_the_run_and_aborts_the_multipart_upload(
     train, arkworker_sandbox, level, model_dir, lines_id
 ):
