@@ -1,4 +1,4 @@
-"""The ``.tar.zst`` files Arkindex tasks exchange: the public face of :mod:`arkworker.storage.archives`.
+"""The ``.tar.zst`` files Arkindex tasks exchange, and ZIP files: the public face of :mod:`arkworker.storage.archives`.
 
 Kept at this path because worker code imports it (``from arkworker.archives import
 extract_tar_zst``); the implementation lives with the run's other files in ``storage/``.
@@ -9,6 +9,7 @@ from arkworker.storage.archives import (
     ArchiveInfo,
     ArchiveLimits,
     create_tar_zst,
+    create_zip_archive,
     decompress_zst,
     extract_tar_zst,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "ArchiveInfo",
     "ArchiveLimits",
     "create_tar_zst",
+    "create_zip_archive",
     "decompress_zst",
     "extract_tar_zst",
 ]

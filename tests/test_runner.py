@@ -4,6 +4,7 @@ import pytest
 
 from arkworker import MetaType, Worker
 from arkworker.models import Element
+from arkworker.sandbox.handlers import HANDLERS
 from tests.conftest import requests_of, with_worker_run
 
 
@@ -138,7 +139,11 @@ def test_a_persistent_server_error_is_tried_exactly_five_times(arkworker_run, ar
     assert len(requests_of(arkworker_sandbox, "RetrieveElement")) == 5
 
 
-def test_not_implemented_and_client_errors_are_not_retried(arkworker_run, arkworker_sandbox, make_app):
+def test_not_implemented_and_client_errors_are_not_retried(
+    arkworker_run, arkworker_sandbox, make_app, monkeypatch
+):
+    monkeypatch.delitem(HANDLERS, "DestroyModelVersion")  # as if the sandbox had no handler for it
+
     def process(element, ctx):
         ctx.request("DestroyModelVersion", id=element.id)
 

@@ -35,6 +35,7 @@ from arkworker.helpers.elements import ElementMixin
 from arkworker.helpers.entities import EntityMixin
 from arkworker.helpers.metadata import MetaDataMixin
 from arkworker.helpers.tasks import TaskMixin
+from arkworker.helpers.training import TrainingMixin
 from arkworker.helpers.transcriptions import TranscriptionMixin
 from arkworker.helpers.worker_versions import WorkerVersionMixin
 from arkworker.run.config import Configuration
@@ -73,6 +74,7 @@ class Context(
     TranscriptionMixin,
     WorkerVersionMixin,
     TaskMixin,
+    TrainingMixin,
 ):
     """Everything a handler can use during a run.
 

@@ -24,7 +24,12 @@ The faults a sandbox can inject, and what each does to the state, are described 
 
 ``Sandbox(api_level="legacy")`` serves a 0.3.7-era instance instead of a current one: its
 schema lacks the operations added since (StartWorkerActivity, ListProcessElements,
-RetrieveWorkerRunConfiguration, RetrieveTask, RetrieveDatasetSet), which answer 404.
+RetrieveWorkerRunConfiguration, RetrieveTask, RetrieveDatasetSet, RetrieveModelVersion, the
+multipart uploads), which answer 404.
+
+A training worker's model archive goes to the sandbox's object store
+(:mod:`arkworker.sandbox.uploads`), as it would go to S3; ``sb.uploaded(version_id)`` gives
+the bytes back, and the fault target ``"upload"`` spoils its requests.
 """
 
 from __future__ import annotations
@@ -36,13 +41,24 @@ from types import TracebackType
 from typing import Any
 
 from arkworker.sandbox.corpus import CorpusError, CorpusSpec, load_corpus
-from arkworker.sandbox.faults import FAULT_KINDS, IIIF, SCHEMA, Fault, FaultRule, build_fault, check_times
+from arkworker.sandbox.faults import (
+    FAULT_KINDS,
+    IIIF,
+    SCHEMA,
+    UPLOAD,
+    Fault,
+    FaultRule,
+    build_fault,
+    check_times,
+)
 from arkworker.sandbox.handlers import implemented_operations, tasks
+from arkworker.sandbox.handlers.models import archive_object
 from arkworker.sandbox.iiif import DEFAULT_MAX_AREA
 from arkworker.sandbox.operations import API_LEVELS, DEFAULT_API_LEVEL, check_api_level
 from arkworker.sandbox.server import DEFAULT_MAX_BODY_SIZE, RecordedRequest, SandboxApp
 from arkworker.sandbox.store import StateFileError, Store
 from arkworker.sandbox.transport import ServerThread
+from arkworker.sandbox.uploads import find_object
 
 _PLAIN = "text/plain; charset=utf-8"
 
@@ -54,6 +70,7 @@ __all__ = [
     "FAULT_KINDS",
     "IIIF",
     "SCHEMA",
+    "UPLOAD",
     "CorpusError",
     "Fault",
     "FaultRule",
@@ -255,6 +272,18 @@ class Sandbox:
     def clear_requests(self) -> None:
         self.app.clear_requests()
 
+    def uploaded(self, model_version_id: str) -> bytes:
+        """The archive uploaded for a model version: PUT to its ``s3_put_url``, or its completed multipart upload.
+
+        A ``LookupError`` when nothing was uploaded for it (none yet, or the version was destroyed).
+        """
+        with self.store.session():
+            stored = find_object(archive_object(model_version_id))
+            data = None if stored is None else bytes(stored.data)
+        if data is None:
+            raise LookupError(f"Nothing was uploaded for model version {model_version_id}")
+        return data
+
     # -- fault injection (the kinds and their rules: arkworker.sandbox.faults) ------------------
 
     def fault(
@@ -273,8 +302,9 @@ class Sandbox:
     ) -> None:
         """Spoil the next ``times`` requests of ``target`` with a fault of ``kind`` (None: until cleared).
 
-        ``target`` is an operationId, :data:`SCHEMA` (``"schema"``, the schema download) or
-        :data:`IIIF` (``"iiif"``, the IIIF server); ``kind`` one of :data:`FAULT_KINDS`:
+        ``target`` is an operationId, :data:`SCHEMA` (``"schema"``, the schema download),
+        :data:`IIIF` (``"iiif"``, the IIIF server) or :data:`UPLOAD` (``"upload"``, the object
+        store where model archives are uploaded); ``kind`` one of :data:`FAULT_KINDS`:
         ``"error"`` (``status``, ``body``, ``content_type``, ``delay``), ``"reset"``,
         ``"reset-mid-answer"`` and ``"truncate"`` (``after_bytes``), ``"stall"`` and ``"slow"``
         (``seconds``), ``"malformed"`` (``body``, ``content_type``, ``apply``, ``delay``). A

@@ -1,8 +1,9 @@
 """Fault injection: the sandbox answering badly on purpose, to test a worker's error handling.
 
 A fault is set on a *target*: an API operationId (``"CreateTranscription"``), :data:`SCHEMA`
-(``"schema"``, the schema download ``/api/v1/openapi/``) or :data:`IIIF` (``"iiif"``, every
-request to the sandbox's IIIF server). It spoils the next ``times`` requests of that target
+(``"schema"``, the schema download ``/api/v1/openapi/``), :data:`IIIF` (``"iiif"``, every
+request to the sandbox's IIIF server) or :data:`UPLOAD` (``"upload"``, every request to its
+object store, the signed URLs where archives are uploaded). It spoils the next ``times`` requests of that target
 (``times=None``: every request until ``Sandbox.clear_faults()`` or ``Sandbox.reset()``).
 Faults of one target apply in the order they were added, whatever their kind; every request
 is recorded in ``Sandbox.requests``, with the kind of fault it got in ``RecordedRequest.fault``.
@@ -52,6 +53,8 @@ from arkworker.sandbox.operations import operation_ids
 SCHEMA = "schema"
 #: The target of every request to the sandbox's IIIF server (``info.json`` and images).
 IIIF = "iiif"
+#: The target of every request to the sandbox's object store (``/upload/``, the signed URLs).
+UPLOAD = "upload"
 
 #: The parameters each kind takes besides ``times``; any other one is refused.
 _PARAMETERS: dict[str, tuple[str, ...]] = {
@@ -67,7 +70,7 @@ FAULT_KINDS = tuple(_PARAMETERS)
 
 #: The command-line forms, as an error message names them.
 SPEC_FORMS = (
-    "TARGET:KIND[=VALUE][:OPTION=VALUE]..., TARGET an operationId, 'schema' or 'iiif', KIND one of "
+    "TARGET:KIND[=VALUE][:OPTION=VALUE]..., TARGET an operationId, 'schema', 'iiif' or 'upload', KIND one of "
     "error[=STATUS], reset, reset-mid-answer[=BYTES], truncate[=BYTES], stall=SECONDS, slow=SECONDS, "
     "malformed; options times=N|always (default 1), status=, after_bytes=, seconds=, delay=, "
     "content_type=, apply, body= (last: it takes the rest); "
@@ -183,19 +186,19 @@ def build_fault(
 
 
 class UnknownTargetError(ValueError, LookupError):
-    """A fault target that is not a declared operationId, ``"schema"`` or ``"iiif"`` (a typo)."""
+    """A fault target that is not a declared operationId, ``"schema"``, ``"iiif"`` or ``"upload"`` (a typo)."""
 
 
 def check_target(target: str) -> None:
-    """Refuse a target that is neither a declared operationId nor :data:`SCHEMA` or :data:`IIIF`."""
+    """Refuse a target that is neither a declared operationId nor :data:`SCHEMA`, :data:`IIIF` or :data:`UPLOAD`."""
     known = operation_ids()
-    if target in (SCHEMA, IIIF) or target in known:
+    if target in (SCHEMA, IIIF, UPLOAD) or target in known:
         return
-    close = difflib.get_close_matches(str(target), [*known, SCHEMA, IIIF], n=3)
+    close = difflib.get_close_matches(str(target), [*known, SCHEMA, IIIF, UPLOAD], n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     raise UnknownTargetError(
         f"Unknown fault target {target!r}: use an operationId the sandbox declares, {SCHEMA!r} "
-        f"(the schema download) or {IIIF!r} (the IIIF server){hint}"
+        f"(the schema download), {IIIF!r} (the IIIF server) or {UPLOAD!r} (the object store){hint}"
     )
 
 
@@ -223,6 +226,8 @@ def _seconds(name: str, value: Any, *, positive: bool) -> float:
 def _error_body(target: str, status: int) -> Any:
     if target == IIIF:
         return f"Fault injected by sandbox.fail_iiif(status={status})"
+    if target == UPLOAD:
+        return f"Fault injected by sandbox.fail({UPLOAD!r}, status={status})"
     kind = "server_error" if status >= 500 else "client_error"
     detail = f"Fault injected by sandbox.fail({target!r}, status={status})"
     return {"type": kind, "errors": [error_entry(detail, "injected_fault")]}

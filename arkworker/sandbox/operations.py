@@ -372,11 +372,68 @@ OPERATIONS: tuple[Operation, ...] = (
         Param("set", "string", "Only elements of the set with this name."),
         paginated=True,
     ),
-    # Models
-    _op("CreateModelVersion", "POST", "model/{id}/versions/", "models", body=True),
+    # Models: their versions, and the uploads of their archives. The archive goes to a URL of
+    # the object store: the version's s3_put_url, then ValidateModelVersion (0.3.7 era), or a
+    # multipart upload (current; the sources of base-worker do not give these paths).
+    _op(
+        "CreateModelVersion",
+        "POST",
+        "model/{id}/versions/",
+        "models",
+        body=True,
+        summary="Create a version of a model (current level: with its archive's size and archive_hash).",
+    ),
+    _op("RetrieveModelVersion", "GET", "modelversion/{id}/", "models", since="current"),
     _op("UpdateModelVersion", "PUT", "modelversion/{id}/", "models", body=True),
-    _op("ValidateModelVersion", "POST", "modelversion/{id}/validate/", "models", body=True),
+    _op(
+        "ValidateModelVersion",
+        "POST",
+        "modelversion/{id}/validate/",
+        "models",
+        body=True,
+        summary="Make a version available once its archive is uploaded; 409 with the version of the same hash.",
+        status=200,
+    ),
     _op("DestroyModelVersion", "DELETE", "modelversion/{id}/", "models"),
+    _op(
+        "CreateMultipartUpload",
+        "POST",
+        "multipart/",
+        "models",
+        body=True,
+        summary="Open the multipart upload of an object (a model version's archive): its upload_id.",
+        since="current",
+    ),
+    _op(
+        "CreateMultipartUploadPart",
+        "POST",
+        "multipart/part/",
+        "models",
+        body=True,
+        summary="The URL where one part of a multipart upload is PUT, signed for its MD5.",
+        since="current",
+        status=200,
+    ),
+    _op(
+        "CompleteMultipartUpload",
+        "POST",
+        "multipart/complete/",
+        "models",
+        body=True,
+        summary="Assemble the uploaded parts, in order; a model version is then available.",
+        since="current",
+        status=200,
+    ),
+    _op(
+        "AbortMultipartUpload",
+        "POST",
+        "multipart/abort/",
+        "models",
+        body=True,
+        summary="Drop a multipart upload and its parts.",
+        since="current",
+        status=204,
+    ),
 )
 
 _BY_ID: dict[str, Operation] = {op.operation_id: op for op in OPERATIONS}

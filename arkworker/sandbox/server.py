@@ -23,7 +23,9 @@ the order a real Arkindex would:
    (:func:`arkworker.sandbox.transport.spoil`).
 
 Paths under ``/iiif/`` skip steps 3 to 7: they go to the IIIF image server
-(:mod:`arkworker.sandbox.iiif`), which needs no token, like a public IIIF server.
+(:mod:`arkworker.sandbox.iiif`), which needs no token, like a public IIIF server. So do
+paths under ``/upload/``, the object store (:mod:`arkworker.sandbox.uploads`), whose URLs
+are signed instead.
 
 Every error uses the uniform Arkindex body that arkindex-client 1.3 parses into typed
 exceptions; every request, faults and failures included, is appended to the request log.
@@ -46,7 +48,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from arkworker.sandbox.faults import IIIF, SCHEMA, Fault, Faults
+from arkworker.sandbox.faults import IIIF, SCHEMA, UPLOAD, Fault, Faults
 from arkworker.sandbox.handlers import HANDLERS
 from arkworker.sandbox.handlers.base import (
     MAX_PAGE_SIZE,
@@ -73,6 +75,8 @@ from arkworker.sandbox.operations import (
 from arkworker.sandbox.schema import build_schema
 from arkworker.sandbox.store import Store
 from arkworker.sandbox.transport import ResetConnection, spoil
+from arkworker.sandbox.uploads import PREFIX as UPLOAD_PREFIX
+from arkworker.sandbox.uploads import ObjectStore
 
 logger = logging.getLogger(__name__)
 
@@ -215,6 +219,7 @@ class SandboxApp:
         #: Set while the server stops: the waits of injected faults end early.
         self.stopping = threading.Event()
         self.iiif = IiifServer(store, max_area=iiif_max_area)
+        self.uploads = ObjectStore(store)
 
     # -- control plane -----------------------------------------------------------------------
 
@@ -272,6 +277,8 @@ class SandboxApp:
         """``(operationId, fault target, the normal answer)``; paths of no target take no fault."""
         if request.path.startswith(IIIF_PREFIX):
             return None, IIIF, lambda: self.iiif.respond(request)
+        if request.path.startswith(UPLOAD_PREFIX):
+            return None, UPLOAD, lambda: self.uploads.respond(request)
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()

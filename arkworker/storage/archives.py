@@ -1,4 +1,4 @@
-"""Zstandard and ``.tar.zst`` archives: decompress, extract safely, create.
+"""Zstandard and ``.tar.zst`` archives: decompress, extract safely, create; ZIP archives too.
 
 Arkindex tasks hand files to each other as ``.tar.zst`` archives, and those archives come
 from other tasks, other workers, sometimes other people: extracting one must never write
@@ -30,7 +30,8 @@ import shutil
 import stat
 import tarfile
 import tempfile
-from collections.abc import Mapping
+import zipfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
@@ -187,7 +188,10 @@ def create_tar_zst(source_dir: str | Path, archive: str | Path) -> ArchiveInfo:
     source_dir, archive = Path(source_dir), Path(archive)
     if not source_dir.is_dir():
         raise ArchiveError(f"Cannot archive {source_dir}: it is not a directory.")
-    entries = sorted(source_dir.rglob("*"), key=lambda path: path.relative_to(source_dir).as_posix())
+    # Sorted by path components, as the reference sorts paths: ``model/config.json`` comes
+    # before ``model.pt`` (a sort of the text would put ``.`` before ``/``), so the content
+    # hash of a directory is the one arkindex-base-worker computes for it.
+    entries = sorted(source_dir.rglob("*"), key=lambda path: path.relative_to(source_dir).parts)
     content_hash = hashlib.md5(usedforsecurity=False)
     with written_in_place(archive) as temporary:
         with open(temporary, "wb") as output:
@@ -203,6 +207,51 @@ def create_tar_zst(source_dir: str | Path, archive: str | Path) -> ArchiveInfo:
         archive_hash = hashlib.md5(usedforsecurity=False)
         _hash_file(temporary, archive_hash)
     return ArchiveInfo(archive, archive.stat().st_size, content_hash.hexdigest(), archive_hash.hexdigest())
+
+
+@contextlib.contextmanager
+def temporary_tar_zst(source_dir: str | Path) -> Iterator[ArchiveInfo]:
+    """:func:`create_tar_zst` of ``source_dir`` into a private temporary directory, removed on exit.
+
+    For an archive that only lives while it is sent somewhere (a model version's archive,
+    uploaded then dropped): nothing of it is left behind, also when the upload fails.
+    """
+    with tempfile.TemporaryDirectory(prefix="arkworker-archive-") as directory:
+        yield create_tar_zst(source_dir, Path(directory) / f"{Path(source_dir).name or 'archive'}.tar.zst")
+
+
+def create_zip_archive(source: str | Path, destination: str | Path | None = None) -> Path:
+    """A ZIP file (deflated) of every entry under ``source``, directories included; its path.
+
+    Names are relative to ``source`` and come in sorted order, so the same tree gives the
+    same members. Without ``destination`` the archive is a new file ``arkworker-*.zip`` in
+    the temporary directory, which the caller removes. arkindex-base-worker 0.5.2 returned a
+    closed ``ZipFile`` and the path (and left a file descriptor open); this returns the path
+    only, so ``_, path = create_zip_archive(...)`` becomes ``path = create_zip_archive(...)``.
+    A destination is written under a temporary name and renamed once complete.
+    """
+    source = Path(source)
+    if not source.is_dir():
+        raise ArchiveError(f"Cannot archive {source}: it is not a directory.")
+    if destination is None:
+        handle, name = tempfile.mkstemp(prefix="arkworker-", suffix=".zip")
+        os.close(handle)
+        target = Path(name)
+    else:
+        target = Path(destination)
+    entries = sorted(source.rglob("*"), key=lambda path: path.relative_to(source).parts)
+    try:
+        with (
+            written_in_place(target) as temporary,
+            zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as zip_file,
+        ):
+            for entry in entries:
+                zip_file.write(entry, arcname=entry.relative_to(source).as_posix())
+    except BaseException:
+        if destination is None:
+            target.unlink(missing_ok=True)
+        raise
+    return target
 
 
 def _require_file(path: Path) -> None:

@@ -185,7 +185,7 @@ IMAGE = {"name": "scan", "width": 100, "height": 100}
         (
             {"corpus": CORPUS, "elemnts": []},
             "top level: unknown key 'elemnts' (valid keys: api_level, corpus, types, images, "
-            "elements, worker_run, secrets, tasks, datasets, classes, entity_types, entities)",
+            "elements, worker_run, secrets, tasks, datasets, classes, entity_types, entities, models)",
         ),
         ({"elements": []}, "top level: missing the 'corpus' mapping (at least corpus: {name: ...})"),
         ({"corpus": {}}, "corpus: missing 'name'"),

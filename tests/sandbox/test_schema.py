@@ -5,6 +5,7 @@ import requests
 from arkindex import ArkindexClient
 
 from arkworker.sandbox import Sandbox, implemented_operations
+from arkworker.sandbox.handlers import HANDLERS
 from arkworker.sandbox.operations import OPERATIONS, get_operation, operation_ids, operations_for
 
 FACTS_OPERATIONS = {
@@ -53,14 +54,19 @@ FACTS_OPERATIONS = {
 }
 
 
-#: What the current generation (arkindex-base-worker 0.4 to 0.6) calls in its run loop and
-#: configuration that 0.3.7 did not.
+#: What the current generation (arkindex-base-worker 0.4 to 0.6) calls in its run loop,
+#: configuration and training helpers that 0.3.7 did not.
 CURRENT_OPERATIONS = {
     "StartWorkerActivity",
     "ListProcessElements",
     "RetrieveWorkerRunConfiguration",
     "RetrieveTask",
     "RetrieveDatasetSet",
+    "RetrieveModelVersion",
+    "CreateMultipartUpload",
+    "CreateMultipartUploadPart",
+    "CompleteMultipartUpload",
+    "AbortMultipartUpload",
 }
 
 
@@ -122,7 +128,8 @@ def test_schema_is_public_and_json(module_sandbox):
     assert body["errors"][0]["attr"] == ["format"]
 
 
-def test_schema_flags_what_is_implemented(module_sandbox):
+def test_schema_flags_what_is_implemented(module_sandbox, monkeypatch):
+    monkeypatch.delitem(HANDLERS, "UpdateModelVersion")  # as if the sandbox had no handler for it
     document = requests.get(module_sandbox.url + "/api/v1/openapi/", timeout=5).json()
     element = document["paths"]["/api/v1/element/{id}/"]
     assert element["get"]["x-sandbox-implemented"] is True

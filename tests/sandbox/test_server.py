@@ -55,7 +55,8 @@ def test_fixed_token(tmp_path):
 # -- uniform errors ----------------------------------------------------------------------------
 
 
-def test_unimplemented_operation_is_a_loud_501(sb, client, named):
+def test_unimplemented_operation_is_a_loud_501(sb, client, named, monkeypatch):
+    monkeypatch.delitem(HANDLERS, "UpdateModelVersion")  # as if the sandbox had no handler for it
     with pytest.raises(ArkindexServerError) as info:
         client.single_request("UpdateModelVersion", id=UNKNOWN, body={"tag": "v2"})
     assert info.value.status_code == 501

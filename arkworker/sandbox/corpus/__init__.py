@@ -33,6 +33,8 @@ same file always gives the same ids (tests and ``--element`` arguments can rely 
     tasks: [{slug: init}, {slug: worker, parents: [init]}]   # see .tasks
     datasets:                            # see .datasets
       - {name: Lines, sets: {train: [Page 1]}, archive: lines.tar.zst}
+    models:                              # see .models
+      - {name: Line detector, versions: [{tag: v1}]}
 
 Annotation sections (``classes``, ``entity_types``, ``entities`` at the top; ``classifications``
 and ``metadata`` on elements) are described in :mod:`.annotations`.
@@ -44,7 +46,7 @@ the location, e.g. ``demo.yml: elements[0].children[2].type: unknown type 'paeg'
 The package reads files (:mod:`.reading`), checks values (:mod:`.values`), parses the core
 sections (:mod:`.parser`, :mod:`.run`, :mod:`.local_images`) and runs the optional ones, each a
 :class:`~.section.Section` in its own module (:mod:`.secrets`, :mod:`.tasks`,
-:mod:`.datasets`, :mod:`.annotations`).
+:mod:`.datasets`, :mod:`.annotations`, :mod:`.models`).
 """
 
 from __future__ import annotations

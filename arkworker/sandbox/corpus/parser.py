@@ -17,6 +17,7 @@ from typing import Any
 from arkworker.sandbox.corpus.annotations import Annotations
 from arkworker.sandbox.corpus.datasets import Datasets
 from arkworker.sandbox.corpus.local_images import with_local_file
+from arkworker.sandbox.corpus.models import Models
 from arkworker.sandbox.corpus.run import parse_worker_run
 from arkworker.sandbox.corpus.secrets import Secrets
 from arkworker.sandbox.corpus.section import Section
@@ -27,7 +28,7 @@ from arkworker.sandbox.handlers.transcriptions import ORIENTATIONS
 from arkworker.sandbox.operations import API_LEVELS
 
 #: The optional sections, in the order of their keys in messages, of their hooks and of their rows.
-SECTIONS: tuple[type[Section], ...] = (Secrets, Tasks, Datasets, Annotations)
+SECTIONS: tuple[type[Section], ...] = (Secrets, Tasks, Datasets, Annotations, Models)
 
 TOP_KEYS = (
     "api_level",
