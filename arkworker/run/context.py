@@ -32,6 +32,7 @@ from arkworker.errors import ConfigurationError
 from arkworker.helpers.classifications import ClassificationMixin
 from arkworker.helpers.datasets import DatasetMixin
 from arkworker.helpers.elements import ElementMixin
+from arkworker.helpers.embeddings import EmbeddingMixin
 from arkworker.helpers.entities import EntityMixin
 from arkworker.helpers.metadata import MetaDataMixin
 from arkworker.helpers.tasks import TaskMixin
@@ -73,6 +74,7 @@ class Context(
     TranscriptionMixin,
     WorkerVersionMixin,
     TaskMixin,
+    EmbeddingMixin,
 ):
     """Everything a handler can use during a run.
 

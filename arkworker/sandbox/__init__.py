@@ -24,7 +24,11 @@ The faults a sandbox can inject, and what each does to the state, are described 
 
 ``Sandbox(api_level="legacy")`` serves a 0.3.7-era instance instead of a current one: its
 schema lacks the operations added since (StartWorkerActivity, ListProcessElements,
-RetrieveWorkerRunConfiguration, RetrieveTask, RetrieveDatasetSet), which answer 404.
+RetrieveWorkerRunConfiguration, RetrieveTask, RetrieveDatasetSet, and those of today's result
+helpers: ListElements, CreateElementChildren, CreateDataset, CreateDatasetElement,
+DestroyDatasetElement, CreateEmbedding, ListEmbeddings), which answer 404; it keeps the 0.3.7
+entity model (CreateEntity, ListCorpusEntities, entities placed in transcriptions), which the
+current level replaces with spans marked by entity types.
 """
 
 from __future__ import annotations
