@@ -27,8 +27,10 @@ from arkworker.errors import (
     BadInput,
     ConfigurationError,
     InvalidArgument,
+    MissingElementType,
     MissingEntityType,
     MissingTypeError,
+    OperationUnavailable,
     RegistrationError,
 )
 from arkworker.helpers.base import Listing
@@ -51,8 +53,10 @@ __all__ = [
     "InvalidArgument",
     "Listing",
     "MetaType",
+    "MissingElementType",
     "MissingEntityType",
     "MissingTypeError",
+    "OperationUnavailable",
     "RegistrationError",
     "RunResult",
     "TextOrientation",

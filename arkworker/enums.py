@@ -36,7 +36,10 @@ class MetaType(Enum):
     """The type of an element's metadata (``ctx.create_metadata(element, MetaType.Text, ...)``)."""
 
     Text = "text"
+    #: A legacy instance's; today's Arkindex has Markdown instead (arkindex-base-worker 0.5.1).
     HTML = "html"
+    #: Today's Arkindex's, in place of HTML.
+    Markdown = "markdown"
     Date = "date"
     Location = "location"
     Reference = "reference"

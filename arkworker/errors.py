@@ -58,3 +58,20 @@ class MissingTypeError(Exception):
 
 class MissingEntityType(Exception):
     """An entity type a worker needs is missing from the corpus (``ctx.check_required_entity_types``)."""
+
+
+class MissingElementType(MissingTypeError):
+    """An element type a worker needs is missing from the corpus (``ctx.check_required_types([...])``).
+
+    Today's name (arkindex-base-worker 0.5 and later) of :class:`MissingTypeError`, which
+    it subclasses: ``except MissingTypeError`` catches it too.
+    """
+
+
+class OperationUnavailable(UserError):
+    """A helper needs an operation that the Arkindex instance does not offer.
+
+    The instance is of the other generation: the operation came with today's Arkindex, or
+    Arkindex removed it (its entities). Raised before any request, with the helper, the
+    operation and the instance's API level in the message.
+    """

@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from peewee import IntegrityError, Model
 
+from arkworker.errors import OperationUnavailable
 from arkworker.models import Element
 from arkworker.storage.cache import Cache, CachedElement, uuid_matches
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from arkworker.api.client import Paginator
+    from arkworker.api.client import Api, Paginator
+    from arkworker.enums import ApiLevel
     from arkworker.images.downloads import DownloadSettings
 
 logger = logging.getLogger("arkworker.helpers")
@@ -46,6 +48,8 @@ class HelperMixin:
     """The part of the run context the helper families use."""
 
     if TYPE_CHECKING:
+        api: Api
+        api_level: ApiLevel
         cache: Cache | None
         downloads: DownloadSettings
 
@@ -70,6 +74,24 @@ class HelperMixin:
             logger.warning("Cannot %s %s as this worker is in read-only mode", verb, what)
             return True
         return False
+
+    def _require(self, operation_id: str, helper: str, *, replaced_by: str | None = None) -> None:
+        """Refuse, before any request, a helper whose operation the instance does not offer.
+
+        Without the check, a helper of today's Arkindex on a legacy instance would fail with
+        the client's "not found in schema". ``replaced_by`` is for an operation that today's
+        Arkindex removed: what to do instead.
+        """
+        if self.api.has_operation(operation_id):
+            return
+        if replaced_by is None:
+            why = "it came with today's Arkindex (arkindex-base-worker 0.4 to 0.6)"
+        else:
+            why = f"today's Arkindex removed it: {replaced_by}"
+        raise OperationUnavailable(
+            f"ctx.{helper}() needs the {operation_id} operation, which {self.api.url} "
+            f"(API level {self.api_level.value}) does not offer: {why}."
+        )
 
     @property
     def _writes_cache(self) -> bool:

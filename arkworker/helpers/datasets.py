@@ -1,23 +1,28 @@
 """Dataset and task helpers on ``ctx``, under the names arkindex-base-worker gives them.
 
 ``list_process_sets``, ``list_set_elements`` and ``update_dataset_state`` are the dataset
-family; ``list_artifacts`` and ``download_artifact`` the task family. Downloads stream to
-disk (:mod:`arkworker.api.artifacts`), never holding a whole artifact in memory.
+family, with today's dataset writes (``create_dataset``, ``create_dataset_element``,
+``destroy_dataset_element``, arkindex-base-worker 0.6); ``list_artifacts`` and
+``download_artifact`` the task family. Downloads stream to disk
+(:mod:`arkworker.api.artifacts`), never holding a whole artifact in memory.
 """
 
 from __future__ import annotations
 
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from arkworker.api.artifacts import download_file, stream_into
 from arkworker.enums import DatasetState
 from arkworker.errors import InvalidArgument
+from arkworker.helpers import validation as check
 from arkworker.helpers.base import HelperMixin
 from arkworker.models import Artifact, Dataset, Element, Set
+from arkworker.storage.cache import CachedElement
 
 if TYPE_CHECKING:
     from arkworker.api.client import Api
@@ -66,6 +71,65 @@ class DatasetMixin(HelperMixin):
         dataset.update(answer)
         return dataset
 
+    # -- today's dataset writes (CreateDataset, CreateDatasetElement, DestroyDatasetElement) ----------
+
+    def create_dataset(
+        self, name: str, description: str, set_names: list[str], unique_elements: bool = True
+    ) -> Dataset | None:
+        """Create a dataset in the corpus with these sets; the new :class:`Dataset`, None in read-only mode.
+
+        ``unique_elements``: an element may be in one of its sets only.
+        """
+        body = {
+            "name": check.text(name, "name"),
+            "description": check.text(description, "description"),
+            "set_names": _set_names(set_names),
+            "unique_elements": check.boolean(unique_elements, "unique_elements"),
+        }
+        self._require("CreateDataset", "create_dataset")
+        if self._read_only_skip("dataset"):
+            return None
+        return Dataset(self.request("CreateDataset", id=self.corpus_id, body=body))
+
+    def create_dataset_element(
+        self, dataset_set: Set, element: Element | CachedElement
+    ) -> dict[str, Any] | None:
+        """Add ``element`` to a set of a dataset; the API's answer (``{set, element_id}``)."""
+        dataset_id, set_name = _set_of(dataset_set)
+        element_id = check.element_id(check.element(element))
+        self._require("CreateDatasetElement", "create_dataset_element")
+        if self._read_only_skip("dataset element"):
+            return None
+        return self.request(
+            "CreateDatasetElement",
+            id=dataset_id,
+            body={"set": set_name, "element_id": element_id},
+            landed=partial(self._in_set, dataset_id, set_name, element_id),
+        )
+
+    def _in_set(self, dataset_id: str, set_name: str, element_id: str) -> dict[str, Any] | None:
+        """The answer of a lost CreateDatasetElement: the element is in the set (an element is in a set once)."""
+        elements = self.paginate("ListDatasetElements", id=dataset_id, set=set_name)
+        if any(item["element"]["id"] == element_id for item in elements):
+            return {"set": set_name, "element_id": element_id}
+        return None
+
+    def destroy_dataset_element(self, dataset_set: Set, element: Element | CachedElement) -> None:
+        """Remove ``element`` from a set of a dataset."""
+        dataset_id, set_name = _set_of(dataset_set)
+        element_id = check.element_id(check.element(element))
+        self._require("DestroyDatasetElement", "destroy_dataset_element")
+        if self._read_only_skip("dataset element", verb="remove"):
+            return
+        # A 404 answering a repeat means the first attempt, whose answer was lost, removed it.
+        self.request(
+            "DestroyDatasetElement",
+            dataset=dataset_id,
+            element=element_id,
+            set=set_name,
+            accept_after_repeat={404},
+        )
+
     def list_artifacts(self, task_id: uuid.UUID | str) -> list[Artifact]:
         """The artifacts of a task (a dataset's ``task_id``)."""
         return [Artifact(item) for item in self.request("ListArtifacts", id=_task_id(task_id))]
@@ -93,6 +157,33 @@ class DatasetMixin(HelperMixin):
             raise
         out.seek(0)
         return out
+
+
+def _set_names(value: Any) -> list[str]:
+    """Distinct, non-empty set names."""
+    names: list[str] = []
+    for index, name in enumerate(check.non_empty_list(value, "set_names")):
+        prefix = check.item_prefix("Set name", index, "set_names")
+        name = check.text(name, "the set name", prefix)
+        if name in names:
+            raise check.fail(f"{name!r} is given twice: a dataset's set names are distinct", prefix)
+        names.append(name)
+    return names
+
+
+def _set_of(dataset_set: Any) -> tuple[str, str]:
+    """``(dataset id, set name)`` of a :class:`Set` (the handler's ``dataset_set``, or ``Set(name=, dataset=)``)."""
+    if not isinstance(dataset_set, Set):
+        raise InvalidArgument(
+            f"dataset_set must be a Set (a dataset worker's dataset_set, or Set(name=..., dataset=Dataset(...))), "
+            f"got {dataset_set!r}"
+        )
+    dataset = dataset_set.get("dataset")
+    if not isinstance(dataset, Mapping) or not dataset.get("id"):
+        raise InvalidArgument(f"{dataset_set} has no dataset id: give it a dataset=Dataset(id=...)")
+    return check.uuid_text(dataset["id"], "dataset_set.dataset.id"), check.text(
+        dataset_set.get("name"), "dataset_set.name"
+    )
 
 
 def _task_id(value: uuid.UUID | str) -> str:

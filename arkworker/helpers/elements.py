@@ -1,4 +1,10 @@
-"""Elements: types, sub-elements, parents, updates and listings of children and parents."""
+"""Elements: types, sub-elements, parents, updates and listings of children, parents and the corpus.
+
+Both generations' helpers are here: 0.3.7's (``check_required_types(*slugs)``,
+``create_required_types``) and those of arkindex-base-worker 0.4 to 0.6
+(``check_required_types([names])``, ``create_element_type``, ``list_corpus_types``,
+``list_elements``, ``create_element_children``, ``retrieve_element``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any, NamedTuple
 
-from arkworker.errors import MissingTypeError
+from arkindex.exceptions import ErrorResponse
+
+from arkworker.errors import MissingElementType
 from arkworker.helpers import validation as check
 from arkworker.helpers.base import (
     DEFAULT_BATCH_SIZE,
@@ -34,6 +42,7 @@ class ElementType(NamedTuple):
 _LIST_FLAGS = (
     "folder",
     "recursive",
+    "top_level",
     "with_classes",
     "with_corpus",
     "with_has_children",
@@ -45,8 +54,11 @@ _WORKER_FILTERS = ("worker_version", "worker_run", "transcription_worker_version
 _CACHE_FILTERS = {"type", "worker_version", "worker_run", "recursive"}
 
 
-def _list_filters(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The validated, non-None filters of list_element_children / list_element_parents."""
+def _list_filters(values: Mapping[str, Any], *, stacklevel: int) -> dict[str, Any]:
+    """The validated, non-None filters of the element listings (list_elements, list_element_children...).
+
+    ``stacklevel`` puts the deprecation warning of a worker version filter on the worker's line.
+    """
     filters: dict[str, Any] = {}
     for name in _LIST_FLAGS:
         if values.get(name) is not None:
@@ -60,8 +72,7 @@ def _list_filters(values: Mapping[str, Any]) -> dict[str, Any]:
                 filters[name] = value
     for name in _WORKER_FILTERS:
         if values.get(name) is not None:
-            # Warn at the worker's call: list_element_* -> _list_relatives -> here -> worker_filter.
-            filters[name] = check.worker_filter(values[name], name, stacklevel=5)
+            filters[name] = check.worker_filter(values[name], name, stacklevel=stacklevel)
     return filters
 
 
@@ -69,6 +80,68 @@ class ElementMixin(HelperMixin):
     """Create, link, update and list elements."""
 
     # -- types -------------------------------------------------------------------------------
+
+    @property
+    def corpus_types(self) -> dict[str, dict[str, Any]]:
+        """The corpus's element types loaded so far, ``{slug: type}`` (see :meth:`list_corpus_types`)."""
+        return self.__dict__.setdefault("_corpus_types", {})
+
+    @corpus_types.setter
+    def corpus_types(self, value: dict[str, dict[str, Any]]) -> None:
+        self.__dict__["_corpus_types"] = dict(value)
+
+    def list_corpus_types(self) -> dict[str, dict[str, Any]]:
+        """Load the element types of the corpus into :attr:`corpus_types` (and return it)."""
+        corpus = self.request("RetrieveCorpus", id=self.corpus_id)
+        self.corpus_types = {item["slug"]: item for item in corpus["types"]}
+        count = len(self.corpus_types)
+        logger.info(
+            "Loaded %d element type%s in corpus (%s).", count, "" if count == 1 else "s", self.corpus_id
+        )
+        return self.corpus_types
+
+    def create_element_type(self, slug: str, name: str, is_folder: bool = False) -> None:
+        """Create an element type in the corpus and add it to :attr:`corpus_types`.
+
+        If Arkindex refuses it (400: another process created it meanwhile), the corpus's
+        types are reloaded and the type picked up; :class:`MissingElementType` if still absent.
+        """
+        slug = check.text(slug, "slug")
+        item = ElementType(check.text(name, "name"), slug, check.boolean(is_folder, "is_folder"))
+        if self._read_only_skip(f"element type `{slug}`"):
+            return
+        self._create_element_type(item)
+
+    def _create_element_type(self, item: ElementType) -> None:
+        body = {
+            "slug": item.slug,
+            "display_name": item.name,
+            "folder": item.is_folder,
+            "corpus": self.corpus_id,
+        }
+        try:
+            created = self.request(
+                "CreateElementType", body=body, landed=partial(self._corpus_type, item.slug)
+            )
+        except ErrorResponse as error:
+            if error.status_code != 400:
+                raise
+            logger.warning(
+                "Unable to create the element type `%s`. Refreshing corpus element types cache.", item.slug
+            )
+            if item.slug not in self.list_corpus_types():
+                raise MissingElementType(
+                    f"Missing element type `{item.slug}` even after refreshing the corpus's types: "
+                    f"Arkindex refused it ({error.content})"
+                ) from error
+            return
+        self.corpus_types[item.slug] = created
+        logger.info("Created a new element type with slug `%s`.", item.slug)
+
+    def _corpus_type(self, slug: str) -> dict[str, Any] | None:
+        """The element type of a lost CreateElementType answer: the corpus's type with that slug (unique)."""
+        corpus = self.request("RetrieveCorpus", id=self.corpus_id)
+        return next((item for item in corpus["types"] if item["slug"] == slug), None)
 
     def create_required_types(self, element_types: Sequence[ElementType]) -> None:
         """Create the given element types in the corpus of the process."""
@@ -85,38 +158,75 @@ class ElementMixin(HelperMixin):
         if self._read_only_skip("element types " + ", ".join(t.slug for t in types)):
             return
         for item in types:
-            self.request(
-                "CreateElementType",
-                body={
-                    "slug": item.slug,
-                    "display_name": item.name,
-                    "folder": item.is_folder,
-                    "corpus": self.corpus_id,
-                },
-            )
-            logger.info("Created a new element type with slug `%s`", item.slug)
+            self._create_element_type(item)
 
-    def check_required_types(self, *type_slugs: str, create_missing: bool = False) -> bool:
+    def check_required_types(
+        self,
+        *type_slugs: str | list[str],
+        type_names: list[str] | None = None,
+        create_missing: bool = False,
+    ) -> bool | None:
         """Check that the corpus has these element types; create the missing ones if asked to.
 
-        Raises :class:`MissingTypeError` naming the missing types otherwise.
+        Two forms: arkindex-base-worker 0.3.7's, slugs as arguments (``check_required_types("page",
+        "line")``, True when done), and today's, a list of names (``check_required_types(["Page",
+        "line"])`` or ``type_names=[...]``, None when done), whose slugs are the names in lower
+        case (a missing type is created with the name as its display name). Raises
+        :class:`MissingElementType` naming the missing types unless ``create_missing``.
         """
+        if type_names is not None or (len(type_slugs) == 1 and isinstance(type_slugs[0], list | tuple)):
+            if type_names is not None and type_slugs:
+                raise check.fail("give the element types either as arguments or as type_names, not both")
+            self._check_required_type_names(type_slugs[0] if type_slugs else type_names, create_missing)
+            return None
         if not type_slugs:
             raise check.fail("check_required_types needs at least one type slug")
+        slugs = []
         for slug in type_slugs:
-            check.text(slug, "type slug")
+            if isinstance(slug, list | tuple):
+                raise check.fail(
+                    "give the element types as one list (check_required_types(['page', 'line'])) "
+                    "or as slugs (check_required_types('page', 'line')), not both"
+                )
+            slugs.append(check.text(slug, "type slug"))
         check.boolean(create_missing, "create_missing")
         corpus = self.request("RetrieveCorpus", id=self.corpus_id)
-        existing = {item["slug"] for item in corpus["types"]}
-        missing = sorted(set(type_slugs) - existing)
+        self.corpus_types = {item["slug"]: item for item in corpus["types"]}
+        missing = sorted(set(slugs) - set(self.corpus_types))
         if missing:
             if not create_missing:
-                raise MissingTypeError(
+                raise MissingElementType(
                     f"Element type(s) {', '.join(missing)} were not found in the {corpus['name']} corpus "
                     f"({corpus['id']}); create them or call check_required_types(..., create_missing=True)."
                 )
             self.create_required_types([ElementType(slug, slug, False) for slug in missing])
         return True
+
+    def _check_required_type_names(self, type_names: Any, create_missing: Any) -> None:
+        """Today's form of :meth:`check_required_types`: names, whose slugs are in lower case."""
+        names = [
+            check.text(name, "the type name", check.item_prefix("Element type", index, "type_names"))
+            for index, name in enumerate(check.non_empty_list(type_names, "type_names"))
+        ]
+        check.boolean(create_missing, "create_missing")
+        if not self.corpus_types:
+            self.list_corpus_types()
+        missing: dict[str, str] = {}  # slug: the first name giving it (its display name)
+        for name in names:
+            if name.lower() not in self.corpus_types:
+                missing.setdefault(name.lower(), name)
+        if not missing:
+            return
+        slugs = list(missing)
+        if not create_missing:
+            listed = ", ".join(f"`{slug}`" for slug in slugs)
+            what = f"Element type {listed} was" if len(slugs) == 1 else f"Element types {listed} were"
+            raise MissingElementType(
+                f"{what} not in the corpus ({self.corpus_id}): create "
+                f"{'it' if len(slugs) == 1 else 'them'}, or call check_required_types([...], create_missing=True)."
+            )
+        for slug in slugs:
+            self.create_element_type(slug, missing[slug])
 
     # -- creation ----------------------------------------------------------------------------
 
@@ -250,6 +360,47 @@ class ElementMixin(HelperMixin):
             "CreateElementParent", parent=check.element_id(parent), child=check.element_id(child)
         )
 
+    def create_element_children(
+        self,
+        parent: Element | CachedElement,
+        children: list[Element | CachedElement],
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> list[str] | None:
+        """Add ``parent`` to the parents of existing elements; the ids of the children linked, in order.
+
+        Sent ``batch_size`` at a time (needs today's Arkindex: ``CreateElementChildren``).
+        """
+        check.element(parent, "parent")
+        ids = [
+            check.element_id(check.element(child, "child", check.item_prefix("Child", index, "children")))
+            for index, child in enumerate(check.non_empty_list(children, "children"))
+        ]
+        size = check.batch_size(batch_size)
+        self._require("CreateElementChildren", "create_element_children")
+        if self._read_only_skip("elements", verb="link"):
+            return None
+        parent_id = check.element_id(parent)
+        linked: list[str] = []
+        for batch in batches(ids, size):
+            answer = self.request(
+                "CreateElementChildren",
+                id=parent_id,
+                body={"children": list(batch)},
+                landed=partial(self._linked_children, parent_id, batch),
+            )
+            linked.extend(answer["children"])
+        return linked
+
+    def _linked_children(self, parent_id: str, ids: Sequence[str]) -> dict[str, Any] | None:
+        """The answer of a lost CreateElementChildren: every child of the batch is now under the parent."""
+        children = {
+            child["id"]
+            for child in self.paginate(
+                "ListElementChildren", id=parent_id, with_zone=False, with_corpus=False
+            )
+        }
+        return {"children": list(ids)} if children.issuperset(ids) else None
+
     def partial_update_element(
         self, element: Element | CachedElement, **kwargs: Any
     ) -> dict[str, Any] | None:
@@ -277,7 +428,36 @@ class ElementMixin(HelperMixin):
             self._cache_write("element update", lambda db: _cache_update(db, element, body))
         return updated
 
-    # -- listings ----------------------------------------------------------------------------
+    # -- retrieval and listings ----------------------------------------------------------------
+
+    def retrieve_element(self, element_id: str) -> Element:
+        """The element with this id (``RetrieveElement``), as :class:`Element`."""
+        return self._element(self.request("RetrieveElement", id=check.uuid_text(element_id, "element_id")))
+
+    def list_elements(
+        self,
+        folder: bool | None = None,
+        name: str | None = None,
+        top_level: bool | None = None,
+        transcription_worker_version: str | bool | None = None,
+        transcription_worker_run: str | bool | None = None,
+        type: str | None = None,
+        with_classes: bool | None = None,
+        with_corpus: bool | None = None,
+        with_metadata: bool | None = None,
+        with_has_children: bool | None = None,
+        with_zone: bool | None = None,
+        worker_version: str | bool | None = None,
+        worker_run: str | bool | None = None,
+    ) -> Listing[Element]:
+        """The elements of the corpus (only those without a parent with ``top_level``), lazily.
+
+        The filters are those of :meth:`list_element_children`; the API answers, never the
+        cache (needs today's Arkindex: ``ListElements``).
+        """
+        filters = _list_filters(locals(), stacklevel=4)
+        self._require("ListElements", "list_elements")
+        return Results(self.paginate("ListElements", corpus=self.corpus_id, **filters), self._element)
 
     def list_element_children(
         self,
@@ -327,7 +507,8 @@ class ElementMixin(HelperMixin):
         self, arguments: Mapping[str, Any], *, children: bool
     ) -> Listing[Element | CachedElement]:
         """Both listings take the same filters: validated once here, answered by the cache or the API."""
-        filters = _list_filters(arguments)
+        # Warn at the worker's call: list_element_* -> _list_relatives -> _list_filters -> worker_filter.
+        filters = _list_filters(arguments, stacklevel=5)
         element = check.element(arguments["element"])
         if self.cache is not None:
             return _cached_relatives(self.cache, element, filters, children=children)

@@ -1,4 +1,12 @@
-"""Entities: entity types, entities, their places in transcriptions, and the corpus's listings."""
+"""Entities: entity types, entities, their places in transcriptions, and the corpus's listings.
+
+Arkindex has had two entity models, and the helpers follow the instance's (``ctx.api_level``).
+On a legacy instance (arkindex-base-worker 0.3.7's time), an entity is an object of the corpus
+(``create_entity``), placed in a transcription's text. Today's Arkindex (0.5 and later) has no
+entity objects: a transcription entity is a span of the text marked with an entity type
+(``create_transcription_entity(transcription, type_id, offset, length)``), and
+``create_entity`` and ``list_corpus_entities`` are gone.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,9 @@ from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
+from arkindex.exceptions import ErrorResponse
+
+from arkworker.enums import ApiLevel
 from arkworker.errors import MissingEntityType
 from arkworker.helpers import validation as check
 from arkworker.helpers.base import (
@@ -19,6 +30,12 @@ from arkworker.helpers.base import (
 )
 from arkworker.models import ApiModel, Element, Transcription
 from arkworker.storage.cache import CachedTranscription
+
+#: What replaced the operations of the legacy entity model, for the error of a helper that needs one.
+_NO_ENTITY_OBJECTS = (
+    "entities are spans of a transcription marked with an entity type, "
+    "ctx.create_transcription_entity(transcription, type_id, offset, length)"
+)
 
 
 def _transcription_id(value: Any) -> str:
@@ -56,6 +73,41 @@ class EntityMixin(HelperMixin):
         logger.info("Loaded %d entity types in corpus (%s)", len(self.entity_types), self.corpus_id)
         return self.entity_types
 
+    def create_entity_type(self, name: str) -> None:
+        """Create an entity type in the corpus and add it to :attr:`entity_types`.
+
+        If Arkindex refuses it (400: another process created it meanwhile), the corpus's
+        entity types are reloaded and the type picked up; :class:`MissingEntityType` if still absent.
+        """
+        name = check.text(name, "name")
+        if self._read_only_skip(f"entity type `{name}`"):
+            return
+        try:
+            created = self.request(
+                "CreateEntityType",
+                body={"name": name, "corpus": self.corpus_id},
+                landed=partial(self._corpus_entity_type, name),
+            )
+        except ErrorResponse as error:
+            if error.status_code != 400:
+                raise
+            logger.warning(
+                "Unable to create the entity type `%s`. Refreshing corpus entity types cache.", name
+            )
+            if name not in self.list_corpus_entity_types():
+                raise MissingEntityType(
+                    f"Missing entity type `{name}` even after refreshing the corpus's entity types: "
+                    f"Arkindex refused it ({error.content})"
+                ) from error
+            return
+        self.entity_types[name] = created["id"]
+        logger.info("Created a new entity type with name `%s`.", name)
+
+    def _corpus_entity_type(self, name: str) -> dict[str, Any] | None:
+        """The entity type of a lost CreateEntityType answer: the corpus's type with that name (unique)."""
+        types = self.paginate("ListCorpusEntityTypes", id=self.corpus_id)
+        return next((item for item in types if item["name"] == name), None)
+
     def check_required_entity_types(self, entity_types: list[str], create_missing: bool = True) -> None:
         """Check that the corpus has these entity types; create the missing ones unless told not to.
 
@@ -63,7 +115,8 @@ class EntityMixin(HelperMixin):
         In read-only mode, missing types are only reported.
         """
         names = [
-            check.text(name, "entity type") for name in check.non_empty_list(entity_types, "entity_types")
+            check.text(name, "the type name", check.item_prefix("Entity type", index, "entity_types"))
+            for index, name in enumerate(check.non_empty_list(entity_types, "entity_types"))
         ]
         check.boolean(create_missing, "create_missing")
         if not self.entity_types:
@@ -76,11 +129,7 @@ class EntityMixin(HelperMixin):
                     f"Entity type `{name}` was not in the corpus: create it, or call "
                     "check_required_entity_types(..., create_missing=True)."
                 )
-            if self._read_only_skip(f"entity type `{name}`"):
-                continue
-            created = self.request("CreateEntityType", body={"name": name, "corpus": self.corpus_id})
-            self.entity_types[name] = created["id"]
-            logger.info("Created a new entity type with name `%s`", name)
+            self.create_entity_type(name)
 
     def create_entity(
         self,
@@ -89,12 +138,13 @@ class EntityMixin(HelperMixin):
         metas: dict[str, Any] | None = None,
         validated: bool | None = None,
     ) -> str | None:
-        """Create an entity of the corpus; its id, None in read-only mode."""
+        """Create an entity of the corpus; its id, None in read-only mode (legacy instances only)."""
         check.text(name, "name")
         check.text(type, "type")
         if metas and not isinstance(metas, dict):
             raise check.fail(f"metas must be a dict, got {metas!r}")
         check.boolean(validated, "validated", optional=True)
+        self._require("CreateEntity", "create_entity", replaced_by=_NO_ENTITY_OBJECTS)
         if self._read_only_skip("entity"):
             return None
         if not self.entity_types:
@@ -144,15 +194,25 @@ class EntityMixin(HelperMixin):
     def create_transcription_entity(
         self,
         transcription: Transcription,
-        entity: str,
-        offset: int,
-        length: int,
+        type_id: str | None = None,
+        offset: int | None = None,
+        length: int | None = None,
         confidence: float | None = None,
+        *,
+        entity: str | None = None,
     ) -> dict[str, Any] | None:
-        """Place an entity in a transcription's text, from ``offset`` over ``length`` characters."""
+        """Mark ``length`` characters of a transcription's text, from ``offset``; the API's answer.
+
+        Today's Arkindex marks them with an entity type (``type_id``, arkindex-base-worker 0.5
+        and later); a legacy one places an entity there (0.3.7's form: the second argument, or
+        ``entity=``, is the entity's id). Only the legacy form has a cache row (the cache's
+        table holds entities).
+        """
         transcription_id = _transcription_id(transcription)
+        legacy = self.api_level is ApiLevel.LEGACY
+        field, value = self._span_target(type_id, entity, legacy=legacy)
         body: dict[str, Any] = {
-            "entity": check.text(entity, "entity"),
+            field: value,
             "length": check.integer(length, "length", minimum=1),
             "offset": check.integer(offset, "offset"),
             "worker_run_id": self.worker_run_id,
@@ -161,6 +221,9 @@ class EntityMixin(HelperMixin):
             body["confidence"] = check.confidence(confidence)
         if self._read_only_skip("transcription entity"):
             return None
+        if not legacy:
+            landed = partial(self._created_span, transcription_id, body)
+            return self.request("CreateTranscriptionEntity", id=transcription_id, body=body, landed=landed)
         with self._write_step():
             created = self.request(
                 "CreateTranscriptionEntity",
@@ -172,7 +235,7 @@ class EntityMixin(HelperMixin):
                 "transcription entity",
                 lambda db: db.CachedTranscriptionEntity.create(
                     transcription=transcription_id,
-                    entity=entity,
+                    entity=value,
                     offset=offset,
                     length=length,
                     worker_run_id=self.worker_run_id,
@@ -181,10 +244,54 @@ class EntityMixin(HelperMixin):
             )
         return created
 
+    def _span_target(self, type_id: Any, entity: Any, *, legacy: bool) -> tuple[str, str]:
+        """The body field placing a span and its value: ``type_id`` (current), ``entity`` (legacy).
+
+        The second argument is both forms' (0.3.7's entity, today's entity type): only
+        ``entity=`` and a known entity type id given to a legacy instance tell them apart.
+        """
+        if entity is not None and type_id is not None:
+            raise check.fail(
+                "give the entity type (type_id, today's Arkindex) or the entity (entity=, a legacy "
+                "Arkindex), not both"
+            )
+        if not legacy:
+            if entity is not None:
+                raise check.fail(
+                    f"entity= is arkindex-base-worker 0.3.7's form, but {self.api.url} is today's Arkindex, "
+                    "which has no entity objects: mark the span with an entity type, "
+                    "create_transcription_entity(transcription, type_id, offset, length)"
+                )
+            return "type_id", check.text(type_id, "type_id")
+        value = check.text(type_id if entity is None else entity, "entity")
+        known = {known_id: name for name, known_id in self.entity_types.items()}
+        if value in known:
+            raise check.fail(
+                f"{value} is the id of the entity type `{known[value]}`, but {self.api.url} is a legacy "
+                "Arkindex, which places entities (arkindex-base-worker 0.3.7's form): create one with "
+                f"ctx.create_entity(name, {known[value]!r}) and give its id"
+            )
+        return "entity", value
+
+    def _created_span(self, transcription_id: str, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The answer of a lost CreateTranscriptionEntity (today's): this run's span of that type, there."""
+        wanted = (body["type_id"], body["offset"], body["length"], body.get("confidence"))
+        listing = self.paginate(
+            "ListTranscriptionEntities", id=transcription_id, worker_run=self.worker_run_id
+        )
+        return next(
+            (
+                item
+                for item in listing
+                if (item["type"]["id"], item["offset"], item["length"], item.get("confidence")) == wanted
+            ),
+            None,
+        )
+
     def _created_transcription_entity(
         self, transcription_id: str, body: Mapping[str, Any]
     ) -> dict[str, Any] | None:
-        """The answer of a lost CreateTranscriptionEntity: this run's same entity at the same place."""
+        """The answer of a lost CreateTranscriptionEntity (legacy): this run's same entity at the same place."""
         wanted = (body["entity"], body["offset"], body["length"], body.get("confidence"))
         for item in self.paginate(
             "ListTranscriptionEntities", id=transcription_id, worker_run=self.worker_run_id
@@ -204,38 +311,56 @@ class EntityMixin(HelperMixin):
         transcription: Transcription,
         entities: list[dict[str, Any]],
         batch_size: int = DEFAULT_BATCH_SIZE,
-    ) -> list[dict[str, str]] | None:
-        """Create entities and place them in a transcription (``name``, ``type_id``, ``offset``, ``length``, ``confidence``).
+    ) -> list[dict[str, Any]] | None:
+        """Mark spans of a transcription's text in bulk; the created items, in input order.
 
-        Sent ``batch_size`` at a time; ``{transcription_entity_id, entity_id}`` per item, in input order.
+        Items of today's Arkindex: ``type_id``, ``offset``, ``length``, ``confidence`` (the
+        answer: the transcription entities). A legacy instance also creates an entity per
+        item: add its ``name`` (the answer: ``{transcription_entity_id, entity_id}`` per item).
+        Sent ``batch_size`` at a time.
         """
         transcription_id = _transcription_id(transcription)
+        legacy = self.api_level is ApiLevel.LEGACY
         items = []
         seen: set[tuple[Any, ...]] = set()
         for index, item in enumerate(check.non_empty_list(entities, "entities")):
             prefix = check.item_prefix("Entity", index, "entities")
             item = dict(check.mapping(item, prefix))
-            check.text(item.get("name"), "name", prefix)
+            if legacy and "name" not in item:
+                raise check.fail(
+                    f"name is required by {self.api.url}, a legacy Arkindex, which creates an entity "
+                    "per item: add the entity's name",
+                    prefix,
+                )
+            if not legacy and "name" in item:
+                raise check.fail(
+                    f"name is arkindex-base-worker 0.3.7's, but {self.api.url} is today's Arkindex, which "
+                    "has no entity names (an item marks a span with an entity type): drop it",
+                    prefix,
+                )
+            names = (check.text(item["name"], "name", prefix),) if legacy else ()
             check.text(item.get("type_id"), "type_id", prefix)
             check.integer(item.get("offset"), "offset", prefix)
             check.integer(item.get("length"), "length", prefix, minimum=1)
             check.confidence(item.get("confidence"), prefix=prefix, optional=True)
-            key = (item["offset"], item["length"], item["name"], item["type_id"])
+            key = (item["offset"], item["length"], *names, item["type_id"])
             if key in seen:
-                raise check.fail("the same entity (offset, length, name, type_id) is given twice", prefix)
+                what = "(offset, length, name, type_id)" if legacy else "(offset, length, type_id)"
+                raise check.fail(f"the same entity {what} is given twice", prefix)
             seen.add(key)
             items.append(item)
         size = check.batch_size(batch_size)
         if self._read_only_skip("transcription entities in bulk"):
             return None
-        created: list[dict[str, str]] = []
+        field = "entities" if legacy else "transcription_entities"
+        created: list[dict[str, Any]] = []
         for batch in batches(items, size):
             answer = self.request(
                 "CreateTranscriptionEntities",
                 id=transcription_id,
-                body={"worker_run_id": self.worker_run_id, "entities": list(batch)},
+                body={"worker_run_id": self.worker_run_id, field: list(batch)},
             )
-            created.extend(answer["entities"])
+            created.extend(answer[field])
         return created
 
     def list_transcription_entities(
@@ -257,12 +382,16 @@ class EntityMixin(HelperMixin):
     def list_corpus_entities(
         self, name: str | None = None, parent: Element | None = None
     ) -> dict[str, ApiModel]:
-        """Load the corpus's entities (whose name contains ``name``, linked to ``parent``) into :attr:`entities`."""
+        """Load the corpus's entities (whose name contains ``name``, linked to ``parent``) into :attr:`entities`.
+
+        Legacy instances only: today's Arkindex has no entity objects.
+        """
         filters: dict[str, Any] = {}
         if name is not None:
             filters["name"] = check.text(name, "name")
         if parent is not None:
             filters["parent"] = check.element_id(check.element(parent, "parent"))
+        self._require("ListCorpusEntities", "list_corpus_entities", replaced_by=_NO_ENTITY_OBJECTS)
         self.entities = {
             item["id"]: ApiModel(item)
             for item in self.paginate("ListCorpusEntities", id=self.corpus_id, **filters)

@@ -32,12 +32,14 @@ def fail(message: str, prefix: str = "") -> InvalidArgument:
     return InvalidArgument(prefix + message)
 
 
-def element(value: Any, name: str = "element", *, cached: bool = True) -> Element | CachedElement:
+def element(
+    value: Any, name: str = "element", prefix: str = "", *, cached: bool = True
+) -> Element | CachedElement:
     """An API element, or (when ``cached``) an element of the cache."""
     kinds = (Element, CachedElement) if cached else (Element,)
     if not isinstance(value, kinds):
         expected = "an Element or a CachedElement" if cached else "an Element (not a cached one)"
-        raise fail(f"{name} must be {expected}, got {_show(value)}")
+        raise fail(f"{name} must be {expected}, got {_show(value)}", prefix)
     return value
 
 

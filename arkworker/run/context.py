@@ -32,6 +32,7 @@ from arkworker.errors import ConfigurationError
 from arkworker.helpers.classifications import ClassificationMixin
 from arkworker.helpers.datasets import DatasetMixin
 from arkworker.helpers.elements import ElementMixin
+from arkworker.helpers.embeddings import EmbeddingMixin
 from arkworker.helpers.entities import EntityMixin
 from arkworker.helpers.metadata import MetaDataMixin
 from arkworker.helpers.tasks import TaskMixin
@@ -75,6 +76,7 @@ class Context(
     WorkerVersionMixin,
     TaskMixin,
     TrainingMixin,
+    EmbeddingMixin,
 ):
     """Everything a handler can use during a run.
 

@@ -25,7 +25,10 @@ The faults a sandbox can inject, and what each does to the state, are described 
 ``Sandbox(api_level="legacy")`` serves a 0.3.7-era instance instead of a current one: its
 schema lacks the operations added since (StartWorkerActivity, ListProcessElements,
 RetrieveWorkerRunConfiguration, RetrieveTask, RetrieveDatasetSet, RetrieveModelVersion, the
-multipart uploads), which answer 404.
+multipart uploads, and those of today's result helpers: ListElements, CreateElementChildren,
+CreateDataset, CreateDatasetElement, DestroyDatasetElement, CreateEmbedding, ListEmbeddings),
+which answer 404; it keeps the 0.3.7 entity model (CreateEntity, ListCorpusEntities, entities
+placed in transcriptions), which the current level replaces with spans marked by entity types.
 
 A training worker's model archive goes to the sandbox's object store
 (:mod:`arkworker.sandbox.uploads`), as it would go to S3; ``sb.uploaded(version_id)`` gives

@@ -9,10 +9,12 @@ disappearing from the schema (``arkindex-client`` would then raise a confusing
 ``ClientError`` before any request is made).
 
 The table holds the 42 operations that arkindex-base-worker 0.3.7 calls, with the paths of
-that release, and the operations the current generation (0.4 to 0.6) added to the run loop
-and the configuration, marked ``since="current"``. A sandbox serves one *API level* (see
-:data:`API_LEVELS`): ``legacy`` is a 0.3.7-era instance, whose schema lacks the newer
-operations (their paths answer 404), ``current`` offers them all. Paths are relative to
+that release, and the operations the current generation (0.4 to 0.6) added, marked
+``since="current"``. A sandbox serves one *API level* (see :data:`API_LEVELS`): ``legacy`` is
+a 0.3.7-era instance, whose schema lacks the newer operations (their paths answer 404),
+``current`` offers them, but not those Arkindex removed since (``until="legacy"``: the
+entities of the 0.3.7 entity model). An operation whose path changed is declared once per
+level range, under one operationId (``CreateTranscriptionEntity``). Paths are relative to
 ``/api/v1/``; placeholders use OpenAPI's ``{name}`` syntax. Paginated operations declare
 ``page`` and ``page_size`` (page numbers), or ``cursor``, ``page_size`` and ``with_count``
 (a cursor): that is how the client's ``paginate()`` picks its mode.
@@ -88,7 +90,8 @@ class Operation:
     (OpenAPI tags); the handler modules are cut by what a reader looks for, so a family may
     span several (``elements.py`` and ``element_writes.py``) or share one (the process sets
     and artifacts are served by ``datasets.py``, next to the datasets they belong to).
-    ``since`` is the first API level offering the operation; ``cursor`` marks a listing
+    ``since`` is the first API level offering the operation, ``until`` the last one (None:
+    every level since); ``cursor`` marks a listing
     paginated with a cursor rather than page numbers; ``status`` is the success status when
     it is not the method's usual one (200, 201 for POST, 204 for DELETE).
     """
@@ -103,11 +106,22 @@ class Operation:
     path_kinds: Mapping[str, str] = field(default_factory=dict)
     summary: str = ""
     since: str = "legacy"
+    until: str | None = None
     cursor: bool = False
     status: int | None = None
 
     def __post_init__(self) -> None:
         check_api_level(self.since)
+        if self.until is not None and API_LEVELS.index(check_api_level(self.until)) < API_LEVELS.index(
+            self.since
+        ):
+            raise ValueError(f"{self.operation_id}: until={self.until!r} comes before since={self.since!r}")
+
+    def offered_at(self, api_level: str) -> bool:
+        """Whether an instance of ``api_level`` offers this declaration of the operation."""
+        rank = API_LEVELS.index(check_api_level(api_level))
+        last = len(API_LEVELS) - 1 if self.until is None else API_LEVELS.index(self.until)
+        return API_LEVELS.index(self.since) <= rank <= last
 
     @property
     def success_status(self) -> int:
@@ -183,6 +197,7 @@ def _op(
     path_kinds: Mapping[str, str] | None = None,
     summary: str = "",
     since: str = "legacy",
+    until: str | None = None,
     cursor: bool = False,
     status: int | None = None,
 ) -> Operation:
@@ -197,6 +212,7 @@ def _op(
         path_kinds=dict(path_kinds or {}),
         summary=summary,
         since=since,
+        until=until,
         cursor=cursor,
         status=status,
     )
@@ -321,9 +337,44 @@ OPERATIONS: tuple[Operation, ...] = (
     # Entities
     _op("ListCorpusEntityTypes", "GET", "corpus/{id}/entity-types/", "entities", paginated=True),
     _op("CreateEntityType", "POST", "entity/types/", "entities", body=True),
-    _op("CreateEntity", "POST", "entity/", "entities", body=True),
-    _op("CreateTranscriptionEntity", "POST", "transcription/{id}/entity/", "entities", body=True),
-    _op("CreateTranscriptionEntities", "POST", "transcription/{id}/entities/bulk/", "entities", body=True),
+    _op(
+        "CreateEntity",
+        "POST",
+        "entity/",
+        "entities",
+        body=True,
+        summary="Create an entity of a corpus (the 0.3.7 entity model; gone from today's Arkindex).",
+        until="legacy",
+    ),
+    _op(
+        "CreateTranscriptionEntity",
+        "POST",
+        "transcription/{id}/entity/",
+        "entities",
+        body=True,
+        summary="Place an entity in the text of a transcription.",
+        until="legacy",
+    ),
+    _op(
+        "CreateTranscriptionEntity",
+        "POST",
+        "transcription/{id}/entities/",
+        "entities",
+        body=True,
+        summary="Mark a span of the text of a transcription with an entity type.",
+        since="current",
+    ),
+    _op(
+        "CreateTranscriptionEntities",
+        "POST",
+        "transcription/{id}/entities/bulk/",
+        "entities",
+        body=True,
+        summary=(
+            "Create entities and place them in a transcription (legacy: entities[{name, type_id, ...}]); "
+            "mark spans with entity types (current: transcription_entities[{type_id, ...}])."
+        ),
+    ),
     _op(
         "ListTranscriptionEntities",
         "GET",
@@ -340,6 +391,7 @@ OPERATIONS: tuple[Operation, ...] = (
         Param("name", "string", "Only entities whose name contains this text."),
         Param("parent", "uuid", "Only entities linked to this element."),
         paginated=True,
+        until="legacy",
     ),
     # Metadata
     _op("CreateMetaData", "POST", "element/{id}/metadata/", "metadata", body=True),
@@ -434,36 +486,121 @@ OPERATIONS: tuple[Operation, ...] = (
         since="current",
         status=204,
     ),
+    # Today's result helpers (arkindex-base-worker 0.4 to 0.6): elements, datasets, embeddings
+    _op(
+        "ListElements",
+        "GET",
+        "corpus/{corpus}/elements/",
+        "elements",
+        *(param for param in _ELEMENT_LIST_FILTERS if param.name != "recursive"),
+        Param("top_level", "boolean", "Only elements without a parent (or, False, with one)."),
+        paginated=True,
+        summary="List the elements of a corpus.",
+        since="current",
+    ),
+    _op(
+        "CreateElementChildren",
+        "POST",
+        "element/parent/{id}/",
+        "elements",
+        body=True,
+        summary="Link existing elements ({children: [ids]}) to one more parent.",
+        since="current",
+    ),
+    _op(
+        "CreateDataset",
+        "POST",
+        "corpus/{id}/datasets/",
+        "datasets",
+        body=True,
+        summary="Create a dataset in a corpus, with its sets.",
+        since="current",
+    ),
+    _op(
+        "CreateDatasetElement",
+        "POST",
+        "datasets/{id}/elements/",
+        "datasets",
+        body=True,
+        summary="Add an element to a set of a dataset ({set, element_id}).",
+        since="current",
+    ),
+    _op(
+        "DestroyDatasetElement",
+        "DELETE",
+        "datasets/{dataset}/elements/{element}/",
+        "datasets",
+        Param("set", "string", "The name of the set to remove the element from."),
+        summary="Remove an element from a set of a dataset.",
+        since="current",
+    ),
+    _op(
+        "CreateEmbedding",
+        "POST",
+        "element/{id}/embedding/",
+        "embeddings",
+        body=True,
+        summary="Store a vector (an embedding) computed by a worker run for an element.",
+        since="current",
+    ),
+    _op(
+        "ListEmbeddings",
+        "GET",
+        "element/{id}/embedding/",
+        "embeddings",
+        paginated=True,
+        summary="List the embeddings of an element.",
+        since="current",
+    ),
 )
 
-_BY_ID: dict[str, Operation] = {op.operation_id: op for op in OPERATIONS}
-if len(_BY_ID) != len(OPERATIONS):  # pragma: no cover - guards edits of the table above
-    raise RuntimeError("Duplicate operationId in the sandbox operation table")
+
+def _index(operations: tuple[Operation, ...]) -> dict[str, tuple[Operation, ...]]:
+    """The declarations of each operationId; refuses one declared twice at a level."""
+    by_id: dict[str, tuple[Operation, ...]] = {}
+    for operation in operations:
+        by_id[operation.operation_id] = (*by_id.get(operation.operation_id, ()), operation)
+    for level in API_LEVELS:
+        offered = [op.operation_id for op in operations if op.offered_at(level)]
+        if len(offered) != len(set(offered)):  # pragma: no cover - guards edits of the table above
+            raise RuntimeError(f"An operationId is declared twice at the {level} level in the sandbox table")
+    return by_id
+
+
+_BY_ID = _index(OPERATIONS)
 
 
 class UnknownOperationError(LookupError):
     """An operationId that is not in the table (a typo, or an operation the sandbox does not know)."""
 
 
-def get_operation(operation_id: str) -> Operation:
-    """The declaration of ``operation_id``; an unknown id raises :class:`UnknownOperationError`."""
-    try:
-        return _BY_ID[operation_id]
-    except KeyError:
+def get_operation(operation_id: str, api_level: str | None = None) -> Operation:
+    """The declaration of ``operation_id`` at ``api_level`` (None: its newest declaration).
+
+    An unknown id, or one the level does not offer, raises :class:`UnknownOperationError`.
+    """
+    declarations = _BY_ID.get(operation_id)
+    if declarations is None:
         close = difflib.get_close_matches(operation_id, _BY_ID, n=3)
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise UnknownOperationError(
             f"Unknown Arkindex operation {operation_id!r} (not among the {len(_BY_ID)} operations "
             f"the sandbox declares{hint})"
-        ) from None
+        )
+    if api_level is None:
+        return declarations[-1]
+    for operation in declarations:
+        if operation.offered_at(api_level):
+            return operation
+    raise UnknownOperationError(f"The {api_level} API level does not offer {operation_id}")
 
 
 def operation_ids() -> list[str]:
-    """Every declared operationId, in declaration order."""
+    """Every declared operationId, in declaration order (each once, whatever its levels)."""
     return list(_BY_ID)
 
 
 def operations_for(api_level: str) -> tuple[Operation, ...]:
     """The operations an instance of ``api_level`` offers, in declaration order."""
-    rank = API_LEVELS.index(check_api_level(api_level))
-    return tuple(op for op in OPERATIONS if API_LEVELS.index(op.since) <= rank)
+    check_api_level(api_level)
+    return tuple(op for op in OPERATIONS if op.offered_at(api_level))

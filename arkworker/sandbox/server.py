@@ -296,7 +296,7 @@ class SandboxApp:
             return None, None, lambda: moved
         if endpoint == SCHEMA_ENDPOINT:
             return None, SCHEMA, lambda: self._schema(request)
-        operation = get_operation(endpoint)
+        operation = get_operation(endpoint, self.api_level)
         return endpoint, endpoint, lambda: self._operation(operation, values, request)
 
     def _schema(self, request: Request) -> Response:

@@ -53,6 +53,15 @@ HELPERS_CORPUS = {
 
 SQUARE = [[100, 100], [200, 100], [200, 200], [100, 200]]
 
+#: The same corpus on a 0.3.7-era instance (its entity model, its cache).
+LEGACY_CORPUS = {**HELPERS_CORPUS, "api_level": "legacy"}
+#: Run a test on a legacy instance: the helpers of 0.3.7's entity model, the cache.
+legacy = pytest.mark.parametrize("arkworker_corpus", [LEGACY_CORPUS], ids=["legacy"])
+#: Run a test on both generations of Arkindex (``arkworker_sandbox.api_level`` tells which).
+both_levels = pytest.mark.parametrize(
+    "arkworker_corpus", [LEGACY_CORPUS, HELPERS_CORPUS], ids=["legacy", "current"]
+)
+
 
 @pytest.fixture
 def arkworker_corpus():

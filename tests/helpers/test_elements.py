@@ -10,9 +10,10 @@ from arkworker import ElementType, InvalidArgument, MissingTypeError
 from arkworker.models import Element
 from tests.conftest import requests_of
 
-from .conftest import SQUARE, cache_rows, hexid
+from .conftest import SQUARE, both_levels, cache_rows, hexid
 
 
+@both_levels
 def test_check_required_types(call_helpers, arkworker_sandbox):
     def handler(element, ctx):
         assert ctx.check_required_types("page", "text_line") is True

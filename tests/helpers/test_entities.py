@@ -1,14 +1,22 @@
-"""Entity helpers over HTTP against the sandbox: types, entities, transcription entities, cache."""
+"""Entity helpers over HTTP against the sandbox: types, entities, transcription entities, cache.
+
+Entity types are in both generations; the entities themselves follow the instance's model:
+objects placed in texts (legacy), spans marked with entity types (today's Arkindex).
+"""
 
 import pytest
+from arkindex import ArkindexClient
 
-from arkworker import InvalidArgument, MissingEntityType
+from arkworker import InvalidArgument, MissingEntityType, OperationUnavailable
 from arkworker.models import Transcription
 from tests.conftest import requests_of
 
-from .conftest import cache_rows, hexid
+from .conftest import both_levels, cache_rows, hexid, legacy
+
+FAKE = Transcription(id="00000000-0000-4000-8000-000000000000", text="t")
 
 
+@both_levels
 def test_entity_types_are_loaded_and_created(call_helpers, arkworker_sandbox):
     def handler(element, ctx):
         loaded = dict(ctx.list_corpus_entity_types())
@@ -27,6 +35,22 @@ def test_entity_types_are_loaded_and_created(call_helpers, arkworker_sandbox):
     }
 
 
+@both_levels
+def test_an_entity_type_created_meanwhile_is_picked_up(call_helpers, arkworker_sandbox):
+    client = ArkindexClient(base_url=arkworker_sandbox.url, token=arkworker_sandbox.token)
+
+    def handler(element, ctx):
+        ctx.list_corpus_entity_types()
+        client.request("CreateEntityType", body={"name": "date", "corpus": ctx.corpus_id})  # another process
+        ctx.check_required_entity_types(["date"])
+        return ctx.entity_types["date"]
+
+    date, run = call_helpers(handler)
+    assert [row["id"] for row in arkworker_sandbox.objects("entity_types", name="date")] == [date]
+    assert "Unable to create the entity type `date`. Refreshing corpus entity types cache." in run.output
+
+
+@legacy
 def test_create_entity(call_helpers, arkworker_sandbox):
     def handler(element, ctx):
         with pytest.raises(InvalidArgument, match="Entity type `city` not found in the corpus"):
@@ -53,6 +77,7 @@ def test_create_entity(call_helpers, arkworker_sandbox):
     }
 
 
+@legacy
 def test_transcription_entities(call_helpers, arkworker_sandbox):
     def handler(element, ctx):
         transcription = ctx.create_transcription(element, "Letter from Paris to Lyon", 1.0)
@@ -93,6 +118,11 @@ def test_transcription_entities(call_helpers, arkworker_sandbox):
 @pytest.mark.parametrize(
     ("call", "message"),
     [
+        (lambda ctx, t: ctx.create_entity_type(""), "name must be a non-empty string"),
+        (
+            lambda ctx, t: ctx.check_required_entity_types(["person", 3]),
+            "Entity type at index 1 in entity_types: the type name must be a non-empty string",
+        ),
         (
             lambda ctx, t: ctx.create_transcription_entity({"id": "x"}, "e", 0, 1),
             "transcription must be a Transcription",
@@ -120,6 +150,7 @@ def test_transcription_entities(call_helpers, arkworker_sandbox):
         ),
     ],
 )
+@legacy
 def test_validation(call_helpers, arkworker_sandbox, call, message):
     def handler(element, ctx):
         with pytest.raises(InvalidArgument, match=message):
@@ -129,6 +160,7 @@ def test_validation(call_helpers, arkworker_sandbox, call, message):
     assert [r for r in arkworker_sandbox.requests if r.method == "POST"] == []
 
 
+@legacy
 def test_read_only_mode(call_helpers, arkworker_sandbox):
     def handler(element, ctx):
         transcription = Transcription(next(iter(ctx.list_transcriptions(element))))
@@ -149,6 +181,7 @@ def test_read_only_mode(call_helpers, arkworker_sandbox):
     assert not arkworker_sandbox.objects("entity_types", name="date")
 
 
+@legacy
 def test_cache_rows(call_helpers, arkworker_sandbox, cache_path):
     def handler(element, ctx):
         transcription = ctx.create_transcription(element, "Lyon", 1.0)
@@ -180,6 +213,7 @@ def test_cache_rows(call_helpers, arkworker_sandbox, cache_path):
     ]
 
 
+@legacy
 def test_list_corpus_entities_follows_pages(call_helpers, arkworker_sandbox):
     def handler(element, ctx):
         for index in range(25):
@@ -192,21 +226,164 @@ def test_list_corpus_entities_follows_pages(call_helpers, arkworker_sandbox):
     assert len(requests_of(arkworker_sandbox, "ListCorpusEntities")) == 2
 
 
+@both_levels
 def test_list_transcription_entities_follows_pages_and_filters(call_helpers, arkworker_sandbox):
+    legacy_level = arkworker_sandbox.api_level == "legacy"
+
     def handler(element, ctx):
         transcription = ctx.create_transcription(element, "x" * 30, 1.0)
         person = ctx.list_corpus_entity_types()["person"]
-        entities = [{"name": f"P{i}", "type_id": person, "offset": i, "length": 1} for i in range(25)]
+        entities = [{"type_id": person, "offset": i, "length": 1} for i in range(25)]
+        if legacy_level:
+            entities = [{"name": f"P{i}", **item} for i, item in enumerate(entities)]
         ctx.create_transcription_entities(transcription, entities, batch_size=10)
         listed = ctx.list_transcription_entities(transcription)
         return (
             len(listed),
-            [item.entity.name for item in listed],
+            [item.entity.name if legacy_level else item.type.name for item in listed],
             len(list(ctx.list_transcription_entities(transcription, worker_run=False))),
             len(list(ctx.list_transcription_entities(transcription, worker_run=ctx.worker_run_id))),
         )
 
     (count, names, manual, mine), _ = call_helpers(handler)
-    assert count == 25 and sorted(names) == sorted(f"P{i}" for i in range(25))
+    assert count == 25
+    assert sorted(names) == (sorted(f"P{i}" for i in range(25)) if legacy_level else ["person"] * 25)
     assert (manual, mine) == (0, 25)
     assert len(requests_of(arkworker_sandbox, "ListTranscriptionEntities")) == 2 + 1 + 2
+
+
+# -- today's entity model: spans marked with entity types ------------------------------------------------
+
+
+def test_spans_of_entity_types(call_helpers, arkworker_sandbox):
+    def handler(element, ctx):
+        transcription = ctx.create_transcription(element, "Letter from Paris to Lyon", 1.0)
+        place = ctx.list_corpus_entity_types()["place"]
+        single = ctx.create_transcription_entity(transcription, place, offset=12, length=5, confidence=0.5)
+        bulk = ctx.create_transcription_entities(
+            transcription,
+            [
+                {"type_id": place, "offset": 21, "length": 4},
+                {"type_id": place, "offset": 0, "length": 6, "confidence": 0.25},
+            ],
+            batch_size=1,
+        )
+        listed = ctx.list_transcription_entities(transcription)
+        return single, bulk, [(item.type.name, item.offset) for item in listed]
+
+    (single, bulk, listed), run = call_helpers(handler)
+    assert (single["type"]["name"], single["offset"], single["length"], single["confidence"]) == (
+        "place",
+        12,
+        5,
+        0.5,
+    )
+    assert [item["offset"] for item in bulk] == [21, 0]
+    assert listed == [("place", 0), ("place", 12), ("place", 21)]
+    rows = run.created["transcription_entities"]
+    assert sorted(item["id"] for item in [single, *bulk]) == sorted(row["id"] for row in rows)
+    assert "entities" not in run.created
+    assert [
+        len(r.body["transcription_entities"])
+        for r in requests_of(arkworker_sandbox, "CreateTranscriptionEntities")
+    ] == [1, 1]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda ctx, t, place: ctx.create_transcription_entity(t, entity=place, offset=0, length=1),
+            r"entity= is arkindex-base-worker 0.3.7's form, but .* is today's Arkindex, which has no entity "
+            r"objects: mark the span with an entity type",
+        ),
+        (
+            lambda ctx, t, place: ctx.create_transcription_entity(t, place, 0, 1, entity=place),
+            "give the entity type .* or the entity .*, not both",
+        ),
+        (
+            lambda ctx, t, place: ctx.create_transcription_entity(t, None, 0, 1),
+            "type_id must be a non-empty string",
+        ),
+        (
+            lambda ctx, t, place: ctx.create_transcription_entity(t, place, length=1),
+            "offset must be an integer",
+        ),
+        (
+            lambda ctx, t, place: ctx.create_transcription_entities(
+                t, [{"name": "Lyon", "type_id": place, "offset": 0, "length": 1}]
+            ),
+            "Entity at index 0 in entities: name is arkindex-base-worker 0.3.7's, but .* has no entity names",
+        ),
+        (
+            lambda ctx, t, place: ctx.create_transcription_entities(
+                t, [{"type_id": place, "offset": 0, "length": 1}] * 2
+            ),
+            r"Entity at index 1 in entities: the same entity \(offset, length, type_id\) is given twice",
+        ),
+        (
+            lambda ctx, t, place: ctx.create_entity("Lyon", "place"),
+            r"ctx.create_entity\(\) needs the CreateEntity operation, which .* \(API level current\) does not "
+            r"offer: today's Arkindex removed it: entities are spans",
+        ),
+        (
+            lambda ctx, t, place: ctx.list_corpus_entities(),
+            r"ctx.list_corpus_entities\(\) needs the ListCorpusEntities operation",
+        ),
+    ],
+)
+def test_today_s_forms_are_checked(call_helpers, arkworker_sandbox, call, message):
+    (place,) = arkworker_sandbox.objects("entity_types", name="place")
+
+    def handler(element, ctx):
+        with pytest.raises((InvalidArgument, OperationUnavailable), match=message):
+            call(ctx, FAKE, place["id"])
+
+    call_helpers(handler)
+    assert [r for r in arkworker_sandbox.requests if r.method == "POST"] == []
+
+
+@legacy
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (
+            lambda ctx, t, place: ctx.create_transcription_entities(
+                t, [{"type_id": place, "offset": 0, "length": 1}]
+            ),
+            "Entity at index 0 in entities: name is required by .*, a legacy Arkindex, which creates an entity per item",
+        ),
+        (
+            lambda ctx, t, place: ctx.create_transcription_entity(t, place, 0, 1),
+            "is the id of the entity type `place`, but .* is a legacy Arkindex, which places entities "
+            r"\(arkindex-base-worker 0.3.7's form\): create one with ctx.create_entity\(name, 'place'\)",
+        ),
+    ],
+)
+def test_the_legacy_forms_are_checked(call_helpers, arkworker_sandbox, call, message):
+    (place,) = arkworker_sandbox.objects("entity_types", name="place")
+
+    def handler(element, ctx):
+        ctx.list_corpus_entity_types()
+        with pytest.raises(InvalidArgument, match=message):
+            call(ctx, FAKE, place["id"])
+
+    call_helpers(handler)
+    assert [r for r in arkworker_sandbox.requests if r.method == "POST"] == []
+
+
+def test_today_s_read_only_mode(call_helpers, arkworker_sandbox):
+    def handler(element, ctx):
+        transcription = Transcription(next(iter(ctx.list_transcriptions(element))))
+        place = ctx.list_corpus_entity_types()["place"]
+        ctx.create_entity_type("date")
+        return [
+            ctx.create_transcription_entity(transcription, place, 0, 1),
+            ctx.create_transcription_entities(transcription, [{"type_id": place, "offset": 0, "length": 1}]),
+        ]
+
+    results, run = call_helpers(handler, "--dev")
+    assert results == [None, None]
+    assert "Cannot create entity type `date` as this worker is in read-only mode" in run.output
+    assert "Cannot create transcription entity as this worker is in read-only mode" in run.output
+    assert all(record.method == "GET" for record in arkworker_sandbox.requests)

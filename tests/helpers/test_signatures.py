@@ -1,8 +1,9 @@
-"""Every result helper keeps arkindex-base-worker 0.3.7's parameters, order and defaults.
+"""Every result helper keeps arkindex-base-worker's parameters, order and defaults (0.3.7's, and 0.4-0.6's).
 
 Porting a worker means replacing ``self.`` with ``ctx.``: a call passing arguments by
-position must reach the same parameters. The only additions are ``batch_size`` at the end
-of the bulk helpers.
+position must reach the same parameters. The additions are ``batch_size`` at the end of
+the bulk helpers, and the keyword of the other generation where two share a helper
+(``check_required_types``, ``create_transcription_entity``).
 """
 
 import inspect
@@ -41,7 +42,26 @@ SIGNATURES = {
     ],
     "create_classifications": [("element", REQUIRED), ("classifications", REQUIRED), ("batch_size", 50)],
     "create_required_types": [("element_types", REQUIRED)],
-    "check_required_types": [("type_slugs", REQUIRED), ("create_missing", False)],
+    "check_required_types": [("type_slugs", REQUIRED), ("type_names", None), ("create_missing", False)],
+    "create_element_type": [("slug", REQUIRED), ("name", REQUIRED), ("is_folder", False)],
+    "list_corpus_types": [],
+    "retrieve_element": [("element_id", REQUIRED)],
+    "list_elements": [
+        ("folder", None),
+        ("name", None),
+        ("top_level", None),
+        ("transcription_worker_version", None),
+        ("transcription_worker_run", None),
+        ("type", None),
+        ("with_classes", None),
+        ("with_corpus", None),
+        ("with_metadata", None),
+        ("with_has_children", None),
+        ("with_zone", None),
+        ("worker_version", None),
+        ("worker_run", None),
+    ],
+    "create_element_children": [("parent", REQUIRED), ("children", REQUIRED), ("batch_size", 50)],
     "create_sub_element": [
         ("element", REQUIRED),
         ("type", REQUIRED),
@@ -79,12 +99,15 @@ SIGNATURES = {
     "list_corpus_entity_types": [],
     "check_required_entity_types": [("entity_types", REQUIRED), ("create_missing", True)],
     "create_entity": [("name", REQUIRED), ("type", REQUIRED), ("metas", None), ("validated", None)],
+    "create_entity_type": [("name", REQUIRED)],
+    # 0.6's names, positions kept; 0.3.7's entity (second by position) also by keyword.
     "create_transcription_entity": [
         ("transcription", REQUIRED),
-        ("entity", REQUIRED),
-        ("offset", REQUIRED),
-        ("length", REQUIRED),
+        ("type_id", None),
+        ("offset", None),
+        ("length", None),
         ("confidence", None),
+        ("entity", None),
     ],
     "create_transcription_entities": [
         ("transcription", REQUIRED),
@@ -106,6 +129,16 @@ SIGNATURES = {
     ],
     "create_metadata_bulk": [("element", REQUIRED), ("metadata_list", REQUIRED), ("batch_size", 50)],
     "list_element_metadata": [("element", REQUIRED), ("load_parents", None)],
+    "create_dataset": [
+        ("name", REQUIRED),
+        ("description", REQUIRED),
+        ("set_names", REQUIRED),
+        ("unique_elements", True),
+    ],
+    "create_dataset_element": [("dataset_set", REQUIRED), ("element", REQUIRED)],
+    "destroy_dataset_element": [("dataset_set", REQUIRED), ("element", REQUIRED)],
+    "create_embedding": [("element", REQUIRED), ("value", REQUIRED)],
+    "list_embeddings": [("element", REQUIRED)],
     "get_worker_version": [("worker_version_id", REQUIRED)],
     "get_worker_version_slug": [("worker_version_id", REQUIRED)],
 }

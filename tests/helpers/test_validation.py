@@ -5,7 +5,7 @@ import pytest
 from arkworker import InvalidArgument, MetaType
 from arkworker.models import Element, Transcription
 
-from .conftest import SQUARE
+from .conftest import SQUARE, legacy
 
 TRANSCRIPTION = Transcription(id="00000000-0000-4000-8000-000000000000", text="t")
 
@@ -41,10 +41,6 @@ CASES = {
         ),
         "has no image",
     ),
-    "metadata entity": (
-        lambda ctx, e: ctx.create_metadata(e, MetaType.Text, "n", "v", entity=3),
-        "entity must be a non-empty string",
-    ),
     "bulk metadata value": (
         lambda ctx, e: ctx.create_metadata_bulk(e, [{"type": "text", "name": "n", "value": None}]),
         "Metadata at index 0 in metadata_list: value must be a string or a number",
@@ -56,14 +52,6 @@ CASES = {
     "metadata load_parents": (
         lambda ctx, e: ctx.list_element_metadata(e, load_parents="yes"),
         "load_parents must be True or False",
-    ),
-    "entity validated": (
-        lambda ctx, e: ctx.create_entity("Lyon", "place", validated="yes"),
-        "validated must be True or False",
-    ),
-    "transcription entity": (
-        lambda ctx, e: ctx.create_transcription_entity(TRANSCRIPTION, "", 0, 1),
-        "entity must be a non-empty string",
     ),
     "entity types": (
         lambda ctx, e: ctx.check_required_entity_types("place"),
@@ -90,14 +78,41 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_bad_arguments_raise_before_any_write(call_helpers, arkworker_sandbox, case):
-    call, message = CASES[case]
+#: Checks of the helpers of the 0.3.7 entity model, on a legacy instance.
+LEGACY_CASES = {
+    "metadata entity": (
+        lambda ctx, e: ctx.create_metadata(e, MetaType.Text, "n", "v", entity=3),
+        "entity must be a non-empty string",
+    ),
+    "entity validated": (
+        lambda ctx, e: ctx.create_entity("Lyon", "place", validated="yes"),
+        "validated must be True or False",
+    ),
+    "transcription entity": (
+        lambda ctx, e: ctx.create_transcription_entity(TRANSCRIPTION, "", 0, 1),
+        "entity must be a non-empty string",
+    ),
+}
 
+
+def check_no_write(call_helpers, sandbox, call, message):
     def handler(element, ctx):
         with pytest.raises(InvalidArgument, match=message):
             call(ctx, element)
 
     call_helpers(handler)
-    writes = [r.operation_id for r in arkworker_sandbox.requests if r.method != "GET"]
+    writes = [r.operation_id for r in sandbox.requests if r.method != "GET"]
     assert set(writes) <= {"UpdateWorkerActivity"}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_arguments_raise_before_any_write(call_helpers, arkworker_sandbox, case):
+    check_no_write(call_helpers, arkworker_sandbox, *CASES[case])
+
+
+@legacy
+@pytest.mark.parametrize("case", list(LEGACY_CASES))
+def test_bad_arguments_of_the_legacy_entity_model_raise_before_any_write(
+    call_helpers, arkworker_sandbox, case
+):
+    check_no_write(call_helpers, arkworker_sandbox, *LEGACY_CASES[case])

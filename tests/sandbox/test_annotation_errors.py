@@ -3,22 +3,12 @@
 import pytest
 from arkindex.exceptions import ArkindexClientError, ArkindexValidationError
 
-from arkworker.sandbox.tables import WorkerRun
-
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 SQUARE = [[10, 10], [20, 10], [20, 20]]
 
 
 def ml_class(sb, client, name="cat"):
     return client.request("CreateMLClass", id=sb.corpus_id, body={"name": name})["id"]
-
-
-def entity_type(sb, client, name="person"):
-    return client.request("CreateEntityType", body={"name": name, "corpus": sb.corpus_id})["id"]
-
-
-def transcription(sb, client, named, text="Dear Sir"):
-    return client.request("CreateTranscription", id=named("Page 2"), body={"text": text})["id"]
 
 
 CASES = {
@@ -113,35 +103,6 @@ CASES = {
         ),
         ["classifications", 1, "ml_class"],
     ),
-    "entity of an unknown type": (
-        lambda sb, client, named: (
-            "CreateEntity",
-            {"body": {"name": "Ada", "type_id": UNKNOWN, "corpus": sb.corpus_id}},
-        ),
-        ["type_id"],
-    ),
-    "entity past the end of the text": (
-        lambda sb, client, named: (
-            "CreateTranscriptionEntities",
-            {
-                "id": transcription(sb, client, named),
-                "body": {
-                    "worker_run_id": sb.worker_run_id,
-                    "entities": [
-                        {"name": "Sir", "type_id": entity_type(sb, client), "offset": 5, "length": 10}
-                    ],
-                },
-            },
-        ),
-        ["entities", 0, "length"],
-    ),
-    "negative offset": (
-        lambda sb, client, named: (
-            "CreateTranscriptionEntity",
-            {"id": transcription(sb, client, named), "body": {"entity": UNKNOWN, "offset": -1, "length": 1}},
-        ),
-        ["offset"],
-    ),
     "metadata of an unknown type": (
         lambda sb, client, named: (
             "CreateMetaData",
@@ -227,33 +188,3 @@ def test_listing_filters(sb, client, named):
     assert all(child["metadata"] == [] for child in children)
     (volume,) = client.paginate("ListElementParents", id=page, with_metadata=True)
     assert volume["metadata"] == []
-    people = entity_type(sb, client)
-    for name in ("Ada", "Alan", "Grace"):
-        client.request("CreateEntity", body={"name": name, "type_id": people, "corpus": sb.corpus_id})
-    assert sorted(e["name"] for e in client.paginate("ListCorpusEntities", id=sb.corpus_id, name="a")) == [
-        "Ada",
-        "Alan",
-        "Grace",
-    ]
-    assert [e["name"] for e in client.paginate("ListCorpusEntities", id=sb.corpus_id, name="al")] == ["Alan"]
-
-
-def test_a_transcription_entity_is_unique_per_worker_run(sb, client, named):
-    """Arkindex's unique set includes the worker run: another run may annotate the same span."""
-    (run,) = sb.objects("worker_runs", id=sb.worker_run_id)
-    other_run = "11111111-1111-4111-8111-111111111111"
-    with sb.store.session():
-        WorkerRun.create(id=other_run, process=run["process_id"], version=run["version_id"], summary="Other")
-    on = transcription(sb, client, named, text="Ada wrote")
-    entity = client.request(
-        "CreateEntity", body={"name": "Ada", "type_id": entity_type(sb, client), "corpus": sb.corpus_id}
-    )["id"]
-    span = {"entity": entity, "offset": 0, "length": 3}
-    for worker_run in (sb.worker_run_id, other_run):
-        client.request("CreateTranscriptionEntity", id=on, body={**span, "worker_run_id": worker_run})
-    with pytest.raises(ArkindexValidationError) as refused:
-        client.request("CreateTranscriptionEntity", id=on, body={**span, "worker_run_id": other_run})
-    assert "transcription, entity, offset, length, worker_run must make a unique set" in str(refused.value)
-    assert sorted(row["worker_run_id"] for row in sb.objects("transcription_entities")) == sorted(
-        [sb.worker_run_id, other_run]
-    )

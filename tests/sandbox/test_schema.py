@@ -68,6 +68,18 @@ CURRENT_OPERATIONS = {
     "CompleteMultipartUpload",
     "AbortMultipartUpload",
 }
+#: What the current generation's result helpers call that 0.3.7's did not.
+CURRENT_HELPER_OPERATIONS = {
+    "ListElements",
+    "CreateElementChildren",
+    "CreateDataset",
+    "CreateDatasetElement",
+    "DestroyDatasetElement",
+    "CreateEmbedding",
+    "ListEmbeddings",
+}
+#: What Arkindex removed with the 0.3.7 entity model (entities are typed spans since 0.5).
+REMOVED_OPERATIONS = {"CreateEntity", "ListCorpusEntities"}
 
 
 def test_client_finds_all_42_operations_at_the_legacy_level():
@@ -79,20 +91,34 @@ def test_client_finds_all_42_operations_at_the_legacy_level():
 
 
 def test_the_current_level_adds_the_newer_operations(client):
-    assert set(client.document.links) == FACTS_OPERATIONS | CURRENT_OPERATIONS
-    assert set(operation_ids()) == FACTS_OPERATIONS | CURRENT_OPERATIONS
-    assert set(implemented_operations()) >= CURRENT_OPERATIONS
+    newer = CURRENT_OPERATIONS | CURRENT_HELPER_OPERATIONS
+    assert set(client.document.links) == (FACTS_OPERATIONS - REMOVED_OPERATIONS) | newer
+    assert set(operation_ids()) == FACTS_OPERATIONS | newer
+    assert set(implemented_operations()) >= newer
 
 
 def test_client_urls_and_methods_follow_the_declarations(client):
-    for operation in OPERATIONS:
-        link = client.lookup_operation(operation.operation_id)
-        assert link.method == operation.method
-        assert link.url == "/api/v1/" + operation.path
+    with Sandbox(api_level="legacy") as legacy:
+        clients = {"legacy": ArkindexClient(base_url=legacy.url, token=legacy.token), "current": client}
+    for level, level_client in clients.items():
+        for operation in operations_for(level):
+            link = level_client.lookup_operation(operation.operation_id)
+            assert link.method == operation.method
+            assert link.url == "/api/v1/" + operation.path
+
+
+def test_an_operation_whose_path_changed_has_one_declaration_per_level():
+    legacy, current = (op for op in OPERATIONS if op.operation_id == "CreateTranscriptionEntity")
+    assert (legacy.path, legacy.until) == ("transcription/{id}/entity/", "legacy")
+    assert (current.path, current.since) == ("transcription/{id}/entities/", "current")
+    assert get_operation("CreateTranscriptionEntity", "legacy") is legacy
+    assert get_operation("CreateTranscriptionEntity") is current
+    with pytest.raises(LookupError, match="The current API level does not offer CreateEntity"):
+        get_operation("CreateEntity", "current")
 
 
 def test_bodies_are_named_body_and_required(client):
-    for operation in OPERATIONS:
+    for operation in operations_for("current"):
         field = client.lookup_operation(operation.operation_id).get_body_field()
         if operation.body:
             assert field.name == "body" and field.required, operation.operation_id

@@ -9,9 +9,11 @@ import it below.
 
 from arkworker.sandbox.handlers import (
     classifications,
+    dataset_writes,
     datasets,
     element_writes,
     elements,
+    embeddings,
     entities,
     metadata,
     models,
@@ -26,9 +28,11 @@ from arkworker.sandbox.handlers.base import HANDLERS, handles
 __all__ = [
     "HANDLERS",
     "classifications",
+    "dataset_writes",
     "datasets",
     "element_writes",
     "elements",
+    "embeddings",
     "entities",
     "handles",
     "implemented_operations",

@@ -179,7 +179,7 @@ class Rule:
             raise ValueError(f"Unknown rule kind {self.kind!r} (valid: {', '.join(_KINDS)})")
 
 
-def _check(value: Any, rule: Rule) -> tuple[Any, tuple[str, str] | None]:
+def check_value(value: Any, rule: Rule) -> tuple[Any, tuple[str, str] | None]:
     """The cleaned value, or an error as (code, detail)."""
     if value is None:
         return (None, None) if rule.null else (None, ("null", "This field may not be null."))
@@ -233,7 +233,7 @@ def validate(data: Any, rules: Mapping[str, Rule], attr: Sequence[str | int] = (
             else:
                 cleaned[name] = rule.default
             continue
-        value, error = _check(data[name], rule)
+        value, error = check_value(data[name], rule)
         if error:
             errors.append(error_entry(error[1], error[0], [*attr, name]))
         else:

@@ -16,7 +16,7 @@ import mimetypes
 from pathlib import Path
 from typing import Any
 
-from peewee import SQL, CharField, ForeignKeyField, IntegerField, TextField
+from peewee import SQL, BooleanField, CharField, ForeignKeyField, IntegerField, TextField
 
 from arkworker.sandbox.handlers.base import (
     Call,
@@ -49,6 +49,8 @@ class Dataset(BaseModel):
     description = TextField(default="")
     state = CharField(default="complete")
     task_id = CharField(null=True)
+    #: Whether an element may be in one set of the dataset only (CreateDatasetElement checks it).
+    unique_elements = BooleanField(default=True)
     creator = CharField(default="Sandbox user")
     created = CharField(default=now)
     updated = CharField(default=now)

@@ -1,4 +1,5 @@
-"""Writing elements: CreateElementType, CreateElement, CreateElements, CreateElementParent, PartialUpdateElement.
+"""Writing elements: CreateElementType, CreateElement, CreateElements, CreateElementParent, PartialUpdateElement,
+CreateElementChildren (``current`` API level: several existing elements linked to a parent).
 
 Kept apart from the element listings (:mod:`.elements`) so each module reads in one sitting.
 As in Arkindex, a type must exist in the element's corpus, a polygon lies on an image (the
@@ -14,10 +15,13 @@ from arkworker.sandbox.handlers.base import (
     Call,
     Reply,
     Rule,
+    ValidationFailed,
+    check_value,
     error_entry,
     handles,
     invalid,
     lookup,
+    unknown_pk,
     validate,
     validate_list,
 )
@@ -151,6 +155,43 @@ def create_element_parent(call: Call) -> Reply:
         )
     link(parent.id, child.id)
     return Reply({"parent": parent.id, "child": child.id}, status=201)
+
+
+@handles("CreateElementChildren")
+def create_element_children(call: Call) -> Reply:
+    parent = lookup(Element, call.path["id"])
+    data = validate(call.body, {"children": Rule("list")})
+    if not data["children"]:
+        raise invalid("This list may not be empty.", ["children"], "empty")
+    ancestors = {parent.id, *parent_ids(parent.id, recursive=True)}
+    linked = {path.child_id for path in ElementPath.select().where(ElementPath.parent == parent.id)}
+    children: list[str] = []
+    errors = []
+    for index, value in enumerate(data["children"]):
+        attr: list[str | int] = ["children", index]
+        cleaned, problem = check_value(value, Rule("uuid"))
+        if problem is not None:
+            errors.append(error_entry(problem[1], problem[0], attr))
+            continue
+        child = Element.get_or_none(Element.id == cleaned)
+        if child is None:
+            errors.append(unknown_pk(cleaned, attr).body["errors"][0])
+        elif child.corpus_id != parent.corpus_id:
+            errors.append(error_entry("The child element is in another corpus.", "invalid", attr))
+        elif child.id in ancestors:
+            detail = f"Element {parent.id} cannot be a parent of its own ancestor {child.id}."
+            errors.append(error_entry(detail, "invalid", attr))
+        elif child.id in children:
+            errors.append(error_entry(f"Element {child.id} is given twice.", "unique", attr))
+        elif child.id in linked:
+            errors.append(error_entry(f"{parent.id} is already a parent of {child.id}.", "unique", attr))
+        else:
+            children.append(child.id)
+    if errors:
+        raise ValidationFailed(errors)
+    for child_id in children:
+        link(parent.id, child_id)
+    return Reply({"children": children}, status=201)
 
 
 @handles("PartialUpdateElement")

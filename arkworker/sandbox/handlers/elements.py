@@ -1,4 +1,5 @@
-"""Corpora and elements: RetrieveCorpus, RetrieveElement, ListElementChildren, ListElementParents.
+"""Corpora and elements: RetrieveCorpus, RetrieveElement, ListElementChildren, ListElementParents,
+ListElements (``current`` API level: a corpus's elements).
 
 Payloads follow Arkindex. Also what other families use on elements: the tree walks
 (:func:`child_ids`, :func:`parent_ids`), the checks of a type and of a polygon, element
@@ -311,3 +312,15 @@ def list_element_children(call: Call) -> Listing:
 def list_element_parents(call: Call) -> Listing:
     element = lookup(Element, call.path["id"])
     return _element_listing(call, parent_ids(element.id, call.query.get("recursive", False)))
+
+
+@handles("ListElements")
+def list_elements(call: Call) -> Listing:
+    corpus = lookup(Corpus, call.path["corpus"])
+    ids = [
+        row.id for row in Element.select(Element.id).where(Element.corpus == corpus.id).order_by(SQL("rowid"))
+    ]
+    if "top_level" in call.query:
+        children = {path.child_id for path in ElementPath.select(ElementPath.child)}
+        ids = [element_id for element_id in ids if (element_id not in children) == call.query["top_level"]]
+    return _element_listing(call, ids)

@@ -1,8 +1,14 @@
-"""Entities: types, entities, their links to transcriptions, and the corpus's listings.
+"""Entities: types, entities, their places in transcriptions, and the corpus's listings.
 
 Operations: ListCorpusEntityTypes, CreateEntityType, CreateEntity, CreateTranscriptionEntity,
 CreateTranscriptionEntities, ListTranscriptionEntities, ListCorpusEntities. As in Arkindex, an
 entity's type belongs to its corpus and a transcription entity lies inside the text.
+
+The two API levels have two entity models. ``legacy`` (arkindex-base-worker 0.3.7's time):
+entities are objects of the corpus (name, type, metas), placed in transcriptions.
+``current`` (0.5 and later): there are no entity objects, a transcription entity is a span
+of the text marked with an entity type (``type_id``); CreateEntity and ListCorpusEntities
+are gone. A transcription entity row always has its type (the entity's, at the legacy level).
 """
 
 from __future__ import annotations
@@ -74,8 +80,10 @@ class TranscriptionEntity(BaseModel):
     id = UUIDKey()
     transcription = ForeignKeyField(Transcription)
     transcription_id: str
-    entity = ForeignKeyField(Entity)
-    entity_id: str
+    entity = ForeignKeyField(Entity, null=True)
+    entity_id: str | None
+    type = ForeignKeyField(EntityType)
+    type_id: str
     offset = IntegerField()
     length = IntegerField()
     confidence = FloatField(null=True)
@@ -188,9 +196,47 @@ def create_entity(call: Call) -> Reply:
     return Reply(serialize_entity(entity), status=201)
 
 
+def _duplicate_span(
+    transcription: Transcription, what: Any, offset: int, length: int, worker_run_id: str | None
+) -> bool:
+    """Whether the worker run already placed ``what`` (an entity, or a type at the current level) there."""
+    column = TranscriptionEntity.entity if isinstance(what, Entity) else TranscriptionEntity.type
+    return (
+        TranscriptionEntity.select()
+        .where(
+            (TranscriptionEntity.transcription == transcription.id)
+            & (column == what.id)
+            & (TranscriptionEntity.offset == offset)
+            & (TranscriptionEntity.length == length)
+            & worker_condition(TranscriptionEntity.worker_run_id, worker_run_id)
+        )
+        .exists()
+    )
+
+
+def _unique_set_error(first: str) -> ApiError:
+    detail = f"The fields transcription, {first}, offset, length, worker_run must make a unique set."
+    return ApiError(400, "validation_error", [error_entry(detail, "unique")])
+
+
+def serialize_span(link: TranscriptionEntity) -> dict[str, Any]:
+    """A transcription entity of the current level: a span of the text and its entity type."""
+    return {
+        "id": link.id,
+        "type": _type_brief(link.type),
+        "offset": link.offset,
+        "length": link.length,
+        "confidence": link.confidence,
+        "worker_version_id": link.worker_version_id,
+        "worker_run": worker_run_brief(link.worker_run_id),
+    }
+
+
 @handles("CreateTranscriptionEntity")
 def create_transcription_entity(call: Call) -> Reply:
     transcription = lookup(Transcription, call.path["id"])
+    if call.api_level != "legacy":
+        return _create_span(call, transcription)
     data = validate(
         call.body, {"entity": Rule("uuid"), "worker_run_id": Rule("uuid", required=False, null=True), **_SPAN}
     )
@@ -198,20 +244,13 @@ def create_transcription_entity(call: Call) -> Reply:
     if entity is None or entity.corpus_id != transcription.element.corpus_id:
         raise unknown_pk(data["entity"], ["entity"])
     _check_span(transcription, data["offset"], data["length"], [])
-    duplicate = TranscriptionEntity.select().where(
-        (TranscriptionEntity.transcription == transcription.id)
-        & (TranscriptionEntity.entity == entity.id)
-        & (TranscriptionEntity.offset == data["offset"])
-        & (TranscriptionEntity.length == data["length"])
-        & worker_condition(TranscriptionEntity.worker_run_id, data["worker_run_id"])
-    )
-    if duplicate.exists():
-        detail = "The fields transcription, entity, offset, length, worker_run must make a unique set."
-        raise ApiError(400, "validation_error", [error_entry(detail, "unique")])
+    if _duplicate_span(transcription, entity, data["offset"], data["length"], data["worker_run_id"]):
+        raise _unique_set_error("entity")
     TranscriptionEntity.create(
         id=new_id(),
         transcription=transcription.id,
         entity=entity.id,
+        type=entity.type_id,
         offset=data["offset"],
         length=data["length"],
         confidence=data["confidence"],
@@ -220,9 +259,33 @@ def create_transcription_entity(call: Call) -> Reply:
     return Reply(data, status=201)
 
 
+def _create_span(call: Call, transcription: Transcription) -> Reply:
+    """CreateTranscriptionEntity at the current level: ``type_id`` instead of an entity."""
+    data = validate(
+        call.body,
+        {"type_id": Rule("uuid"), "worker_run_id": Rule("uuid", required=False, null=True), **_SPAN},
+    )
+    entity_type = _entity_type(transcription.element.corpus_id, data["type_id"], ["type_id"])
+    _check_span(transcription, data["offset"], data["length"], [])
+    if _duplicate_span(transcription, entity_type, data["offset"], data["length"], data["worker_run_id"]):
+        raise _unique_set_error("type")
+    link = TranscriptionEntity.create(
+        id=new_id(),
+        transcription=transcription.id,
+        type=entity_type.id,
+        offset=data["offset"],
+        length=data["length"],
+        confidence=data["confidence"],
+        **made_by(data["worker_run_id"]),
+    )
+    return Reply(serialize_span(link), status=201)
+
+
 @handles("CreateTranscriptionEntities")
 def create_transcription_entities(call: Call) -> Reply:
     transcription = lookup(Transcription, call.path["id"])
+    if call.api_level != "legacy":
+        return _create_spans(call, transcription)
     data = validate(call.body, {"worker_run_id": Rule("uuid"), "entities": Rule("list")})
     items = validate_list(
         data["entities"], "entities", {"name": Rule("str"), "type_id": Rule("uuid"), **_SPAN}
@@ -251,6 +314,7 @@ def create_transcription_entities(call: Call) -> Reply:
             id=new_id(),
             transcription=transcription.id,
             entity=entity.id,
+            type=item["type_id"],
             offset=item["offset"],
             length=item["length"],
             confidence=item["confidence"],
@@ -260,15 +324,54 @@ def create_transcription_entities(call: Call) -> Reply:
     return Reply({"entities": answer}, status=201)
 
 
+def _create_spans(call: Call, transcription: Transcription) -> Reply:
+    """CreateTranscriptionEntities at the current level: ``transcription_entities`` of types, no names."""
+    data = validate(call.body, {"worker_run_id": Rule("uuid"), "transcription_entities": Rule("list")})
+    items = validate_list(
+        data["transcription_entities"], "transcription_entities", {"type_id": Rule("uuid"), **_SPAN}
+    )
+    corpus_id = transcription.element.corpus_id
+    seen: set[tuple[Any, ...]] = set()
+    for index, item in enumerate(items):
+        attr: list[str | int] = ["transcription_entities", index]
+        entity_type = _entity_type(corpus_id, item["type_id"], [*attr, "type_id"])
+        _check_span(transcription, item["offset"], item["length"], attr)
+        key = (item["offset"], item["length"], item["type_id"])
+        if key in seen or _duplicate_span(
+            transcription, entity_type, item["offset"], item["length"], data["worker_run_id"]
+        ):
+            raise invalid("Duplicated transcription entities are not allowed.", attr, "unique")
+        seen.add(key)
+    provenance = made_by(data["worker_run_id"])
+    links = [
+        TranscriptionEntity.create(
+            id=new_id(),
+            transcription=transcription.id,
+            type=item["type_id"],
+            offset=item["offset"],
+            length=item["length"],
+            confidence=item["confidence"],
+            **provenance,
+        )
+        for item in items
+    ]
+    return Reply({"transcription_entities": [serialize_span(link) for link in links]}, status=201)
+
+
 @handles("ListTranscriptionEntities")
 def list_transcription_entities(call: Call) -> Listing:
     transcription = lookup(Transcription, call.path["id"])
+    legacy = call.api_level == "legacy"
     query = TranscriptionEntity.select().where(
         TranscriptionEntity.transcription == transcription.id,
         *worker_filters(TranscriptionEntity, call.query),
+        *([TranscriptionEntity.entity.is_null(False)] if legacy else []),  # spans of a current state file
     )
 
     def serialize(link: TranscriptionEntity) -> dict[str, Any]:
+        if not legacy:
+            return serialize_span(link)
+        assert link.entity is not None  # the query keeps the placed entities only
         return {
             "entity": serialize_entity(link.entity),
             "offset": link.offset,

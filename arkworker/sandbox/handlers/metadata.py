@@ -2,6 +2,9 @@
 
 Values are stored as text, as Arkindex does; ``numeric`` values must read as numbers and
 ``url`` values must be http(s) URLs. Listed elements carry their metadata with ``with_metadata``.
+The API levels differ: a legacy instance links a metadata to an entity (``entity_id``) and
+has the ``html`` type; today's has no entities (``entity_id`` is no field: ignored) and
+``markdown`` instead of ``html``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,13 @@ from arkworker.sandbox.report import ReportTable, element_label, register_table,
 from arkworker.sandbox.store import BaseModel, UUIDKey, new_id, now, register
 from arkworker.sandbox.tables import Element
 
-META_TYPES = ("text", "html", "date", "location", "reference", "numeric", "url")
+#: The metadata types of each API level (today's Arkindex replaced ``html`` with ``markdown``).
+LEVEL_META_TYPES = {
+    "legacy": ("text", "html", "date", "location", "reference", "numeric", "url"),
+    "current": ("text", "markdown", "date", "location", "reference", "numeric", "url"),
+}
+#: Every type a corpus file may give its metadata.
+META_TYPES = ("text", "html", "markdown", "date", "location", "reference", "numeric", "url")
 
 
 @register
@@ -87,11 +96,13 @@ register_table(
     )
 )
 
-_ITEM = {
-    "type": Rule("str", choices=META_TYPES),
-    "name": Rule("str"),
-    "entity_id": Rule("uuid", required=False, null=True),
-}
+
+def _item_rules(api_level: str) -> dict[str, Rule]:
+    """The fields of one metadata at ``api_level`` (its value is checked apart, by type)."""
+    rules = {"type": Rule("str", choices=LEVEL_META_TYPES[api_level]), "name": Rule("str")}
+    if api_level == "legacy":
+        rules["entity_id"] = Rule("uuid", required=False, null=True)
+    return rules
 
 
 def _clean_value(item: dict[str, Any], raw: Any, attr: list[str | int]) -> str:
@@ -126,17 +137,21 @@ def create_metadata(call: Call) -> Reply:
     element = lookup(Element, call.path["id"])
     data = validate(
         call.body,
-        {**_ITEM, "value": Rule("str", blank=True), "worker_run_id": Rule("uuid", required=False, null=True)},
+        {
+            **_item_rules(call.api_level),
+            "value": Rule("str", blank=True),
+            "worker_run_id": Rule("uuid", required=False, null=True),
+        },
     )
     data["value"] = _clean_value(data, data["value"], [])
-    _check_entity(data["entity_id"], element, [])
+    _check_entity(data.get("entity_id"), element, [])
     metadata = MetaData.create(
         id=new_id(),
         element=element.id,
         type=data["type"],
         name=data["name"],
         value=data["value"],
-        entity=data["entity_id"],
+        entity=data.get("entity_id"),
         **made_by(data["worker_run_id"]),
     )
     return Reply(serialize_metadata(metadata), status=201)
@@ -146,14 +161,14 @@ def create_metadata(call: Call) -> Reply:
 def create_metadata_bulk(call: Call) -> Reply:
     element = lookup(Element, call.path["id"])
     data = validate(call.body, {"worker_run_id": Rule("uuid"), "metadata_list": Rule("list")})
-    items = validate_list(data["metadata_list"], "metadata_list", _ITEM)
+    items = validate_list(data["metadata_list"], "metadata_list", _item_rules(call.api_level))
     for index, item in enumerate(items):
         if "value" not in data["metadata_list"][index]:
             raise invalid("This field is required.", ["metadata_list", index, "value"], "required")
         item["value"] = _clean_value(
             item, data["metadata_list"][index].get("value"), ["metadata_list", index]
         )
-        _check_entity(item["entity_id"], element, ["metadata_list", index])
+        _check_entity(item.get("entity_id"), element, ["metadata_list", index])
     provenance = made_by(data["worker_run_id"])
     created = []
     for item in items:
@@ -163,7 +178,7 @@ def create_metadata_bulk(call: Call) -> Reply:
             type=item["type"],
             name=item["name"],
             value=item["value"],
-            entity=item["entity_id"],
+            entity=item.get("entity_id"),
             **provenance,
         )
         created.append({**item, "id": metadata.id})
