@@ -24,7 +24,9 @@ The faults a sandbox can inject, and what each does to the state, are described 
 
 ``Sandbox(api_level="legacy")`` serves a 0.3.7-era instance instead of a current one: its
 schema lacks the operations added since (StartWorkerActivity, ListProcessElements,
-RetrieveWorkerRunConfiguration, RetrieveTask, RetrieveDatasetSet), which answer 404.
+RetrieveWorkerRunConfiguration, RetrieveTask, RetrieveDatasetSet, the corpus exports), which
+answer 404. A current one builds corpus exports (:mod:`arkworker.sandbox.handlers.exports`):
+DownloadExport redirects to the sandbox's storage, a fault target of its own (:data:`STORAGE`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,16 @@ from types import TracebackType
 from typing import Any
 
 from arkworker.sandbox.corpus import CorpusError, CorpusSpec, load_corpus
-from arkworker.sandbox.faults import FAULT_KINDS, IIIF, SCHEMA, Fault, FaultRule, build_fault, check_times
+from arkworker.sandbox.faults import (
+    FAULT_KINDS,
+    IIIF,
+    SCHEMA,
+    STORAGE,
+    Fault,
+    FaultRule,
+    build_fault,
+    check_times,
+)
 from arkworker.sandbox.handlers import implemented_operations, tasks
 from arkworker.sandbox.iiif import DEFAULT_MAX_AREA
 from arkworker.sandbox.operations import API_LEVELS, DEFAULT_API_LEVEL, check_api_level
@@ -54,6 +65,7 @@ __all__ = [
     "FAULT_KINDS",
     "IIIF",
     "SCHEMA",
+    "STORAGE",
     "CorpusError",
     "Fault",
     "FaultRule",
@@ -273,8 +285,9 @@ class Sandbox:
     ) -> None:
         """Spoil the next ``times`` requests of ``target`` with a fault of ``kind`` (None: until cleared).
 
-        ``target`` is an operationId, :data:`SCHEMA` (``"schema"``, the schema download) or
-        :data:`IIIF` (``"iiif"``, the IIIF server); ``kind`` one of :data:`FAULT_KINDS`:
+        ``target`` is an operationId, :data:`SCHEMA` (``"schema"``, the schema download),
+        :data:`IIIF` (``"iiif"``, the IIIF server) or :data:`STORAGE` (``"storage"``, the files
+        such as exports that answers point to); ``kind`` one of :data:`FAULT_KINDS`:
         ``"error"`` (``status``, ``body``, ``content_type``, ``delay``), ``"reset"``,
         ``"reset-mid-answer"`` and ``"truncate"`` (``after_bytes``), ``"stall"`` and ``"slow"``
         (``seconds``), ``"malformed"`` (``body``, ``content_type``, ``apply``, ``delay``). A

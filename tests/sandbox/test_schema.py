@@ -61,6 +61,10 @@ CURRENT_OPERATIONS = {
     "RetrieveWorkerRunConfiguration",
     "RetrieveTask",
     "RetrieveDatasetSet",
+    # The corpus exports a dataset worker reads its sets from
+    "ListExports",
+    "StartExport",
+    "DownloadExport",
 }
 
 
