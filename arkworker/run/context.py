@@ -33,6 +33,7 @@ from arkworker.helpers.classifications import ClassificationMixin
 from arkworker.helpers.datasets import DatasetMixin
 from arkworker.helpers.elements import ElementMixin
 from arkworker.helpers.entities import EntityMixin
+from arkworker.helpers.exports import ExportMixin
 from arkworker.helpers.metadata import MetaDataMixin
 from arkworker.helpers.tasks import TaskMixin
 from arkworker.helpers.transcriptions import TranscriptionMixin
@@ -73,6 +74,7 @@ class Context(
     TranscriptionMixin,
     WorkerVersionMixin,
     TaskMixin,
+    ExportMixin,
 ):
     """Everything a handler can use during a run.
 
