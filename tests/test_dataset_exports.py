@@ -277,14 +277,40 @@ def test_a_download_always_cut_fails_its_sets_and_leaves_nothing(
     assert list(temporary_files.iterdir()) == []
 
 
-def test_a_refused_start_fails_its_sets_with_the_api_error(arkworker_run, arkworker_sandbox):
+def test_every_export_is_started_once_the_sets_are_listed(arkworker_run, arkworker_sandbox):
+    run = arkworker_run(Reader().app)
+    assert run.summary == "Ran on 3 sets: 3 completed, 0 failed", run.output
+    # Both started before the first set: the instance builds B's while A's sets run.
+    calls = [
+        r.operation_id for r in arkworker_sandbox.requests if r.operation_id in ("StartExport", "ListExports")
+    ]
+    assert calls[:3] == ["StartExport", "StartExport", "ListExports"]
+
+
+def test_a_start_refused_at_first_is_tried_again_when_its_sets_come(arkworker_run, arkworker_sandbox):
     arkworker_sandbox.fail("StartExport", status=403)
     run = arkworker_run(Reader().app)
-    assert run.summary == "Ran on 3 sets: 1 completed, 2 failed"
-    assert run.result.failures[0].message.startswith(
-        f"An API error occurred while processing Set (train) from Dataset ({A}): 403"
+    assert run.summary == "Ran on 3 sets: 3 completed, 0 failed", run.output
+    assert (
+        f"Could not start the export of Dataset ({A}) (HTTP 403 Forbidden): trying again when its sets come"
+        in (run.output)
     )
-    assert len(requests_of(arkworker_sandbox, "StartExport")) == 2  # A once, B once
+    # A (refused), B, then A again when its first set comes.
+    assert [r.status for r in requests_of(arkworker_sandbox, "StartExport")] == [403, 201, 201]
+    assert requests_of(arkworker_sandbox, "StartExport")[2].body == {"dataset_id": A}
+
+
+def test_a_start_always_refused_fails_the_sets_with_the_api_error(arkworker_run, arkworker_sandbox):
+    arkworker_sandbox.fail("StartExport", status=403, times=None)
+    run = arkworker_run(Reader().app)
+    assert run.exit_code == 1
+    assert run.summary == "Ran on 3 sets: 0 completed, 3 failed"
+    assert [failure.message.split(": 403")[0] for failure in run.result.failures] == [
+        f"An API error occurred while processing Set ({name}) from Dataset ({dataset})"
+        for name, dataset in (("train", A), ("dev", A), ("train", B))
+    ]
+    # Once when listed, once when its sets come: the dev set of A does not ask again.
+    assert len(requests_of(arkworker_sandbox, "StartExport")) == 4  # A, B, then A and B again
 
 
 def test_a_lost_start_answer_uses_the_export_it_started(arkworker_run, arkworker_sandbox):

@@ -7,8 +7,9 @@ one after the other (in the order the datasets first appear), so that its data i
 once. The ``--set`` values arrive parsed (:func:`arkworker.options.parse_set`).
 
 The data of a dataset (:class:`ArchiveKeeper`) is, on today's Arkindex, a SQLite export of
-its corpus, started (or reused), waited for and downloaded; on an instance without exports,
-its ``.tar.zst`` archive, from the extras directory or the artifacts of the dataset's task.
+its corpus, started (or reused) for every dataset once the sets are listed, then waited for
+and downloaded when its sets come; on an instance without exports, its ``.tar.zst`` archive,
+from the extras directory or the artifacts of the dataset's task.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from arkindex.exceptions import ErrorResponse
 
+from arkworker.api.failures import describe
 from arkworker.enums import ApiLevel
 from arkworker.errors import BadInput
 from arkworker.helpers.exports import duration
@@ -30,7 +32,12 @@ logger = logging.getLogger("arkworker")
 
 
 def list_sets(ctx: Context, cli_sets: Sequence[tuple[str, str]]) -> list[Set]:
-    """The sets to process, without duplicates, grouped by dataset."""
+    """The sets to process, without duplicates, grouped by dataset.
+
+    Where their data comes from is decided (and logged) here; with corpus exports, the
+    export of each dataset is started once the sets are known, as the reference does, so
+    that the instance builds the next datasets' while the first ones are processed.
+    """
     datasets: dict[str, Dataset] = {}
     by_dataset: dict[str, dict[str, Set]] = {}
 
@@ -51,6 +58,12 @@ def list_sets(ctx: Context, cli_sets: Sequence[tuple[str, str]]) -> list[Set]:
         dataset = datasets.get(dataset_id) or retrieve_dataset(ctx, dataset_id, name)
         check_set_name(dataset, name)
         add(dataset, Set(name=name, dataset=dataset), "with --set")
+    if reads_exports(ctx):
+        start_exports(ctx, list(datasets.values()))
+    else:
+        missing = [name for name in EXPORT_OPERATIONS if not ctx.api.has_operation(name)]
+        reason = f"the instance has no {missing[0]}" if missing else "API level legacy"
+        logger.info("Dataset sets are read from dataset archives (%s)", reason)
     return [dataset_set for sets in by_dataset.values() for dataset_set in sets.values()]
 
 
@@ -92,6 +105,36 @@ def reads_exports(ctx: Context) -> bool:
     return ctx.api_level is ApiLevel.CURRENT and all(map(ctx.api.has_operation, EXPORT_OPERATIONS))
 
 
+def start_exports(ctx: Context, datasets: Sequence[Dataset]) -> None:
+    """Start (or reuse) the export of each dataset, its id in ``export_id``.
+
+    A dataset whose export cannot be started now is tried again when its sets come, where a
+    failure fails its sets only (the reference let it abort the run).
+    """
+    # A bad ARKWORKER_EXPORT_TIMEOUT stops the run here, before any export is started.
+    logger.info(
+        "Dataset sets are read from corpus exports (the instance has StartExport); each export is "
+        "waited for up to %s",
+        duration(ctx.export_timeout),
+    )
+    for dataset in datasets:
+        try:
+            dataset["export_id"] = ctx.start_export(dataset_id=dataset["id"], corpus_id=_corpus_of(dataset))
+        except Exception as exc:
+            logger.warning(
+                "Could not start the export of %s (%s): trying again when its sets come",
+                dataset,
+                describe(exc),
+            )
+            continue
+        logger.info("Using the SQL export (%s) of %s", dataset["export_id"], dataset)
+
+
+def _corpus_of(dataset: Dataset) -> str | None:
+    """The dataset's corpus, which its export is of (None: the run's, when the payload has none)."""
+    return dataset.get("corpus_id") or None
+
+
 class ArchiveKeeper:
     """The data of the dataset being processed: one dataset at a time, removed when the run moves on.
 
@@ -106,17 +149,6 @@ class ArchiveKeeper:
         self.ctx = ctx
         self.directory = directory
         self.exports = reads_exports(ctx)
-        if self.exports:
-            # A bad ARKWORKER_EXPORT_TIMEOUT stops the run here, before any set.
-            logger.info(
-                "Dataset sets are read from corpus exports (the instance has StartExport); each export "
-                "is waited for up to %s",
-                duration(ctx.export_timeout),
-            )
-        else:
-            missing = [name for name in EXPORT_OPERATIONS if not ctx.api.has_operation(name)]
-            reason = f"the instance has no {missing[0]}" if missing else "API level legacy"
-            logger.info("Dataset sets are read from dataset archives (%s)", reason)
         #: The dataset whose data is on disk, with that data; None between datasets.
         self._held: tuple[Dataset, LocalArchive | LocalExport] | None = None
         #: The dataset whose export could not be had, and why.
@@ -146,11 +178,12 @@ class ArchiveKeeper:
         return data
 
     def _export(self, dataset: Dataset) -> LocalExport:
-        """Start (or reuse) an export of the dataset, wait until it is done, download it."""
-        corpus_id = dataset.get("corpus_id") or None
-        export_id = self.ctx.start_export(dataset_id=dataset["id"], corpus_id=corpus_id)
-        dataset["export_id"] = export_id
-        logger.info("Using the SQL export (%s) of %s", export_id, dataset)
+        """Wait until the dataset's export is done (starting it if that failed before), download it."""
+        corpus_id = _corpus_of(dataset)
+        if not dataset.get("export_id"):
+            dataset["export_id"] = self.ctx.start_export(dataset_id=dataset["id"], corpus_id=corpus_id)
+            logger.info("Using the SQL export (%s) of %s", dataset["export_id"], dataset)
+        export_id = str(dataset["export_id"])
         path = self.ctx.get_export(export_id, dataset_id=dataset["id"], corpus_id=corpus_id)
         return LocalExport(path, export_id)
 
