@@ -23,14 +23,18 @@ if TYPE_CHECKING:
     from arkworker.images.downloads import DownloadSettings
 
 
-class LocalArchive(Protocol):
-    """What a dataset needs of its archive on disk (the dataset loop attaches one, from storage)."""
+class LocalExport(Protocol):
+    """What a dataset needs of its corpus export on disk (the dataset loop attaches one, from storage)."""
 
     path: Path
 
-    def extract(self, destination: str | Path | None = None) -> Path: ...
-
     def open_database(self, name: str | None = None) -> sqlite3.Connection: ...
+
+
+class LocalArchive(LocalExport, Protocol):
+    """What a dataset needs of its archive on disk (the dataset loop attaches one, from storage)."""
+
+    def extract(self, destination: str | Path | None = None) -> Path: ...
 
 
 def _wrap(value: Any) -> Any:
@@ -195,12 +199,19 @@ class Artifact(ApiModel):
     """A task artifact, as listed by ListArtifacts: ``id``, ``path``, ``size``, ``content_type``..."""
 
 
+class CorpusExport(ApiModel):
+    """A SQLite export of a corpus, as ListExports lists it: ``id``, ``state``, ``dataset_id``, ``created``..."""
+
+
 class Dataset(ApiModel):
     """A dataset (RetrieveDataset payload); shown as ``Dataset (<id>)``.
 
-    While a run processes its sets, :attr:`archive` is the local path of the dataset's
-    ``.tar.zst`` archive, which :meth:`extract` unpacks safely and :meth:`open_database`
-    opens; the framework removes what it downloaded or extracted once the run moves on.
+    While a run processes its sets, the dataset's data is on disk. On today's Arkindex it is
+    a SQLite export of the dataset's corpus: ``downloaded_export`` is its path (a key, as the
+    reference names it) and ``export_id`` the export's id. On an instance without exports it
+    is the dataset's ``.tar.zst`` archive: :attr:`archive` is its path, :meth:`extract`
+    unpacks it safely. :meth:`open_database` opens the SQLite database of either. The
+    framework removes what it downloaded or extracted once the run moves on.
     """
 
     @property
@@ -218,24 +229,45 @@ class Dataset(ApiModel):
         return self._local_archive().extract(destination)
 
     def open_database(self, name: str | None = None) -> sqlite3.Connection:
-        """Open the SQLite database of the archive, read-only (extracting the archive first).
+        """Open the dataset's SQLite database read-only: its corpus export, or the one in its archive.
 
-        ``name`` picks a database when the archive holds several (``db.sqlite``).
+        An archive is extracted first; ``name`` picks a database when it holds several
+        (``db.sqlite``). The connection is closed when the run moves to another dataset.
         """
-        return self._local_archive().open_database(name)
+        data = self.__dict__.get("_export") or self.__dict__.get("_archive")
+        if data is None:
+            raise RuntimeError(self._unavailable("database"))
+        return data.open_database(name)
 
     def attach_archive(self, archive: LocalArchive | None) -> None:
         """Set (or clear, with None) the local archive; used by the dataset loop."""
         self.__dict__["_archive"] = archive
 
+    def attach_export(self, export: LocalExport | None) -> None:
+        """Set (or clear, with None) the corpus export on disk and ``downloaded_export``; used by the loop."""
+        self.__dict__["_export"] = export
+        if export is None:
+            self.pop("downloaded_export", None)
+        else:
+            self["downloaded_export"] = export.path
+
     def _local_archive(self) -> LocalArchive:
         archive = self.__dict__.get("_archive")
         if archive is None:
-            raise RuntimeError(
-                f"The archive of {self} is only available while the run processes its sets "
-                "(in a @app.dataset_set handler)."
-            )
+            if self.__dict__.get("_export") is not None:
+                raise RuntimeError(
+                    f"{self} comes from a corpus export, not an archive (this Arkindex builds no dataset "
+                    "archives): its SQLite file is dataset.downloaded_export, which "
+                    "dataset.open_database() opens."
+                )
+            raise RuntimeError(self._unavailable("archive"))
         return archive
+
+    def _unavailable(self, what: str) -> str:
+        return (
+            f"The {what} of {self} is only available while the run processes its sets "
+            "(in a @app.dataset_set handler)."
+        )
 
 
 class Set(ApiModel):

@@ -30,7 +30,6 @@ def count(dataset_set, ctx):
     ctx.state.statistics.setdefault(dataset.name, {})[dataset_set.name] = {
         "elements": sum(types.values()),
         "types": dict(sorted(types.items())),
-        "archive_bytes": dataset.archive.stat().st_size,
     }
     ctx.logger.info("%s: %d elements", dataset_set, sum(types.values()))
 

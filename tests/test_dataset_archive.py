@@ -25,6 +25,7 @@ def arkworker_corpus(tmp_path):
     no_db = build_archive(files / "no-db.tar.zst", {"readme.txt": b"no database here"})
     return {
         **PAGES_CORPUS,
+        "api_level": "legacy",  # an instance without exports: the datasets' archives
         "datasets": [
             {"id": GOOD, "name": "Good", "sets": {"train": [], "dev": []}, "archive": str(good)},
             {"id": EVIL, "name": "Evil", "sets": {"train": [], "dev": []}, "archive": str(evil)},

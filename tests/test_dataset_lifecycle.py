@@ -33,6 +33,7 @@ def arkworker_corpus(tmp_path):
     big.write_bytes(random.Random(1).randbytes(BIG_SIZE))
     return {
         **PAGES_CORPUS,
+        "api_level": "legacy",  # an instance without exports: the datasets' archives
         "datasets": [
             {
                 "id": A,

@@ -61,6 +61,7 @@ def archives(tmp_path):
 def arkworker_corpus(archives):
     return {
         **PAGES_CORPUS,
+        "api_level": "legacy",  # an instance without exports: the datasets' archives
         "datasets": [
             {
                 "id": A,

@@ -34,6 +34,7 @@ from arkworker.helpers.datasets import DatasetMixin
 from arkworker.helpers.elements import ElementMixin
 from arkworker.helpers.embeddings import EmbeddingMixin
 from arkworker.helpers.entities import EntityMixin
+from arkworker.helpers.exports import ExportMixin
 from arkworker.helpers.metadata import MetaDataMixin
 from arkworker.helpers.tasks import TaskMixin
 from arkworker.helpers.training import TrainingMixin
@@ -77,6 +78,7 @@ class Context(
     TaskMixin,
     TrainingMixin,
     EmbeddingMixin,
+    ExportMixin,
 ):
     """Everything a handler can use during a run.
 

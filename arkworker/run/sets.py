@@ -1,10 +1,15 @@
-"""Which dataset sets a run processes: the process's sets and ``--set <dataset_uuid>:<set_name>``.
+"""Which dataset sets a run processes, and the data of the dataset being processed.
 
 In production the sets come from the process (ListProcessSets) and from the command line;
 in read-only mode only from the command line. Unlike the reference, a set listed twice is
 processed once, each dataset is retrieved once, and the sets of one dataset are processed
-one after the other (in the order the datasets first appear), so that its archive is
-downloaded once. The ``--set`` values arrive parsed (:func:`arkworker.options.parse_set`).
+one after the other (in the order the datasets first appear), so that its data is had
+once. The ``--set`` values arrive parsed (:func:`arkworker.options.parse_set`).
+
+The data of a dataset (:class:`ArchiveKeeper`) is, on today's Arkindex, a SQLite export of
+its corpus, started (or reused) for every dataset once the sets are listed, then waited for
+and downloaded when its sets come; on an instance without exports, its ``.tar.zst`` archive,
+from the extras directory or the artifacts of the dataset's task.
 """
 
 from __future__ import annotations
@@ -15,16 +20,24 @@ from pathlib import Path
 
 from arkindex.exceptions import ErrorResponse
 
+from arkworker.api.failures import describe
+from arkworker.enums import ApiLevel
 from arkworker.errors import BadInput
+from arkworker.helpers.exports import duration
 from arkworker.models import Artifact, Dataset, Set
 from arkworker.run.context import Context
-from arkworker.storage.dataset_archive import LocalArchive, MissingDatasetArchive
+from arkworker.storage.dataset_archive import LocalArchive, LocalExport, MissingDatasetArchive
 
 logger = logging.getLogger("arkworker")
 
 
 def list_sets(ctx: Context, cli_sets: Sequence[tuple[str, str]]) -> list[Set]:
-    """The sets to process, without duplicates, grouped by dataset."""
+    """The sets to process, without duplicates, grouped by dataset.
+
+    Where their data comes from is decided (and logged) here; with corpus exports, the
+    export of each dataset is started once the sets are known, as the reference does, so
+    that the instance builds the next datasets' while the first ones are processed.
+    """
     datasets: dict[str, Dataset] = {}
     by_dataset: dict[str, dict[str, Set]] = {}
 
@@ -45,6 +58,12 @@ def list_sets(ctx: Context, cli_sets: Sequence[tuple[str, str]]) -> list[Set]:
         dataset = datasets.get(dataset_id) or retrieve_dataset(ctx, dataset_id, name)
         check_set_name(dataset, name)
         add(dataset, Set(name=name, dataset=dataset), "with --set")
+    if reads_exports(ctx):
+        start_exports(ctx, list(datasets.values()))
+    else:
+        missing = [name for name in EXPORT_OPERATIONS if not ctx.api.has_operation(name)]
+        reason = f"the instance has no {missing[0]}" if missing else "API level legacy"
+        logger.info("Dataset sets are read from dataset archives (%s)", reason)
     return [dataset_set for sets in by_dataset.values() for dataset_set in sets.values()]
 
 
@@ -71,33 +90,114 @@ def check_set_name(dataset: Dataset, name: str) -> None:
         )
 
 
+#: The operations a dataset worker reads its sets through on today's Arkindex.
+EXPORT_OPERATIONS = ("StartExport", "ListExports", "DownloadExport")
+
+
+def reads_exports(ctx: Context) -> bool:
+    """Whether the sets are read from corpus exports: at the ``current`` level, when the instance has them.
+
+    Both are needed. The level is what a user may force: ``--api-level legacy`` keeps the
+    archives that the dataset tasks of an instance built. The operations are what the
+    instance offers: one of the current level without exports keeps the archive path instead
+    of failing every set on a 404.
+    """
+    return ctx.api_level is ApiLevel.CURRENT and all(map(ctx.api.has_operation, EXPORT_OPERATIONS))
+
+
+def start_exports(ctx: Context, datasets: Sequence[Dataset]) -> None:
+    """Start (or reuse) the export of each dataset, its id in ``export_id``.
+
+    A dataset whose export cannot be started now is tried again when its sets come, where a
+    failure fails its sets only (the reference let it abort the run).
+    """
+    # A bad ARKWORKER_EXPORT_TIMEOUT stops the run here, before any export is started.
+    logger.info(
+        "Dataset sets are read from corpus exports (the instance has StartExport); each export is "
+        "waited for up to %s",
+        duration(ctx.export_timeout),
+    )
+    for dataset in datasets:
+        try:
+            dataset["export_id"] = ctx.start_export(dataset_id=dataset["id"], corpus_id=_corpus_of(dataset))
+        except Exception as exc:
+            logger.warning(
+                "Could not start the export of %s (%s): trying again when its sets come",
+                dataset,
+                describe(exc),
+            )
+            continue
+        logger.info("Using the SQL export (%s) of %s", dataset["export_id"], dataset)
+
+
+def _corpus_of(dataset: Dataset) -> str | None:
+    """The dataset's corpus, which its export is of (None: the run's, when the payload has none)."""
+    return dataset.get("corpus_id") or None
+
+
 class ArchiveKeeper:
-    """The archive of the dataset being processed: one at a time, removed when the run moves on."""
+    """The data of the dataset being processed: one dataset at a time, removed when the run moves on.
+
+    The data is the dataset's corpus export when :func:`reads_exports`, else its archive.
+    An export is had once per dataset: when it cannot be (a failed export, a timeout, a cut
+    download), that failure is raised again for the dataset's other sets, without waiting
+    for the instance again (the reference polled again for each set, up to 3 hours each).
+    An archive that could not be had is tried again by the next set: that costs a request.
+    """
 
     def __init__(self, ctx: Context, directory: Path) -> None:
         self.ctx = ctx
         self.directory = directory
-        #: The dataset whose archive is on disk, with that archive; None between datasets.
-        self._held: tuple[Dataset, LocalArchive] | None = None
+        self.exports = reads_exports(ctx)
+        #: The dataset whose data is on disk, with that data; None between datasets.
+        self._held: tuple[Dataset, LocalArchive | LocalExport] | None = None
+        #: The dataset whose export could not be had, and why.
+        self._failed: tuple[str, Exception] | None = None
 
-    def prepare(self, dataset: Dataset) -> LocalArchive:
-        """Make ``dataset``'s archive available on disk, and reachable as ``dataset.archive``."""
-        if self._held is not None and self._held[0].get("id") == dataset.get("id"):
-            archive = self._held[1]
-        else:
+    def prepare(self, dataset: Dataset) -> LocalArchive | LocalExport:
+        """Make ``dataset``'s data available on disk, and reachable from the ``Dataset``."""
+        dataset_id = str(dataset.get("id"))
+        if self._failed is not None and self._failed[0] == dataset_id:
+            raise self._failed[1]
+        if self._held is None or str(self._held[0].get("id")) != dataset_id:
             self.release()
-            target = self.directory / dataset.filepath
-            downloaded = not target.is_file()
-            if downloaded:
-                self._download(dataset, target)
+            if self.exports:
+                try:
+                    data: LocalArchive | LocalExport = self._export(dataset)
+                except Exception as exc:
+                    self._failed = (dataset_id, exc)
+                    raise
             else:
-                logger.info("Using the archive %s of %s", target, dataset)
-            archive = LocalArchive(
-                target, downloaded=downloaded, scratch_dir=self.ctx.work_dir, limits=self.ctx.archive_limits
-            )
-            self._held = (dataset, archive)
-        dataset.attach_archive(archive)
-        return archive
+                data = self._archive(dataset)
+            self._held = (dataset, data)
+        data = self._held[1]
+        if isinstance(data, LocalExport):
+            dataset.attach_export(data)
+        else:
+            dataset.attach_archive(data)
+        return data
+
+    def _export(self, dataset: Dataset) -> LocalExport:
+        """Wait until the dataset's export is done (starting it if that failed before), download it."""
+        corpus_id = _corpus_of(dataset)
+        if not dataset.get("export_id"):
+            dataset["export_id"] = self.ctx.start_export(dataset_id=dataset["id"], corpus_id=corpus_id)
+            logger.info("Using the SQL export (%s) of %s", dataset["export_id"], dataset)
+        export_id = str(dataset["export_id"])
+        path = self.ctx.get_export(export_id, dataset_id=dataset["id"], corpus_id=corpus_id)
+        return LocalExport(path, export_id)
+
+    def _archive(self, dataset: Dataset) -> LocalArchive:
+        """The archive in the extras directory, or downloaded from the dataset's task."""
+        target = self.directory / dataset.filepath
+        downloaded = not target.is_file()
+        if downloaded:
+            self._download(dataset, target)
+        else:
+            logger.info("Using the archive %s of %s", target, dataset)
+        return LocalArchive(
+            target, downloaded=downloaded, scratch_dir=self.ctx.work_dir, limits=self.ctx.archive_limits
+        )
 
     def _download(self, dataset: Dataset, target: Path) -> None:
         task_id = dataset.get("task_id")
@@ -119,11 +219,14 @@ class ArchiveKeeper:
         self.ctx.download_artifact(task_id, Artifact(artifact), destination=target)
 
     def release(self) -> None:
-        """Remove the current archive (when downloaded) and what was extracted from it."""
+        """Remove the current data (an export, a downloaded archive) and what was extracted from it."""
         if self._held is not None:
-            dataset, archive = self._held
-            archive.remove()
-            dataset.attach_archive(None)
+            dataset, data = self._held
+            data.remove()
+            if isinstance(data, LocalExport):
+                dataset.attach_export(None)
+            else:
+                dataset.attach_archive(None)
             self._held = None
 
 

@@ -25,14 +25,17 @@ The faults a sandbox can inject, and what each does to the state, are described 
 ``Sandbox(api_level="legacy")`` serves a 0.3.7-era instance instead of a current one: its
 schema lacks the operations added since (StartWorkerActivity, ListProcessElements,
 RetrieveWorkerRunConfiguration, RetrieveTask, RetrieveDatasetSet, RetrieveModelVersion, the
-multipart uploads, and those of today's result helpers: ListElements, CreateElementChildren,
-CreateDataset, CreateDatasetElement, DestroyDatasetElement, CreateEmbedding, ListEmbeddings),
-which answer 404; it keeps the 0.3.7 entity model (CreateEntity, ListCorpusEntities, entities
-placed in transcriptions), which the current level replaces with spans marked by entity types.
+multipart uploads, the corpus exports, and those of today's result helpers: ListElements,
+CreateElementChildren, CreateDataset, CreateDatasetElement, DestroyDatasetElement,
+CreateEmbedding, ListEmbeddings), which answer 404; it keeps the 0.3.7 entity model
+(CreateEntity, ListCorpusEntities, entities placed in transcriptions), which the current
+level replaces with spans marked by entity types.
 
 A training worker's model archive goes to the sandbox's object store
 (:mod:`arkworker.sandbox.uploads`), as it would go to S3; ``sb.uploaded(version_id)`` gives
-the bytes back, and the fault target ``"upload"`` spoils its requests.
+the bytes back, and the fault target ``"upload"`` spoils its requests. A current sandbox
+builds corpus exports (:mod:`arkworker.sandbox.handlers.exports`): DownloadExport redirects
+to the sandbox's storage, a fault target of its own (:data:`STORAGE`).
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from arkworker.sandbox.faults import (
     FAULT_KINDS,
     IIIF,
     SCHEMA,
+    STORAGE,
     UPLOAD,
     Fault,
     FaultRule,
@@ -73,6 +77,7 @@ __all__ = [
     "FAULT_KINDS",
     "IIIF",
     "SCHEMA",
+    "STORAGE",
     "UPLOAD",
     "CorpusError",
     "Fault",
@@ -306,8 +311,9 @@ class Sandbox:
         """Spoil the next ``times`` requests of ``target`` with a fault of ``kind`` (None: until cleared).
 
         ``target`` is an operationId, :data:`SCHEMA` (``"schema"``, the schema download),
-        :data:`IIIF` (``"iiif"``, the IIIF server) or :data:`UPLOAD` (``"upload"``, the object
-        store where model archives are uploaded); ``kind`` one of :data:`FAULT_KINDS`:
+        :data:`IIIF` (``"iiif"``, the IIIF server), :data:`UPLOAD` (``"upload"``, the object
+        store where model archives are uploaded) or :data:`STORAGE` (``"storage"``, the files
+        such as exports that answers point to); ``kind`` one of :data:`FAULT_KINDS`:
         ``"error"`` (``status``, ``body``, ``content_type``, ``delay``), ``"reset"``,
         ``"reset-mid-answer"`` and ``"truncate"`` (``after_bytes``), ``"stall"`` and ``"slow"``
         (``seconds``), ``"malformed"`` (``body``, ``content_type``, ``apply``, ``delay``). A

@@ -2,8 +2,10 @@
 
 A fault is set on a *target*: an API operationId (``"CreateTranscription"``), :data:`SCHEMA`
 (``"schema"``, the schema download ``/api/v1/openapi/``), :data:`IIIF` (``"iiif"``, every
-request to the sandbox's IIIF server) or :data:`UPLOAD` (``"upload"``, every request to its
-object store, the signed URLs where archives are uploaded). It spoils the next ``times`` requests of that target
+request to the sandbox's IIIF server), :data:`UPLOAD` (``"upload"``, every request to its
+object store, the signed URLs where archives are uploaded) or :data:`STORAGE` (``"storage"``,
+the files API answers point to, such as the export files DownloadExport redirects to). It
+spoils the next ``times`` requests of that target
 (``times=None``: every request until ``Sandbox.clear_faults()`` or ``Sandbox.reset()``).
 Faults of one target apply in the order they were added, whatever their kind; every request
 is recorded in ``Sandbox.requests``, with the kind of fault it got in ``RecordedRequest.fault``.
@@ -11,7 +13,7 @@ is recorded in ``Sandbox.requests``, with the kind of fault it got in ``Recorded
 The kinds, and whether the request is *applied* (handled, its effects stored) first:
 
 * ``error`` (not applied): ``status`` (400 to 599; default 500) after ``delay`` seconds, before
-  authentication, with an Arkindex error body by default (plain text for the IIIF server), or
+  authentication, with an Arkindex error body by default (plain text for the IIIF server and the storage), or
   ``body`` (str as plain text, bytes, or a JSON value) as ``content_type``;
 * ``reset`` (not applied): the connection is reset (TCP RST) once the request line and headers
   are read, before its body: no answer at all;
@@ -28,7 +30,7 @@ The kinds, and whether the request is *applied* (handled, its effects stored) fi
   bytes, or a JSON value) as ``content_type``, after ``delay`` seconds.
 
 A cut never sends the whole body: ``after_bytes`` is capped one byte short of it. The IIIF
-server and the schema change no state, so ``apply`` is refused for them. Waits (``delay``,
+server, the storage and the schema change no state, so ``apply`` is refused for them. Waits (``delay``,
 ``stall``, ``slow``) end early when the sandbox stops.
 
 :func:`build_fault` checks the arguments of one fault (every mistake is a ``ValueError``
@@ -55,6 +57,10 @@ SCHEMA = "schema"
 IIIF = "iiif"
 #: The target of every request to the sandbox's object store (``/upload/``, the signed URLs).
 UPLOAD = "upload"
+#: The target of every request to the sandbox's file storage (what a presigned S3 URL would serve).
+STORAGE = "storage"
+#: The targets that are not API operations; none of them changes any state.
+_NON_API = (SCHEMA, IIIF, UPLOAD, STORAGE)
 
 #: The parameters each kind takes besides ``times``; any other one is refused.
 _PARAMETERS: dict[str, tuple[str, ...]] = {
@@ -70,7 +76,7 @@ FAULT_KINDS = tuple(_PARAMETERS)
 
 #: The command-line forms, as an error message names them.
 SPEC_FORMS = (
-    "TARGET:KIND[=VALUE][:OPTION=VALUE]..., TARGET an operationId, 'schema', 'iiif' or 'upload', KIND one of "
+    "TARGET:KIND[=VALUE][:OPTION=VALUE]..., TARGET an operationId, 'schema', 'iiif', 'upload' or 'storage', KIND one of "
     "error[=STATUS], reset, reset-mid-answer[=BYTES], truncate[=BYTES], stall=SECONDS, slow=SECONDS, "
     "malformed; options times=N|always (default 1), status=, after_bytes=, seconds=, delay=, "
     "content_type=, apply, body= (last: it takes the rest); "
@@ -176,7 +182,7 @@ def build_fault(
         return Fault(kind, status=code, body=data, content_type=content_type or media_type, delay=wait)
     if apply is not None and not isinstance(apply, bool):
         raise ValueError(f"apply must be True or False, got {apply!r}")
-    if apply and target in (SCHEMA, IIIF):
+    if apply and target in _NON_API:
         raise ValueError(
             f"apply=True is for API operations: the {target!r} target changes no state, so there is "
             "nothing to apply"
@@ -186,19 +192,19 @@ def build_fault(
 
 
 class UnknownTargetError(ValueError, LookupError):
-    """A fault target that is not a declared operationId, ``"schema"``, ``"iiif"`` or ``"upload"`` (a typo)."""
+    """A fault target that is not a declared operationId, ``"schema"``, ``"iiif"``, ``"upload"`` or ``"storage"``."""
 
 
 def check_target(target: str) -> None:
-    """Refuse a target that is neither a declared operationId nor :data:`SCHEMA`, :data:`IIIF` or :data:`UPLOAD`."""
+    """Refuse a target that is neither a declared operationId nor one of :data:`_NON_API`."""
     known = operation_ids()
-    if target in (SCHEMA, IIIF, UPLOAD) or target in known:
+    if target in _NON_API or target in known:
         return
-    close = difflib.get_close_matches(str(target), [*known, SCHEMA, IIIF, UPLOAD], n=3)
+    close = difflib.get_close_matches(str(target), [*known, *_NON_API], n=3)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     raise UnknownTargetError(
         f"Unknown fault target {target!r}: use an operationId the sandbox declares, {SCHEMA!r} "
-        f"(the schema download), {IIIF!r} (the IIIF server) or {UPLOAD!r} (the object store){hint}"
+        f"(the schema download), {IIIF!r} (the IIIF server), {UPLOAD!r} (the object store) or {STORAGE!r} (the file storage){hint}"
     )
 
 
@@ -228,6 +234,8 @@ def _error_body(target: str, status: int) -> Any:
         return f"Fault injected by sandbox.fail_iiif(status={status})"
     if target == UPLOAD:
         return f"Fault injected by sandbox.fail({UPLOAD!r}, status={status})"
+    if target == STORAGE:
+        return f"Fault injected by sandbox.fault({STORAGE!r}, 'error', status={status})"
     kind = "server_error" if status >= 500 else "client_error"
     detail = f"Fault injected by sandbox.fail({target!r}, status={status})"
     return {"type": kind, "errors": [error_entry(detail, "injected_fault")]}

@@ -424,6 +424,38 @@ OPERATIONS: tuple[Operation, ...] = (
         Param("set", "string", "Only elements of the set with this name."),
         paginated=True,
     ),
+    # Corpus exports: what a current dataset worker reads its sets from
+    _op(
+        "ListExports",
+        "GET",
+        "corpus/{id}/export/",
+        "exports",
+        Param("dataset_id", "uuid", "Only the exports of this dataset."),
+        paginated=True,
+        summary="List the SQLite exports of a corpus, most recent first.",
+        since="current",
+    ),
+    _op(
+        "StartExport",
+        "POST",
+        "corpus/{id}/export/",
+        "exports",
+        body=True,
+        summary=(
+            "Start a SQLite export of a corpus (of one dataset with dataset_id); 400 running_export or "
+            "existing_export when one is running or was just made."
+        ),
+        since="current",
+    ),
+    _op(
+        "DownloadExport",
+        "GET",
+        "export/{id}/",
+        "exports",
+        summary="Redirect (302) to the file of a done export, downloaded without the API's token.",
+        since="current",
+        status=302,
+    ),
     # Models: their versions, and the uploads of their archives. The archive goes to a URL of
     # the object store: the version's s3_put_url, then ValidateModelVersion (0.3.7 era), or a
     # multipart upload (current; the sources of base-worker do not give these paths).

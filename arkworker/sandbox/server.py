@@ -25,7 +25,9 @@ the order a real Arkindex would:
 Paths under ``/iiif/`` skip steps 3 to 7: they go to the IIIF image server
 (:mod:`arkworker.sandbox.iiif`), which needs no token, like a public IIIF server. So do
 paths under ``/upload/``, the object store (:mod:`arkworker.sandbox.uploads`), whose URLs
-are signed instead.
+are signed instead, and under ``/storage/``, the files API answers point to (the export
+files DownloadExport redirects to): like an S3 presigned URL, they take the signature of
+their address and refuse a token.
 
 Every error uses the uniform Arkindex body that arkindex-client 1.3 parses into typed
 exceptions; every request, faults and failures included, is appended to the request log.
@@ -48,14 +50,15 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from arkworker.sandbox.faults import IIIF, SCHEMA, UPLOAD, Fault, Faults
-from arkworker.sandbox.handlers import HANDLERS
+from arkworker.sandbox.faults import IIIF, SCHEMA, STORAGE, UPLOAD, Fault, Faults
+from arkworker.sandbox.handlers import HANDLERS, exports
 from arkworker.sandbox.handlers.base import (
     MAX_PAGE_SIZE,
     ApiError,
     Call,
     FileReply,
     Listing,
+    Redirect,
     Reply,
     client_error,
     error_entry,
@@ -85,6 +88,8 @@ SCHEMA_ENDPOINT = "openapi"
 DEFAULT_MAX_BODY_SIZE = 32 * 1024 * 1024
 _FILE_BLOCK = 64 * 1024
 _AUTH_SCHEMES = {"token", "ponos"}
+#: Where the storage serves files (export files under ``exports/``).
+STORAGE_PREFIX = "/storage/"
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,47 @@ def _fault_response(fault: Fault, target: str) -> Response:
     """
     status = fault.status if target == IIIF else _status_line(fault.status)
     return Response(fault.body, status=status, content_type=fault.content_type)
+
+
+def _storage_error(status: int, code: str, message: str) -> Response:
+    """An error of the storage, in S3's XML."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{code}</Code><Message>{message}</Message></Error>\n"
+    )
+    return Response(body, status=_status_line(status), content_type="application/xml")
+
+
+def _storage_file(store: Store, request: Request) -> Response:
+    """A file of the storage, as S3 serves a presigned URL: by its signature, never with a token."""
+    if request.method not in ("GET", "HEAD"):
+        return _storage_error(
+            405, "MethodNotAllowed", "The specified method is not allowed against this resource."
+        )
+    if "Authorization" in request.headers:
+        return _storage_error(
+            400,
+            "InvalidArgument",
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query "
+            "string parameter or the Authorization header should be specified",
+        )
+    name = request.path.removeprefix("/" + exports.STORAGE_PATH)
+    if name == request.path or not name.endswith(".sqlite"):
+        return _storage_error(404, "NoSuchKey", "The specified key does not exist.")
+    try:
+        with store.session():
+            content = exports.export_file(
+                name.removesuffix(".sqlite"), request.args.get(exports.SIGNATURE), request.host_url
+            )
+    except exports.StorageError as error:
+        return _storage_error(error.status, error.code, error.message)
+    disposition = f'attachment; filename="{name}"'
+    return Response(
+        content,
+        status=_status_line(200),
+        mimetype="application/vnd.sqlite3",
+        headers=[("Content-Disposition", disposition)],
+    )
 
 
 class SandboxApp:
@@ -279,6 +325,8 @@ class SandboxApp:
             return None, IIIF, lambda: self.iiif.respond(request)
         if request.path.startswith(UPLOAD_PREFIX):
             return None, UPLOAD, lambda: self.uploads.respond(request)
+        if request.path.startswith(STORAGE_PREFIX):
+            return None, STORAGE, lambda: _storage_file(self.store, request)
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()
@@ -351,6 +399,8 @@ class SandboxApp:
             return _json_response(result.data, result.status)
         if isinstance(result, FileReply):
             return self._file_response(result)
+        if isinstance(result, Redirect):
+            return Response(status=_status_line(302), headers=[("Location", result.url)])
         return _json_response(result, 200)
 
     @staticmethod

@@ -1,12 +1,14 @@
-"""Dataset archives on disk: find or download ``<dataset id>.tar.zst``, then clean up after it.
+"""A dataset's data on disk: its corpus export, or its ``<dataset id>.tar.zst`` archive.
 
-A dataset worker processes the sets of a dataset from the dataset's archive, a ``.tar.zst``
-that an Arkindex task built. The archive is looked for in the extras directory first (where
-a local run, or a Ponos task, may already have it); otherwise it is one of the artifacts of
-the dataset's task, streamed to disk. Only one archive is kept at a time: it stays while the
-sets of its dataset are processed and is removed (with what was extracted from it) when the
-run moves to another dataset and at the end. An archive the run did not download is the
-user's file: it is never deleted.
+A dataset worker processes the sets of a dataset from the dataset's data. On today's
+Arkindex that is a SQLite export of the dataset's corpus, downloaded for the run
+(:class:`LocalExport`). On an instance without exports it is the dataset's archive, a
+``.tar.zst`` that an Arkindex task built (:class:`LocalArchive`): it is looked for in the
+extras directory first (where a local run, or a Ponos task, may already have it); otherwise
+it is one of the artifacts of the dataset's task, streamed to disk. Only one dataset's data
+is kept at a time: it stays while the sets of its dataset are processed and is removed (with
+what was extracted from it) when the run moves to another dataset and at the end. An archive
+the run did not download is the user's file: it is never deleted.
 """
 
 from __future__ import annotations
@@ -94,3 +96,35 @@ class LocalArchive:
         if self.downloaded:
             self.path.unlink(missing_ok=True)
             logger.debug("Removed the downloaded archive %s", self.path)
+
+
+class LocalExport:
+    """A corpus export the run downloaded (a SQLite file), and the connections opened to it."""
+
+    def __init__(self, path: Path, export_id: str) -> None:
+        self.path = path
+        self.export_id = export_id
+        self._connections: list[sqlite3.Connection] = []
+
+    def __repr__(self) -> str:
+        return f"<LocalExport {self.export_id} {str(self.path)!r}>"
+
+    def open_database(self, name: str | None = None) -> sqlite3.Connection:
+        """A read-only connection to the export; ``name`` is for archives, which may hold several."""
+        if name is not None:
+            raise DatasetArchiveError(
+                f"open_database({name!r}): the dataset comes from a corpus export, a single SQLite file "
+                "(dataset.downloaded_export); call open_database() without a name."
+            )
+        connection = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)
+        connection.row_factory = sqlite3.Row
+        self._connections.append(connection)
+        return connection
+
+    def remove(self) -> None:
+        """Close the connections and delete the file."""
+        for connection in self._connections:
+            connection.close()
+        self._connections.clear()
+        self.path.unlink(missing_ok=True)
+        logger.debug("Removed the downloaded export %s", self.path)

@@ -67,6 +67,10 @@ CURRENT_OPERATIONS = {
     "CreateMultipartUploadPart",
     "CompleteMultipartUpload",
     "AbortMultipartUpload",
+    # The corpus exports a dataset worker reads its sets from
+    "ListExports",
+    "StartExport",
+    "DownloadExport",
 }
 #: What the current generation's result helpers call that 0.3.7's did not.
 CURRENT_HELPER_OPERATIONS = {

@@ -13,13 +13,21 @@
         artifacts:                       # other files of the dataset's task
           - {path: stats.json, file: stats.json, content_type: application/json}
         task: <uuid>                     # the task that built the dataset (default: derived)
+        export: {polls: 2, outcome: done}  # how exports started for it progress (default: done at once)
+        exports:                         # exports made before (ListExports lists them)
+          - {state: done, created: 2024-05-01T10:00:00Z}   # state: created, running, done or failed
+          - {state: running, polls: 1, outcome: failed}    # still being built: listed running once more
 
 File paths are relative to the corpus file (to the current directory for a corpus given as
 a mapping); the files must exist, and are read each time the artifact is downloaded.
+
+An export is listed ``running`` for ``polls`` listings, then ends in its ``outcome``
+(:mod:`arkworker.sandbox.handlers.exports`); ``created`` defaults to the time of seeding.
 """
 
 from __future__ import annotations
 
+import datetime
 import mimetypes
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -33,14 +41,29 @@ from arkworker.sandbox.handlers.datasets import (
     DatasetSet,
     ProcessSet,
 )
+from arkworker.sandbox.handlers.exports import EXPORT_OUTCOMES, EXPORT_STATES, CorpusExport, ExportPlan
 from arkworker.sandbox.store import BaseModel
 
 if TYPE_CHECKING:
     from arkworker.sandbox.corpus.parser import Parser
     from arkworker.sandbox.corpus.spec import Rows
 
-_DATASET_KEYS = ("id", "name", "description", "state", "sets", "process_sets", "archive", "artifacts", "task")
+_DATASET_KEYS = (
+    "id",
+    "name",
+    "description",
+    "state",
+    "sets",
+    "process_sets",
+    "archive",
+    "artifacts",
+    "task",
+    "export",
+    "exports",
+)
 _ARTIFACT_KEYS = ("path", "file", "content_type")
+_PLAN_KEYS = ("polls", "outcome")
+_EXPORT_KEYS = ("id", "state", "created", *_PLAN_KEYS)
 
 
 class Datasets(Section):
@@ -56,6 +79,8 @@ class Datasets(Section):
             DatasetElement: [],
             ProcessSet: [],
             Artifact: [],
+            ExportPlan: [],
+            CorpusExport: [],
         }
 
     def parse(self, top: Mapping[str, Any]) -> None:
@@ -137,6 +162,45 @@ def _parse_dataset(parser: Parser, value: Any, loc: str, tables: dict[type[BaseM
             parser.fail(f"{item_loc}.path", f"the task already has an artifact at {path!r}")
         rows.append(_artifact(parser, item_loc, path, file, task_id, content_type))
     tables[Artifact].extend(rows)
+    if "export" in entry:
+        plan = parser.mapping(entry["export"], f"{loc}.export", _PLAN_KEYS)
+        tables[ExportPlan].append({"dataset": dataset_id, **_progress(parser, plan, f"{loc}.export")})
+    for position, value in enumerate(parser.sequence(entry.get("exports") or [], f"{loc}.exports")):
+        item_loc = f"{loc}.exports[{position}]"
+        export = parser.mapping(value, item_loc, _EXPORT_KEYS)
+        row = {
+            "id": parser.identifier(export, item_loc, "corpus_exports"),
+            "corpus": parser.spec.corpus["id"],
+            "dataset": dataset_id,
+            "state": parser.string(export.get("state", "done"), f"{item_loc}.state", choices=EXPORT_STATES),
+            **_progress(parser, export, item_loc),
+        }
+        if "created" in export:
+            row["created"] = row["updated"] = _moment(parser, export["created"], f"{item_loc}.created")
+        tables[CorpusExport].append(row)
+
+
+def _progress(parser: Parser, entry: Mapping[str, Any], loc: str) -> dict[str, Any]:
+    """How an export progresses: listed ``running`` ``polls`` times, then ``outcome``."""
+    return {
+        "polls": parser.integer(entry.get("polls", 0), f"{loc}.polls", minimum=0),
+        "outcome": parser.string(entry.get("outcome", "done"), f"{loc}.outcome", choices=EXPORT_OUTCOMES),
+    }
+
+
+def _moment(parser: Parser, value: Any, loc: str) -> str:
+    """An ISO 8601 date and time (UTC when it names no zone), in the form the sandbox stores."""
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+    if not isinstance(moment, datetime.datetime):
+        parser.fail(loc, f"expected a date and time such as 2024-05-01T10:00:00Z, got {value!r}")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _artifact(

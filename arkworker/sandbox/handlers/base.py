@@ -4,7 +4,8 @@ A handler is a function of one :class:`Call` registered against an operationId w
 :func:`handles`. It runs inside a store session (the models are bound), and returns a
 JSON-able value (200), a :class:`Reply` (another status), a :class:`Listing` that the
 server paginates with page numbers (a cursor-paginated listing builds its page with
-:func:`cursor_page`), or a :class:`FileReply` streamed from disk (artifact downloads).
+:func:`cursor_page`), a :class:`FileReply` streamed from disk (artifact downloads), or a
+:class:`Redirect` to a file (export downloads).
 Problems are raised as :class:`ApiError`; the server turns them into the uniform Arkindex
 error body that arkindex-client parses into its typed exceptions. :func:`lookup` gives the
 row an id names, or the 404 (path ids) or 400 (body fields) Arkindex answers without one.
@@ -87,6 +88,13 @@ class FileReply:
     path: Path
     content_type: str
     filename: str
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A handler answer sending the client elsewhere (``302 Found`` to ``url``), without a body."""
+
+    url: str
 
 
 @dataclass(frozen=True)
