@@ -486,3 +486,12 @@ def test_a_stop_request_ends_the_wait_at_once(arkworker_run):
 
 def test_export_errors_are_assertion_errors_as_the_reference_s():
     assert issubclass(FailedExportError, AssertionError)
+
+
+@pytest.mark.parametrize("arkworker_corpus", [corpus({"state": "open"})])
+def test_a_dataset_that_is_not_complete_is_only_warned_about_with_exports(arkworker_run):
+    """Today's Arkindex (base-worker 0.5.2 on) warns: an export reads the corpus as it is."""
+    worker = Reader()
+    run = arkworker_run(worker.app)
+    assert run.summary == "Ran on 3 sets: 3 completed, 0 failed", run.output
+    assert f"Dataset ({A}) is in state 'open', not complete" in run.output

@@ -35,13 +35,6 @@ PENDING = frozenset(
     {
         # tasks and archives
         "upload_artifact",
-        # corpus exports
-        "list_exports",
-        "start_export",
-        "check_export_status",
-        "get_export",
-        "download_export",
-        "download_latest_export",
     }
 )
 

@@ -434,10 +434,16 @@ def dataset_loop(app: WorkerSpec, ctx: Context, options: RunOptions) -> RunResul
                 dataset = dataset_set.dataset
                 state = states[dataset.get("id")]
                 if state != DatasetState.Complete.value:
-                    raise DatasetNotComplete(
-                        f"{dataset} ({dataset.get('name')}) is in state {state!r}: only a complete "
-                        "dataset can be processed; build it in Arkindex first."
-                    )
+                    if keeper.exports:
+                        # An export reads the corpus as it is: today's Arkindex (base-worker
+                        # 0.5.2 on) only warns, and its datasets may carry no state at all.
+                        if state is not None:
+                            logger.warning("%s is in state %r, not complete", dataset, state)
+                    else:
+                        raise DatasetNotComplete(
+                            f"{dataset} ({dataset.get('name')}) is in state {state!r}: only a complete "
+                            "dataset's archive can be trusted; build it in Arkindex first."
+                        )
                 logger.info("Retrieving data for %s (%d/%d)", dataset_set, index, result.total)
                 keeper.prepare(dataset)
                 logger.info("Processing %s (%d/%d)", dataset_set, index, result.total)

@@ -308,7 +308,7 @@ def test_the_object_store_is_a_fault_target(current):
         ("reset", None, None),
         (None, 200, None),
     ]
-    with pytest.raises(ValueError, match="'iiif' \\(the IIIF server\\) or 'upload' \\(the object store\\)"):
+    with pytest.raises(ValueError, match="'upload' \\(the object store\\)"):
         current.fail("uplaod")
 
 
