@@ -53,6 +53,7 @@ from arkworker.sandbox.handlers import HANDLERS
 from arkworker.sandbox.handlers.base import (
     MAX_PAGE_SIZE,
     ApiError,
+    BytesReply,
     Call,
     FileReply,
     Listing,
@@ -351,6 +352,14 @@ class SandboxApp:
             return _json_response(result.data, result.status)
         if isinstance(result, FileReply):
             return self._file_response(result)
+        if isinstance(result, BytesReply):
+            disposition = f'attachment; filename="{result.filename}"'
+            return Response(
+                result.data,
+                status=_status_line(200),
+                mimetype=result.content_type,
+                headers=[("Content-Disposition", disposition)],
+            )
         return _json_response(result, 200)
 
     @staticmethod

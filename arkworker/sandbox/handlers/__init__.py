@@ -8,6 +8,7 @@ import it below.
 """
 
 from arkworker.sandbox.handlers import (
+    artifacts,
     classifications,
     dataset_writes,
     datasets,
@@ -27,6 +28,7 @@ from arkworker.sandbox.handlers.base import HANDLERS, handles
 
 __all__ = [
     "HANDLERS",
+    "artifacts",
     "classifications",
     "dataset_writes",
     "datasets",
