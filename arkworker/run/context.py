@@ -29,6 +29,7 @@ from arkworker.api.client import Api, Paginator
 from arkworker.enums import ApiLevel
 from arkworker.environment import Environment
 from arkworker.errors import ConfigurationError
+from arkworker.helpers.artifacts import ArtifactMixin
 from arkworker.helpers.classifications import ClassificationMixin
 from arkworker.helpers.datasets import DatasetMixin
 from arkworker.helpers.elements import ElementMixin
@@ -76,6 +77,7 @@ class Context(
     TranscriptionMixin,
     WorkerVersionMixin,
     TaskMixin,
+    ArtifactMixin,
     TrainingMixin,
     EmbeddingMixin,
     ExportMixin,

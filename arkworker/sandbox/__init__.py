@@ -58,7 +58,7 @@ from arkworker.sandbox.faults import (
     build_fault,
     check_times,
 )
-from arkworker.sandbox.handlers import implemented_operations, tasks
+from arkworker.sandbox.handlers import datasets, implemented_operations, tasks
 from arkworker.sandbox.handlers.models import archive_object
 from arkworker.sandbox.iiif import DEFAULT_MAX_AREA
 from arkworker.sandbox.operations import API_LEVELS, DEFAULT_API_LEVEL, check_api_level
@@ -290,6 +290,21 @@ class Sandbox:
             data = None if stored is None else bytes(stored.data)
         if data is None:
             raise LookupError(f"Nothing was uploaded for model version {model_version_id}")
+        return data
+
+    def artifact(self, task_id: str, path: str) -> bytes:
+        """The bytes a worker uploaded for its task's artifact ``path`` (CreateArtifact, then a PUT).
+
+        A ``LookupError`` when the task has no such artifact, or its bytes were not uploaded.
+        """
+        with self.store.session():
+            found = datasets.Artifact.get_or_none(
+                (datasets.Artifact.task_id == task_id) & (datasets.Artifact.path == path)
+            )
+            stored = None if found is None or found.object_name is None else find_object(found.object_name)
+            data = None if stored is None else bytes(stored.data)
+        if data is None:
+            raise LookupError(f"Nothing was uploaded for the artifact {path!r} of task {task_id}")
         return data
 
     # -- fault injection (the kinds and their rules: arkworker.sandbox.faults) ------------------

@@ -272,6 +272,7 @@ OPERATIONS: tuple[Operation, ...] = (
         since="current",
     ),
     _op("ListArtifacts", "GET", "task/{id}/artifacts/", "tasks"),
+    _op("CreateArtifact", "POST", "task/{id}/artifacts/", "tasks", body=True, since="current"),
     _op("DownloadArtifact", "GET", "task/{id}/artifact/{path}", "tasks", path_kinds={"path": "text"}),
     # Secrets
     _op("RetrieveSecret", "GET", "secret/{name}", "secrets", path_kinds=_TEXT, summary="Retrieve a secret."),

@@ -55,6 +55,7 @@ from arkworker.sandbox.handlers import HANDLERS, exports
 from arkworker.sandbox.handlers.base import (
     MAX_PAGE_SIZE,
     ApiError,
+    BytesReply,
     Call,
     FileReply,
     Listing,
@@ -401,6 +402,14 @@ class SandboxApp:
             return self._file_response(result)
         if isinstance(result, Redirect):
             return Response(status=_status_line(302), headers=[("Location", result.url)])
+        if isinstance(result, BytesReply):
+            disposition = f'attachment; filename="{result.filename}"'
+            return Response(
+                result.data,
+                status=_status_line(200),
+                mimetype=result.content_type,
+                headers=[("Content-Disposition", disposition)],
+            )
         return _json_response(result, 200)
 
     @staticmethod

@@ -59,7 +59,7 @@ from peewee import (
 )
 
 #: Bumped whenever a table changes; a file written by another version is refused, not migrated.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _LOCK = threading.RLock()
 

@@ -81,6 +81,7 @@ CURRENT_HELPER_OPERATIONS = {
     "DestroyDatasetElement",
     "CreateEmbedding",
     "ListEmbeddings",
+    "CreateArtifact",
 }
 #: What Arkindex removed with the 0.3.7 entity model (entities are typed spans since 0.5).
 REMOVED_OPERATIONS = {"CreateEntity", "ListCorpusEntities"}

@@ -8,6 +8,7 @@ import it below.
 """
 
 from arkworker.sandbox.handlers import (
+    artifacts,
     classifications,
     dataset_writes,
     datasets,
@@ -28,6 +29,7 @@ from arkworker.sandbox.handlers.base import HANDLERS, handles
 
 __all__ = [
     "HANDLERS",
+    "artifacts",
     "classifications",
     "dataset_writes",
     "datasets",

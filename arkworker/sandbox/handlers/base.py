@@ -98,6 +98,15 @@ class Redirect:
 
 
 @dataclass(frozen=True)
+class BytesReply:
+    """A handler answer of bytes held in the store (an artifact a worker uploaded) instead of JSON."""
+
+    data: bytes
+    content_type: str
+    filename: str
+
+
+@dataclass(frozen=True)
 class Listing:
     """Items for a paginated answer; only the requested page is passed through ``serialize``."""
 

@@ -5,7 +5,8 @@ name, ``{id, name}``), ListDatasetElements and PartialUpdateDataset follow the p
 Arkindex (a dataset lists its sets as ``{id, name}`` objects). ListArtifacts
 answers a plain JSON list, as Arkindex does; DownloadArtifact streams the artifact's file
 from disk (:class:`~arkworker.sandbox.handlers.base.FileReply`), so a download can be cut
-in the middle by ``Sandbox.truncate``. The tables of datasets, their sets and elements,
+in the middle by ``Sandbox.truncate``, or the object a worker PUT for an artifact it created
+(CreateArtifact, :mod:`arkworker.sandbox.handlers.artifacts`). The tables of datasets, their sets and elements,
 process sets and artifacts are declared here too; the corpus file's ``datasets`` section
 (:mod:`arkworker.sandbox.corpus.datasets`) fills them.
 """
@@ -19,6 +20,7 @@ from typing import Any
 from peewee import SQL, BooleanField, CharField, ForeignKeyField, IntegerField, TextField
 
 from arkworker.sandbox.handlers.base import (
+    BytesReply,
     Call,
     FileReply,
     Listing,
@@ -33,6 +35,7 @@ from arkworker.sandbox.handlers.elements import serialize_element
 from arkworker.sandbox.handlers.tasks import Task
 from arkworker.sandbox.store import BaseModel, UUIDKey, now, register
 from arkworker.sandbox.tables import Corpus, Element, Process
+from arkworker.sandbox.uploads import find_object
 
 #: The states of a dataset; only a complete dataset can be processed by a dataset worker.
 DATASET_STATES = ("open", "building", "complete", "error")
@@ -100,14 +103,19 @@ class ProcessSet(BaseModel):
 
 @register
 class Artifact(BaseModel):
-    """A file a task produced; ``file`` is the local file the sandbox serves for it."""
+    """A file a task produced; ``file`` is the local file the sandbox serves for it.
+
+    An artifact a worker created (CreateArtifact) has no file but ``object_name``: the stored
+    object its signed URL PUTs to (:mod:`arkworker.sandbox.uploads`).
+    """
 
     id = UUIDKey()
     task_id = CharField()
     path = CharField()
     size = IntegerField()
     content_type = CharField(default="application/octet-stream")
-    file = CharField()
+    file = CharField(default="")
+    object_name = CharField(null=True)
     created = CharField(default=now)
 
     class Meta:
@@ -227,12 +235,21 @@ def list_artifacts(call: Call) -> list[dict[str, Any]]:
 
 
 @handles("DownloadArtifact")
-def download_artifact(call: Call) -> FileReply:
+def download_artifact(call: Call) -> FileReply | BytesReply:
     for artifact in _task_artifacts(call.path["id"]):
         if artifact.path == call.path["path"]:
+            if artifact.object_name is not None:
+                return _stored_artifact(artifact, artifact.object_name)
             file = Path(artifact.file)
             if not file.is_file():
                 raise not_found(f"file {file} behind the artifact")
             content_type = artifact.content_type or mimetypes.guess_type(artifact.path)[0]
             return FileReply(file, content_type or "application/octet-stream", Path(artifact.path).name)
     raise not_found("Artifact")
+
+
+def _stored_artifact(artifact: Artifact, object_name: str) -> BytesReply:
+    stored = find_object(object_name)
+    if stored is None:
+        raise not_found("upload of the artifact (its s3_put_url was not PUT to)")
+    return BytesReply(bytes(stored.data), artifact.content_type, Path(artifact.path).name)
