@@ -28,9 +28,8 @@ GUIDE = ROOT / "docs" / "porting.md"
 README = ROOT / "README.md"
 TEXT = GUIDE.read_text(encoding="utf-8")
 
-#: Helpers of arkindex-base-worker 0.4 to 0.6.0 that the guide maps to ``ctx.<name>`` while
-#: the helpers, exports and training branches add them: allowed to be missing on main for now.
-#: Empty it once they are merged, so that a helper the branches did not build fails here.
+#: Names the guide maps to ``ctx.<name>`` that may be missing while a branch builds them
+#: (skipped, with the reason): none today; a name listed here that the guide no longer uses fails.
 PENDING: frozenset[str] = frozenset()
 
 STATUSES = {"same name", "renamed", "not needed", "not provided"}
