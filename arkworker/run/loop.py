@@ -233,9 +233,7 @@ def choose_elements(
     elif source in (Source.DATASET, Source.EXPORT) and ctx.store_activity:
         logger.info("Activities are not reported in a %s process", source.value)
         ctx.store_activity = False
-    if source is Source.LIST:
-        return Elements(iter(listed), len(listed))
-    return elements_for(ctx, source, element_ids)
+    return elements_for(ctx, source, listed)
 
 
 def with_lifecycle(app: WorkerSpec, ctx: Context, loop: Callable[[], RunResult]) -> RunResult:

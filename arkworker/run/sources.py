@@ -53,8 +53,8 @@ class Elements:
     started_by_server: bool = False
 
 
-def elements_for(ctx: Context, source: Source, element_ids: Sequence[str]) -> Elements:
-    """The elements ``source`` gives; ``element_ids`` are those of the list."""
+def elements_for(ctx: Context, source: Source, listed: Sequence[Item]) -> Elements:
+    """The elements ``source`` gives; ``listed`` are those of the list (:func:`listed_elements`)."""
     if source is Source.QUEUE:
         return Elements(queue(ctx), None, started_by_server=True)
     if source is Source.DATASET:
@@ -65,8 +65,7 @@ def elements_for(ctx: Context, source: Source, element_ids: Sequence[str]) -> El
     if source is Source.EXPORT:
         ids = export_elements(ctx)
         return Elements(iter(ids), len(ids))
-    items = listed_elements(ctx, element_ids)
-    return Elements(iter(items), len(items))
+    return Elements(iter(listed), len(listed))
 
 
 def listed_elements(ctx: Context, element_ids: Sequence[str]) -> list[Item]:
