@@ -80,16 +80,11 @@ class LocalArchive:
             problem = "no SQLite database" if not found else f"several SQLite databases ({listed})"
             hint = "" if not found else ": pass the one to open, e.g. open_database('db.sqlite')"
             raise DatasetArchiveError(f"The archive {self.path.name} holds {problem}{hint}")
-        connection = sqlite3.connect(f"{found[0].as_uri()}?mode=ro", uri=True)
-        connection.row_factory = sqlite3.Row
-        self._connections.append(connection)
-        return connection
+        return _open_read_only(found[0], self._connections)
 
     def remove(self) -> None:
         """Close the databases, delete what was extracted, and the file if the run downloaded it."""
-        for connection in self._connections:
-            connection.close()
-        self._connections.clear()
+        _close_all(self._connections)
         if self._extracted is not None:
             shutil.rmtree(self._extracted, ignore_errors=True)
             self._extracted = None
@@ -116,15 +111,25 @@ class LocalExport:
                 f"open_database({name!r}): the dataset comes from a corpus export, a single SQLite file "
                 "(dataset.downloaded_export); call open_database() without a name."
             )
-        connection = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True)
-        connection.row_factory = sqlite3.Row
-        self._connections.append(connection)
-        return connection
+        return _open_read_only(self.path, self._connections)
 
     def remove(self) -> None:
         """Close the connections and delete the file."""
-        for connection in self._connections:
-            connection.close()
-        self._connections.clear()
+        _close_all(self._connections)
         self.path.unlink(missing_ok=True)
         logger.debug("Removed the downloaded export %s", self.path)
+
+
+def _open_read_only(database: Path, connections: list[sqlite3.Connection]) -> sqlite3.Connection:
+    """A read-only connection to ``database`` (rows by column name), kept in ``connections`` to close."""
+    connection = sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True)
+    connection.row_factory = sqlite3.Row
+    connections.append(connection)
+    return connection
+
+
+def _close_all(connections: list[sqlite3.Connection]) -> None:
+    """Close what :func:`_open_read_only` opened, before the file is removed."""
+    for connection in connections:
+        connection.close()
+    connections.clear()
