@@ -130,12 +130,9 @@ def cache_image(db: Cache, element: Element | CachedElement) -> str | None:
 
     New sub-elements reference that row: without it, the cache would refuse them.
     """
-    if isinstance(element, CachedElement):
-        return None if element.image_id is None else str(element.image_id)
-    zone = element.get("zone")
-    if not zone:
-        return None
-    image = zone["image"]
+    if isinstance(element, CachedElement) or not element.get("zone"):
+        return image_of(element)
+    image = element["zone"]["image"]
     db.CachedImage.get_or_create(
         id=image["id"], defaults={"width": image["width"], "height": image["height"], "url": image["url"]}
     )
