@@ -42,6 +42,7 @@ from arkindex import ArkindexClient
 from arkindex.exceptions import ErrorResponse, SchemaError
 
 from arkworker.api.failures import Failure, classify, describe, is_transient
+from arkworker.api.timings import CallTimings
 from arkworker.api.transport import TimedAdapter
 from arkworker.environment import env_number
 from arkworker.errors import BadInput, ConfigurationError
@@ -192,6 +193,8 @@ class Api:
     def __init__(self, client: ArkindexClient, policy: RetryPolicy | None = None) -> None:
         self.client = client
         self.policy = policy or RetryPolicy()
+        #: The duration of every attempt of every call, by operation (the run report shows them).
+        self.timings = CallTimings()
 
     @property
     def url(self) -> str:
@@ -301,12 +304,17 @@ class Api:
 
     def _send(self, operation_id: str, parameters: Mapping[str, Any]) -> Any:
         """One attempt; an answer that is not the API's (an HTML page, broken JSON) is an :class:`UnexpectedAnswer`."""
+        started = time.perf_counter()
+        failed = True
         try:
             answer = self.client.single_request(operation_id, **parameters)
+            failed = False
         except json.JSONDecodeError as exc:
             raise self._unexpected(operation_id, f"invalid JSON, {_quote(exc.doc)}") from exc
         except UnicodeDecodeError as exc:
             raise self._unexpected(operation_id, "bytes that are not text") from exc
+        finally:
+            self.timings.record(operation_id, time.perf_counter() - started, failed=failed)
         if isinstance(answer, str) and answer.lstrip().startswith("<"):
             raise self._unexpected(operation_id, _markup(answer))
         return answer

@@ -10,6 +10,7 @@ to stop the other elements or sets.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from arkworker.run.config import is_read_only, load_configuration, read_config_f
 from arkworker.run.context import Context
 from arkworker.run.generation import Source
 from arkworker.run.inputs import list_elements
+from arkworker.run.observers import COMPLETED, FAILED, SKIPPED, Outcome, RunObserver
 from arkworker.run.sets import ArchiveKeeper, extras_directory, list_sets
 from arkworker.run.sources import Elements, Item, QueueError, elements_for, listed_elements
 from arkworker.run.stopping import Interrupted, StopControl
@@ -101,8 +103,8 @@ class RunResult:
         self.exit_code = 1
         return self
 
-    def fail(self, item: str, exc: BaseException, *, described_as: str | None = None) -> None:
-        """Count ``item`` as failed and log the reference's failure line for it.
+    def fail(self, item: str, exc: BaseException, *, described_as: str | None = None) -> str:
+        """Count ``item`` as failed, log the reference's failure line for it, and return that line.
 
         ``described_as`` is how the line names the item when that differs from its ID
         (``element <id>``). The traceback is only logged in verbose mode, so that a run
@@ -112,10 +114,15 @@ class RunResult:
         message = describe_failure(described_as or item, exc)
         self.failures.append(Failure(item, message, exc))
         logger.warning(message, exc_info=_verbose())
+        return message
 
 
-def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResult:
+def run(
+    app: WorkerSpec, options: RunOptions, env: Mapping[str, str], observer: RunObserver | None = None
+) -> RunResult:
     """Configure a run of ``app`` and process its elements or dataset sets; return the accounting.
+
+    ``observer`` sees each item's outcome (:mod:`arkworker.run.observers`).
 
     Raises :class:`~arkworker.errors.BadInput` for unusable inputs (before any API call)
     and :class:`~arkworker.errors.ConfigurationError` when the run cannot be configured.
@@ -182,9 +189,9 @@ def run(app: WorkerSpec, options: RunOptions, env: Mapping[str, str]) -> RunResu
                 ctx.call_on_close(ctx.cache.close)
                 logger.info("Connected to cache on %s", cache_path)
             if app.kind == "dataset_set":
-                return with_lifecycle(app, ctx, lambda: dataset_loop(app, ctx, options))
+                return with_lifecycle(app, ctx, lambda: dataset_loop(app, ctx, options, observer))
             elements = choose_elements(ctx, level, options, element_ids)
-            return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, elements))
+            return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, elements, observer))
 
 
 def cache_file(app: WorkerSpec, database: Path | None) -> Path | None:
@@ -296,7 +303,9 @@ def finish(app: WorkerSpec, ctx: Context, result: RunResult) -> None:
             return
 
 
-def element_loop(app: WorkerSpec, ctx: Context, elements: Elements) -> RunResult:
+def element_loop(
+    app: WorkerSpec, ctx: Context, elements: Elements, observer: RunObserver | None = None
+) -> RunResult:
     """Process each element in turn, reporting its activity and counting failures.
 
     The items are element IDs, fetched with RetrieveElement, or elements (of the cache, of
@@ -309,6 +318,8 @@ def element_loop(app: WorkerSpec, ctx: Context, elements: Elements) -> RunResult
         return result.nothing_to_process()
     if not ctx.store_activity:
         logger.info("No worker activity will be stored as it is disabled for this process")
+    observer = observer or RunObserver()
+    observer.begin(result.noun, elements.total)
 
     index = 0
     while True:
@@ -328,15 +339,18 @@ def element_loop(app: WorkerSpec, ctx: Context, elements: Elements) -> RunResult
             result.total = index
         element_id = str(item.id) if isinstance(item, CachedElement | Element) else item
         with ctx.stop.working_on(f"element {element_id}"):
-            stopped = process_element(
+            outcome, stopped = process_element(
                 app, ctx, item, element_id, index, result, send_started=not elements.started_by_server
             )
+        observer.done(outcome)
         if stopped is not None:
             result.interrupted = stopped
             break
     if index == 0 and not result.interrupted and not result.source_failed:
         return result.nothing_to_process()
-    return result.finish()
+    result.finish()
+    observer.end(result)
+    return result
 
 
 def process_element(
@@ -348,14 +362,16 @@ def process_element(
     result: RunResult,
     *,
     send_started: bool = True,
-) -> Interrupted | None:
-    """Retrieve one element, report its activity around the handler, count it; return a stop signal.
+) -> tuple[Outcome, Interrupted | None]:
+    """Retrieve one element, report its activity around the handler, count it.
 
-    An element a signal interrupted is counted failed and marked ``error`` like one whose
+    Returns the element's outcome and the stop signal that interrupted it, if one did. An
+    element a signal interrupted is counted failed and marked ``error`` like one whose
     handler raised, so that no activity is left ``started``.
     """
     handler = app.handler
     assert handler is not None
+    started = time.monotonic()
     element: Element | CachedElement | None = None
     try:
         if isinstance(item, CachedElement | Element):
@@ -370,23 +386,23 @@ def process_element(
             logger.info("Skipping element %s as it was already processed", element_id)
             result.skipped += 1
             result.completed += 1
-            return None
+            return Outcome(element_id, SKIPPED, time.monotonic() - started), None
         handler(element, ctx=ctx)
         update_activity(ctx, element_id, ActivityState.Processed)
         result.completed += 1
-        return None
+        return Outcome(element_id, COMPLETED, time.monotonic() - started), None
     except Exception as exc:
-        result.fail(element_id, exc, described_as=f"element {element_id}")
+        message = result.fail(element_id, exc, described_as=f"element {element_id}")
         stopped = None
     except Interrupted as exc:
-        result.fail(element_id, exc, described_as=f"element {element_id}")
+        message = result.fail(element_id, exc, described_as=f"element {element_id}")
         stopped = exc
     if element is not None:
         try:
             update_activity(ctx, element_id, ActivityState.Error)
         except Exception:
             logger.debug("Could not mark element %s as errored", element_id, exc_info=True)
-    return stopped
+    return Outcome(element_id, FAILED, time.monotonic() - started, message), stopped
 
 
 def check_extras_dir(options: RunOptions) -> None:
@@ -407,7 +423,9 @@ def check_dataset_options(app: WorkerSpec, options: RunOptions) -> None:
         )
 
 
-def dataset_loop(app: WorkerSpec, ctx: Context, options: RunOptions) -> RunResult:
+def dataset_loop(
+    app: WorkerSpec, ctx: Context, options: RunOptions, observer: RunObserver | None = None
+) -> RunResult:
     """Process each dataset set in turn from its dataset's archive, counting failures.
 
     A set fails (and the others still run) when its dataset is not complete, when the
@@ -418,6 +436,8 @@ def dataset_loop(app: WorkerSpec, ctx: Context, options: RunOptions) -> RunResul
     result = RunResult(noun="set", total=len(sets))
     if not sets:
         return result.nothing_to_process()
+    observer = observer or RunObserver()
+    observer.begin(result.noun, result.total)
     handler = app.handler
     assert handler is not None
     keeper = ArchiveKeeper(ctx, extras_directory(ctx))
@@ -428,6 +448,7 @@ def dataset_loop(app: WorkerSpec, ctx: Context, options: RunOptions) -> RunResul
             if ctx.stop.requested:
                 result.interrupted = ctx.stop.interrupted
                 break
+            started = time.monotonic()
             try:
                 dataset = dataset_set.dataset
                 state = states[dataset.get("id")]
@@ -448,15 +469,20 @@ def dataset_loop(app: WorkerSpec, ctx: Context, options: RunOptions) -> RunResul
                 with ctx.stop.working_on(str(dataset_set)):
                     handler(dataset_set, ctx=ctx)
                 result.completed += 1
+                observer.done(Outcome(str(dataset_set), COMPLETED, time.monotonic() - started))
             except Exception as exc:
-                result.fail(str(dataset_set), exc)
+                message = result.fail(str(dataset_set), exc)
+                observer.done(Outcome(str(dataset_set), FAILED, time.monotonic() - started, message))
             except Interrupted as exc:
-                result.fail(str(dataset_set), exc)
+                message = result.fail(str(dataset_set), exc)
+                observer.done(Outcome(str(dataset_set), FAILED, time.monotonic() - started, message))
                 result.interrupted = exc
                 break
     finally:
         keeper.release()
-    return result.finish()
+    result.finish()
+    observer.end(result)
+    return result
 
 
 class DatasetNotComplete(Exception):
