@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from arkworker import images
+from arkworker.images.prefetch import PrefetchesImage
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -93,7 +94,7 @@ class ApiModel(dict):
         return f"{type(self).__name__} ({self.get('id')})"
 
 
-class Element(ApiModel):
+class Element(PrefetchesImage, ApiModel):
     """An element as returned by RetrieveElement or a listing.
 
     An element handed out by a run carries the run's download settings (:attr:`downloads`),
@@ -173,6 +174,16 @@ class Element(ApiModel):
         asks the IIIF server for lossless pixels. Raises ValueError without a zone and
         :class:`arkworker.images.ImageError` when the image cannot be downloaded or read.
         """
+        arguments = {
+            "mode": mode,
+            "max_width": max_width,
+            "max_height": max_height,
+            "use_full_image": use_full_image,
+            "image_format": image_format,
+        }
+        prefetched = self._take_prefetched(arguments)
+        if prefetched is not None:
+            return prefetched
         return images.open_zone(
             images.element_zone(self),
             mode,

@@ -159,6 +159,26 @@ class RunOptions:
             "(the default: decided from the instance's schema); default: $ARKWORKER_API_LEVEL.",
         ),
     )
+    jobs: int | None = field(
+        default=None,
+        metadata=_option(
+            "-j",
+            "--jobs",
+            type=click.IntRange(1, 256),
+            metavar="N",
+            help="Process N elements at once, in threads (default: the app's jobs=, 1).",
+        ),
+    )
+    prefetch: int | None = field(
+        default=None,
+        metadata=_option(
+            "--prefetch",
+            type=click.IntRange(0, 4096),
+            metavar="N",
+            help="Retrieve up to N elements (and their images, if the handler asks) ahead of the ones "
+            "in progress (default: as many as are processed at once; 0 with one at a time).",
+        ),
+    )
     #: ``--set`` values, as (dataset UUID, set name).
     set: Sequence[tuple[str, str]] = field(
         default=(),

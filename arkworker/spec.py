@@ -31,9 +31,15 @@ from typing import Any, TypeVar, overload
 import click
 
 from arkworker.errors import RegistrationError
+from arkworker.models import Element
 from arkworker.options import BUILTIN_OPTION_NAMES
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: The most elements a run may process at once (``--jobs``), and the largest batch: beyond,
+#: threads and memory cost more than they give.
+MAX_JOBS = 256
+MAX_BATCH = 4096
 
 #: The kinds of main handler a worker can have; exactly one per worker.
 MAIN_KINDS = ("element", "dataset_set")
@@ -56,6 +62,13 @@ class HandlerSpec:
     func: Callable[..., Any]
     #: Whether the function asked for the run context as its last positional argument.
     takes_ctx: bool
+    #: Elements per call: above 1, the function receives a :class:`~arkworker.run.units.Batch`.
+    batch_size: int = 1
+    #: False when the function must not run in several threads at once: ``--jobs`` is refused.
+    thread_safe: bool = True
+    #: The ``element.open_image()`` arguments to download each element's image with ahead of
+    #: the call (``{}``: the defaults), None to download nothing ahead.
+    prefetch_images: Mapping[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -99,14 +112,23 @@ class WorkerSpec:
     :param name: the worker's name, shown in logs and in ``--help``.
     :param description: one sentence shown in ``--help``.
     :param cache: whether the worker can use the SQLite cache of an Arkindex process.
+    :param jobs: how many elements are processed at once by default (``--jobs`` overrides it).
     """
 
-    def __init__(self, name: str, description: str | None = None, *, cache: bool = False) -> None:
+    def __init__(
+        self, name: str, description: str | None = None, *, cache: bool = False, jobs: int = 1
+    ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise RegistrationError("Worker() needs a non-empty name, e.g. Worker('my-worker').")
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
+            raise RegistrationError(
+                f"Worker({name!r}, jobs={jobs!r}): jobs is how many elements are processed at once, "
+                f"a whole number from 1 to {MAX_JOBS}."
+            )
         self.name = name
         self.description = description
         self.cache = bool(cache)
+        self.jobs = jobs
         self._handler: HandlerSpec | None = None
         self._setup: list[HandlerSpec] = []
         self._teardown: list[HandlerSpec] = []
@@ -123,10 +145,54 @@ class WorkerSpec:
     @overload
     def element(self, func: F) -> F: ...
     @overload
-    def element(self) -> Callable[[F], F]: ...
-    def element(self, func: F | None = None) -> F | Callable[[F], F]:
-        """Register the function called once per element, as ``func(element[, ctx])``."""
-        return self._register("element", func)
+    def element(
+        self,
+        *,
+        batch_size: int = 1,
+        thread_safe: bool = True,
+        prefetch_images: bool | Mapping[str, Any] = False,
+    ) -> Callable[[F], F]: ...
+    def element(
+        self,
+        func: F | None = None,
+        *,
+        batch_size: int = 1,
+        thread_safe: bool = True,
+        prefetch_images: bool | Mapping[str, Any] = False,
+    ) -> F | Callable[[F], F]:
+        """Register the function called once per element, as ``func(element[, ctx])``.
+
+        ``batch_size=N`` (N > 1) calls it once per N elements instead, as
+        ``func(batch[, ctx])``: ``batch`` is a list of elements (a
+        :class:`~arkworker.run.units.Batch`, the last one of a run may be shorter), with
+        ``batch.fail(element, error)`` to fail one element and not the others.
+        ``thread_safe=False`` says the function must never run twice at once: a run with
+        ``--jobs`` above 1 is refused. ``prefetch_images=True`` (or the keyword arguments of
+        :meth:`~arkworker.models.Element.open_image`, ``{"max_width": 1024}``) downloads each
+        element's image while earlier elements are processed; ``element.open_image()`` with
+        the same arguments then returns it without a request.
+        """
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, int)
+            or not 1 <= batch_size <= MAX_BATCH
+        ):
+            raise RegistrationError(
+                f"@app.element(batch_size={batch_size!r}): the batch size is a whole number from 1 to {MAX_BATCH}."
+            )
+        if prefetch_images is True:
+            images: Mapping[str, Any] | None = {}
+        elif prefetch_images is False:
+            images = None
+        elif isinstance(prefetch_images, Mapping) and _open_image_accepts(prefetch_images):
+            images = dict(prefetch_images)
+        else:
+            raise RegistrationError(
+                f"@app.element(prefetch_images={prefetch_images!r}): give True, or the keyword arguments "
+                'of element.open_image() as a dict, e.g. {"max_width": 1024}.'
+            )
+        options = {"batch_size": batch_size, "thread_safe": bool(thread_safe), "prefetch_images": images}
+        return self._register("element", func, **options)
 
     @overload
     def dataset_set(self, func: F) -> F: ...
@@ -246,11 +312,11 @@ class WorkerSpec:
                 "import time, before app.run() or 'arkworker run'. Move the registration to module level."
             )
 
-    def _register(self, kind: str, func: Callable[..., Any] | None) -> Any:
+    def _register(self, kind: str, func: Callable[..., Any] | None, **options: Any) -> Any:
         self._check_not_started(kind)
         if func is None:
-            return lambda f: self._register(kind, f)
-        spec = HandlerSpec(kind, func, _takes_ctx(kind, func))
+            return lambda f: self._register(kind, f, **options)
+        spec = HandlerSpec(kind, func, _takes_ctx(kind, func), **options)
         if kind in MAIN_KINDS:
             current = self.handler
             if current is not None and current.kind == kind:
@@ -273,6 +339,15 @@ class WorkerSpec:
         else:
             self._teardown.append(spec)
         return func
+
+
+def _open_image_accepts(arguments: Mapping[str, Any]) -> bool:
+    """Whether ``element.open_image(**arguments)`` is a valid call."""
+    try:
+        inspect.signature(Element.open_image).bind(None, **arguments)
+    except TypeError:
+        return False
+    return True
 
 
 def _takes_ctx(kind: str, func: Callable[..., Any]) -> bool:

@@ -281,6 +281,7 @@ class Context(
 
         ``ctx.request("RetrieveElement", id=element_id)``; a JSON body goes in ``body=``.
         """
+        self.stop.check_cut_off()
         answer = self.api.request(operation_id, **parameters)
         self.stop.answered()
         return answer
@@ -291,4 +292,5 @@ class Context(
 
     def paginate(self, operation_id: str, **parameters: Any) -> Paginator:
         """Iterate lazily over all results of a listing operation, page after page."""
+        self.stop.check_cut_off()
         return self.api.paginate(operation_id, **parameters)

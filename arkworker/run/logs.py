@@ -95,12 +95,39 @@ def _printed_forms(value: str) -> set[str]:
     return texts | {repr(text)[1:-1] for text in texts} | {json.dumps(text)[1:-1] for text in texts}
 
 
+#: What the line being logged is about, when a run processes several elements at once: the
+#: element (or batch) the logging thread works on, set by :func:`about`.
+_ABOUT: ContextVar[str | None] = ContextVar("arkworker_log_about", default=None)
+
+
+@contextmanager
+def about(label: str | None) -> Iterator[None]:
+    """Start the lines logged in this context with ``[label]`` (an element ID) for the block."""
+    token = _ABOUT.set(label)
+    try:
+        yield
+    finally:
+        _ABOUT.reset(token)
+
+
+class LabelledFormatter(logging.Formatter):
+    """The reference's format; a line logged :func:`about` an element names it after the logger."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        label = _ABOUT.get()
+        if label is None:
+            return super().formatMessage(record)
+        labelled = logging.makeLogRecord(record.__dict__)
+        labelled.message = f"[{label}] {record.message}"
+        return super().formatMessage(labelled)
+
+
 class RunLogHandler(logging.StreamHandler):
     """The log handler of one run: its stream, its level, its redactor, its lines only."""
 
     def __init__(self, stream: TextIO, *, verbose: bool) -> None:
         super().__init__(stream)
-        self.setFormatter(logging.Formatter(FORMAT))
+        self.setFormatter(LabelledFormatter(FORMAT))
         self.setLevel(logging.DEBUG if verbose else logging.INFO)
         #: The run's secrets (:func:`redact_secrets` adds them once the run is configured).
         self.redactor = SecretRedactor()

@@ -17,26 +17,25 @@ from pathlib import Path
 
 from arkindex.exceptions import ErrorResponse
 
-from arkworker.api.client import LANDED_EARLIER, AmbiguousWrite, connect
-from arkworker.enums import ActivityState, ApiLevel, DatasetState
+from arkworker.api.client import AmbiguousWrite, connect
+from arkworker.enums import ApiLevel, DatasetState
 from arkworker.environment import Environment
 from arkworker.errors import BadInput
 from arkworker.images import downloads
-from arkworker.models import Element
 from arkworker.options import RunOptions
 from arkworker.run import generation, logs
 from arkworker.run.config import is_read_only, load_configuration, read_config_file
 from arkworker.run.context import Context
 from arkworker.run.generation import Source
 from arkworker.run.inputs import list_elements
-from arkworker.run.observers import COMPLETED, FAILED, SKIPPED, Outcome, RunObserver
+from arkworker.run.observers import COMPLETED, FAILED, Outcome, RunObserver
 from arkworker.run.sets import ArchiveKeeper, extras_directory, list_sets
-from arkworker.run.sources import Elements, Item, QueueError, elements_for, listed_elements
+from arkworker.run.sources import Elements, elements_for, listed_elements
 from arkworker.run.stopping import Interrupted, StopControl
+from arkworker.run.units import Engine, Settings
 from arkworker.spec import WorkerSpec
 from arkworker.storage import cache, tasks
 from arkworker.storage.archives import ArchiveLimits
-from arkworker.storage.cache import CachedElement
 
 logger = logging.getLogger("arkworker")
 
@@ -142,12 +141,14 @@ def run(
     if app.kind == "dataset_set":
         check_dataset_options(app, options)
         element_ids: list[str] = []
+        concurrency = Settings()
     else:
         if options.set:
             raise BadInput(
                 f"--set is for dataset workers: {app.name!r} processes elements; give them with --element."
             )
         element_ids = list_elements(options.element, options.elements_list, environment.task_elements)
+    concurrency = engine_settings(app, options)
     local_config = None
     if options.config is not None and is_read_only(environment, options.dev):
         local_config = (options.config, read_config_file(options.config))
@@ -191,7 +192,7 @@ def run(
             if app.kind == "dataset_set":
                 return with_lifecycle(app, ctx, lambda: dataset_loop(app, ctx, options, observer))
             elements = choose_elements(ctx, level, options, element_ids)
-            return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, elements, observer))
+            return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, elements, observer, concurrency))
 
 
 def cache_file(app: WorkerSpec, database: Path | None) -> Path | None:
@@ -304,9 +305,13 @@ def finish(app: WorkerSpec, ctx: Context, result: RunResult) -> None:
 
 
 def element_loop(
-    app: WorkerSpec, ctx: Context, elements: Elements, observer: RunObserver | None = None
+    app: WorkerSpec,
+    ctx: Context,
+    elements: Elements,
+    observer: RunObserver | None = None,
+    settings: Settings | None = None,
 ) -> RunResult:
-    """Process each element in turn, reporting its activity and counting failures.
+    """Process the elements (``settings``: how many at once), reporting activities and counting failures.
 
     The items are element IDs, fetched with RetrieveElement, or elements (of the cache, of
     dataset sets) handed over as they are. Queue elements arrive started: the loop sends
@@ -320,89 +325,39 @@ def element_loop(
         logger.info("No worker activity will be stored as it is disabled for this process")
     observer = observer or RunObserver()
     observer.begin(result.noun, elements.total)
-
-    index = 0
-    while True:
-        if ctx.stop.requested:
-            result.interrupted = ctx.stop.interrupted
-            break
-        try:
-            item = next(elements.items)
-        except StopIteration:
-            break
-        except QueueError as exc:
-            logger.error("%s", exc)
-            result.source_failed = True
-            break
-        index += 1
-        if not result.counted:
-            result.total = index
-        element_id = str(item.id) if isinstance(item, CachedElement | Element) else item
-        with ctx.stop.working_on(f"element {element_id}"):
-            outcome, stopped = process_element(
-                app, ctx, item, element_id, index, result, send_started=not elements.started_by_server
-            )
-        observer.done(outcome)
-        if stopped is not None:
-            result.interrupted = stopped
-            break
-    if index == 0 and not result.interrupted and not result.source_failed:
+    assert app.handler is not None
+    engine = Engine(app.handler, ctx, elements, result, observer, settings or Settings())
+    result.interrupted = engine.run()
+    if engine.taken == 0 and not result.interrupted and not result.source_failed:
         return result.nothing_to_process()
     result.finish()
     observer.end(result)
     return result
 
 
-def process_element(
-    app: WorkerSpec,
-    ctx: Context,
-    item: Item,
-    element_id: str,
-    index: int,
-    result: RunResult,
-    *,
-    send_started: bool = True,
-) -> tuple[Outcome, Interrupted | None]:
-    """Retrieve one element, report its activity around the handler, count it.
+def engine_settings(app: WorkerSpec, options: RunOptions) -> Settings:
+    """How many elements at once (``--jobs``, else the app's), per call, and ahead (``--prefetch``).
 
-    Returns the element's outcome and the stop signal that interrupted it, if one did. An
-    element a signal interrupted is counted failed and marked ``error`` like one whose
-    handler raised, so that no activity is left ``started``.
+    By default nothing is fetched ahead of a run that processes one element at a time (it
+    then behaves exactly as the reference does); otherwise as many elements as are
+    processed at once are kept ready.
     """
     handler = app.handler
     assert handler is not None
-    started = time.monotonic()
-    element: Element | CachedElement | None = None
-    try:
-        if isinstance(item, CachedElement | Element):
-            element = item
-        else:
-            element = Element(ctx.request("RetrieveElement", id=element_id)).attach_downloads(ctx.downloads)
-        if result.counted:
-            logger.info("Processing %s (%d/%d)", element, index, result.total)
-        else:
-            logger.info("Processing %s (n°%d)", element, index)
-        if send_started and not update_activity(ctx, element_id, ActivityState.Started):
-            logger.info("Skipping element %s as it was already processed", element_id)
-            result.skipped += 1
-            result.completed += 1
-            return Outcome(element_id, SKIPPED, time.monotonic() - started), None
-        handler(element, ctx=ctx)
-        update_activity(ctx, element_id, ActivityState.Processed)
-        result.completed += 1
-        return Outcome(element_id, COMPLETED, time.monotonic() - started), None
-    except Exception as exc:
-        message = result.fail(element_id, exc, described_as=f"element {element_id}")
-        stopped = None
-    except Interrupted as exc:
-        message = result.fail(element_id, exc, described_as=f"element {element_id}")
-        stopped = exc
-    if element is not None:
-        try:
-            update_activity(ctx, element_id, ActivityState.Error)
-        except Exception:
-            logger.debug("Could not mark element %s as errored", element_id, exc_info=True)
-    return Outcome(element_id, FAILED, time.monotonic() - started, message), stopped
+    jobs = options.jobs or app.jobs
+    if jobs > 1 and not handler.thread_safe:
+        raise BadInput(
+            f"--jobs {jobs}: the handler {handler.name} of {app.name!r} is declared thread_safe=False, so "
+            "it processes one element at a time: drop --jobs (or jobs= on the Worker)."
+        )
+    batch_size = handler.batch_size
+    if options.prefetch is not None:
+        prefetch = options.prefetch
+    elif jobs == 1 and batch_size == 1 and handler.prefetch_images is None:
+        prefetch = 0
+    else:
+        prefetch = jobs * batch_size
+    return Settings(jobs=jobs, batch_size=batch_size, prefetch=prefetch)
 
 
 def check_extras_dir(options: RunOptions) -> None:
@@ -415,6 +370,11 @@ def check_extras_dir(options: RunOptions) -> None:
 
 def check_dataset_options(app: WorkerSpec, options: RunOptions) -> None:
     """Refuse the element options for a dataset worker."""
+    if options.jobs is not None or options.prefetch is not None:
+        option = "--jobs" if options.jobs is not None else "--prefetch"
+        raise BadInput(
+            f"{option} is for element workers: {app.name!r} processes dataset sets, one at a time; drop {option}."
+        )
     if options.element or options.elements_list is not None:
         option = "--element" if options.element else "--elements-list"
         raise BadInput(
@@ -487,57 +447,6 @@ def dataset_loop(
 
 class DatasetNotComplete(Exception):
     """A set's dataset is not in the complete state, so its archive cannot be trusted."""
-
-
-#: The errors that, answered to a repeat of an activity update whose earlier attempt may have
-#: been applied (its answer lost), mean that attempt was: ``started`` again is a 409, and
-#: ``processed``/``error`` again an invalid transition (400) or a conflict (409).
-_OWN_EARLIER_UPDATE = {
-    ActivityState.Started: frozenset({409}),
-    ActivityState.Processed: frozenset({400, 409}),
-    ActivityState.Error: frozenset({400, 409}),
-}
-
-
-def update_activity(ctx: Context, element_id: str, state: ActivityState) -> bool:
-    """Report an element's activity; False when another process already started it (409).
-
-    A 409 to ``started`` only means "another process has it" when no earlier attempt of
-    this update may have been applied: after a lost answer, it is this run's own ``started``,
-    and the element is processed instead of being skipped unprocessed.
-    """
-    if not ctx.store_activity:
-        logger.debug("Activity of element %s not updated to %s: disabled", element_id, state.value)
-        return True
-    assert ctx.process_information is not None
-    try:
-        answer = ctx.request(
-            "UpdateWorkerActivity",
-            id=ctx.worker_run_id,
-            body={
-                "element_id": str(element_id),
-                "process_id": ctx.process_information["id"],
-                "state": state.value,
-            },
-            accept_after_repeat=_OWN_EARLIER_UPDATE[state],
-        )
-    except ErrorResponse as exc:
-        if exc.status_code == 409 and state is ActivityState.Started:
-            return False
-        logger.warning(
-            "Failed to update activity of element %s to %s due to an API error: %s",
-            element_id,
-            state.value,
-            exc.content,
-        )
-        raise
-    if answer is LANDED_EARLIER:
-        logger.info(
-            "The %s activity of element %s was recorded by an attempt whose answer was lost",
-            state.value,
-            element_id,
-        )
-    return True
 
 
 def describe_failure(item: str, exc: BaseException) -> str:

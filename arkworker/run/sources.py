@@ -15,8 +15,8 @@ elements of each source to the element loop as an :class:`Elements`:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable, Sequence
 
 from arkindex.exceptions import ErrorResponse
 
@@ -42,30 +42,56 @@ class QueueError(Exception):
     """The queue answered something else than an element or "empty": the loop cannot go on."""
 
 
-@dataclass
 class Elements:
-    """The elements of a run, in the order they are processed."""
+    """The elements of a run, in the order they are processed, handed out by :meth:`take`.
 
-    items: Iterator[Item]
-    #: How many there are; None for the queue, which does not say.
-    total: int | None
-    #: True for the queue: its elements arrive ``started``, the loop does not send it.
-    started_by_server: bool = False
+    ``take`` may be called from several threads at once (``--jobs N``): a list is handed
+    out under a lock; the queue's ``StartWorkerActivity`` calls go out in parallel.
+    """
+
+    def __init__(
+        self,
+        take: Callable[[], Item | None],
+        total: int | None,
+        *,
+        started_by_server: bool = False,
+    ) -> None:
+        self._take = take
+        #: How many there are; None for the queue, which does not say.
+        self.total = total
+        #: True for the queue: its elements arrive ``started``, the loop does not send it.
+        self.started_by_server = started_by_server
+
+    @classmethod
+    def listed(cls, items: Iterable[Item], total: int) -> Elements:
+        """Elements known up front, handed out in their order."""
+        iterator = iter(items)
+        lock = threading.Lock()
+
+        def take() -> Item | None:
+            with lock:
+                return next(iterator, None)
+
+        return cls(take, total)
+
+    def take(self) -> Item | None:
+        """The next element; None when there is none left. Raises :class:`QueueError`."""
+        return self._take()
 
 
 def elements_for(ctx: Context, source: Source, listed: Sequence[Item]) -> Elements:
     """The elements ``source`` gives; ``listed`` are those of the list (:func:`listed_elements`)."""
     if source is Source.QUEUE:
-        return Elements(queue(ctx), None, started_by_server=True)
+        return Elements(Queue(ctx).take, None, started_by_server=True)
     if source is Source.DATASET:
         found: list[Item] = [
             element for dataset_set in list_sets(ctx, ()) for element in ctx.list_set_elements(dataset_set)
         ]
-        return Elements(iter(found), len(found))
+        return Elements.listed(found, len(found))
     if source is Source.EXPORT:
         ids = export_elements(ctx)
-        return Elements(iter(ids), len(ids))
-    return Elements(iter(listed), len(listed))
+        return Elements.listed(ids, len(ids))
+    return Elements.listed(listed, len(listed))
 
 
 def listed_elements(ctx: Context, element_ids: Sequence[str]) -> list[Item]:
@@ -82,23 +108,37 @@ def listed_elements(ctx: Context, element_ids: Sequence[str]) -> list[Item]:
     return list(initial)
 
 
-def queue(ctx: Context) -> Iterator[Item]:
-    """The process queue's elements, one ``StartWorkerActivity`` each, until it is empty."""
-    while True:
+class Queue:
+    """The process queue: one ``StartWorkerActivity`` per element, until it answers "empty".
+
+    Several threads may ask at once; once one learnt that the queue is empty (or failing),
+    the others get None without asking again.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._ended = False
+
+    def take(self) -> Item | None:
+        if self._ended:
+            return None
         try:
-            answer = ctx.request("StartWorkerActivity", landed=_lost_hand_out)
+            answer = self.ctx.request("StartWorkerActivity", landed=_lost_hand_out)
         except ErrorResponse as exc:
+            self._ended = True
             if exc.status_code in QUEUE_EMPTY:
-                return
+                return None
             raise QueueError(
                 f"Failed to start a new worker activity of element due to an API error: {exc.title} - "
                 f"{exc.content}"
             ) from exc
         except Exception as exc:
+            self._ended = True
             raise QueueError(f"Failed to start a new worker activity of element: {exc}") from exc
         if not isinstance(answer, dict) or not isinstance(answer.get("id"), str):
+            self._ended = True
             raise QueueError(f"StartWorkerActivity answered {answer!r}, not an element with an id")
-        yield answer["id"]
+        return str(answer["id"])
 
 
 def _lost_hand_out() -> None:

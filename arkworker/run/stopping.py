@@ -15,6 +15,12 @@ teardown functions and lose the summary. So, while a run holds the signals:
 
 Signals are only delivered to the main thread, so a run started from another thread (two
 runs in one test process) leaves the process's handlers alone and cannot be stopped this way.
+
+With ``--jobs N`` the elements run in other threads, which no signal can interrupt: the
+main thread waits for them, and when the grace period ends it counts the elements still in
+progress as interrupted, marks them ``error`` and calls :meth:`StopControl.cut_off`: from
+then on, any API call of those threads raises :class:`Interrupted` before it is sent, so
+nothing more is written for an element already marked ``error``.
 """
 
 from __future__ import annotations
@@ -73,6 +79,8 @@ class StopControl:
         self._steps = 0
         self._answered = False
         self._deferred: Interrupted | None = None
+        # The thread that cut the others off (see cut_off()), None while none did.
+        self._cut_by: threading.Thread | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StopControl:
@@ -126,6 +134,16 @@ class StopControl:
                 deferred, self._deferred = self._deferred, None
                 if deferred is not None:
                     raise deferred
+
+    def cut_off(self) -> None:
+        """Refuse, from now on, any API call of a thread other than this one (the grace is over)."""
+        self._cut_by = threading.current_thread()
+
+    def check_cut_off(self) -> None:
+        """Raise :class:`Interrupted` in a thread the run cut off (see :meth:`cut_off`)."""
+        cut_by = self._cut_by
+        if cut_by is not None and threading.current_thread() is not cut_by:
+            raise Interrupted(self.signum or signal.SIGTERM)
 
     def answered(self) -> None:
         """The API answered a call: in a write step, what remains of it must not be cut."""

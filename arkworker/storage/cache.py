@@ -53,6 +53,7 @@ from peewee import UUIDField as _UUIDField
 
 from arkworker import images
 from arkworker.images.downloads import DownloadSettings
+from arkworker.images.prefetch import PrefetchesImage
 
 #: The version of the cache format; any schema change must bump it.
 SQL_VERSION = 3
@@ -144,7 +145,7 @@ class CachedImage(CacheModel):
         table_name = "images"
 
 
-class CachedElement(CacheModel):
+class CachedElement(PrefetchesImage, CacheModel):
     id = UUIDField(primary_key=True)
     parent_id = UUIDField(null=True)
     type = CharField(max_length=50)
@@ -183,6 +184,9 @@ class CachedElement(CacheModel):
 
     def open_image(self, mode: str | None = "RGB", **kwargs: Any) -> Any:
         """Like :meth:`arkworker.models.Element.open_image`; ValueError without an image."""
+        prefetched = self._take_prefetched({"mode": mode, **kwargs})
+        if prefetched is not None:
+            return prefetched
         return images.open_zone(images.cached_zone(self), mode, settings=self.downloads, **kwargs)
 
     @contextlib.contextmanager
