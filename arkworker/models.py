@@ -9,6 +9,7 @@ from plain dicts in their tests. These classes keep both working: a model *is* a
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -16,7 +17,6 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from arkworker import images
-from arkworker.images.prefetch import PrefetchesImage
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -92,6 +92,38 @@ class ApiModel(dict):
 
     def __str__(self) -> str:
         return f"{type(self).__name__} ({self.get('id')})"
+
+
+class PrefetchesImage:
+    """An element's image downloaded ahead of its handler (``prefetch_images``), handed over once.
+
+    The run downloads the image while earlier elements are processed and leaves it on the
+    element: the handler's first ``open_image()`` with the same arguments takes it (later
+    calls download again), so memory holds at most the images of the elements fetched ahead.
+    Mixed into :class:`Element` and the cache's element.
+    """
+
+    if TYPE_CHECKING:
+
+        def open_image(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def prefetch_image(self, **arguments: Any) -> None:
+        """Download the image ``open_image(**arguments)`` gives, and keep it for that call."""
+        image = self.open_image(**arguments)
+        self.__dict__["_prefetched_image"] = (self._image_call(arguments), image)
+
+    def _take_prefetched(self, arguments: dict[str, Any]) -> Any:
+        """The image kept for ``open_image(**arguments)``, once; None when there is none for them."""
+        kept = self.__dict__.pop("_prefetched_image", None)
+        if kept is None or kept[0] != self._image_call(arguments):
+            return None
+        return kept[1]
+
+    def _image_call(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """``arguments`` with the defaults of ``open_image`` filled in: two spellings of one call match."""
+        bound = inspect.signature(self.open_image).bind(**arguments)
+        bound.apply_defaults()
+        return dict(bound.arguments)
 
 
 class Element(PrefetchesImage, ApiModel):

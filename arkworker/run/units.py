@@ -341,7 +341,8 @@ class Engine:
         """``step`` on every element of a unit: at once when the unit is a batch, else in this thread."""
         if self._updaters is None or len(works) == 1:
             return [step(work) for work in works]
-        return list(self._updaters.map(contextvars.copy_context().run, [step] * len(works), works))
+        contexts = [contextvars.copy_context() for _ in works]  # a context is entered by one thread at a time
+        return list(self._updaters.map(lambda context, work: context.run(step, work), contexts, works))
 
     # -- Accounting ----------------------------------------------------------------------
 

@@ -53,7 +53,7 @@ from peewee import UUIDField as _UUIDField
 
 from arkworker import images
 from arkworker.images.downloads import DownloadSettings
-from arkworker.images.prefetch import PrefetchesImage
+from arkworker.models import PrefetchesImage
 
 #: The version of the cache format; any schema change must bump it.
 SQL_VERSION = 3
