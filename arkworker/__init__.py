@@ -13,13 +13,16 @@
 Run it with ``arkworker run demo.py --element <uuid>``, or ``--sandbox`` to try it on a
 local Arkindex sandbox.
 
-``Worker`` and ``RunResult`` are loaded on first use (:pep:`562`): they bring the command
-line and the runner with them (``Worker.run()`` is ``arkworker run``), and the layers below,
-:mod:`arkworker.spec` first, must be importable without either.
+``Worker``, ``RunResult``, ``Context``, ``Listing``, ``ElementType`` and ``__version__`` are
+loaded on first use (:pep:`562`): the run's context brings the API client, Pillow and peewee
+with it, and ``import arkworker``, a worker module's import and its ``--help`` need none of
+them (the layers below, :mod:`arkworker.spec` first, must be importable without the runner
+too).
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from arkworker.enums import ActivityState, ClassificationState, DatasetState, MetaType, TextOrientation
@@ -33,14 +36,24 @@ from arkworker.errors import (
     OperationUnavailable,
     RegistrationError,
 )
-from arkworker.helpers.base import Listing
-from arkworker.helpers.elements import ElementType
-from arkworker.run.context import Context
-from arkworker.version import __version__
 
 if TYPE_CHECKING:
     from arkworker.app import Worker
+    from arkworker.helpers.base import Listing
+    from arkworker.helpers.elements import ElementType
+    from arkworker.run.context import Context
     from arkworker.run.loop import RunResult
+    from arkworker.version import __version__
+
+#: The names loaded on first use, and the module each one comes from.
+_LAZY = {
+    "Context": "arkworker.run.context",
+    "ElementType": "arkworker.helpers.elements",
+    "Listing": "arkworker.helpers.base",
+    "RunResult": "arkworker.run.loop",
+    "Worker": "arkworker.app",
+    "__version__": "arkworker.version",  # importlib.metadata and a search of sys.path
+}
 
 __all__ = [
     "ActivityState",
@@ -66,12 +79,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Worker":
-        from arkworker.app import Worker
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'arkworker' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # looked up once: later uses are plain attribute reads
+    return value
 
-        return Worker
-    if name == "RunResult":  # the runner's, loaded with it
-        from arkworker.run.loop import RunResult
 
-        return RunResult
-    raise AttributeError(f"module 'arkworker' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -4,6 +4,10 @@ Arkindex answers are JSON objects; workers written for the reference library rea
 ``element.zone.image.url`` as well as ``element["zone"]["image"]["url"]``, and build models
 from plain dicts in their tests. These classes keep both working: a model *is* a ``dict``
 (serialisable, comparable to a dict) whose nested objects are models too.
+
+The image methods import :mod:`arkworker.images` when called: it brings Pillow, requests and
+the API client, which a worker's import and its ``--help`` (through the options' UUID
+check) do not need.
 """
 
 from __future__ import annotations
@@ -15,8 +19,6 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
-
-from arkworker import images
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -172,6 +174,8 @@ class Element(PrefetchesImage, ApiModel):
 
     def image_url(self, size: str = "full") -> str | None:
         """The IIIF URL of the whole image at ``size`` (the S3 URL when set), None without a zone."""
+        from arkworker import images
+
         zone = images.api_zone(self)
         if zone is None:
             return None
@@ -185,6 +189,8 @@ class Element(PrefetchesImage, ApiModel):
         come from the IIIF server (the reference said False whenever an S3 URL was set, yet
         asked the IIIF server for the crop).
         """
+        from arkworker import images
+
         zone = images.api_zone(self)
         if zone is None:
             return False
@@ -216,6 +222,8 @@ class Element(PrefetchesImage, ApiModel):
         prefetched = self._take_prefetched(arguments)
         if prefetched is not None:
             return prefetched
+        from arkworker import images
+
         return images.open_zone(
             images.element_zone(self),
             mode,
@@ -229,6 +237,8 @@ class Element(PrefetchesImage, ApiModel):
     @contextlib.contextmanager
     def open_image_tempfile(self, format: str = "jpeg", **kwargs: Any) -> Iterator[IO[bytes]]:
         """:meth:`open_image` saved in a temporary file (``.name`` is its path), deleted on exit."""
+        from arkworker import images
+
         zone = images.element_zone(self)
         with images.open_zone_tempfile(zone, format, settings=self.downloads, **kwargs) as file:
             yield file

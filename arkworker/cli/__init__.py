@@ -20,15 +20,31 @@ from arkworker.cli.errors import ShowsUserErrors, invoke
 from arkworker.cli.new import new_command
 from arkworker.cli.sandbox import sandbox_group
 from arkworker.cli.worker import run_group
-from arkworker.version import __version__
 
 
 class ArkworkerGroup(ShowsUserErrors, click.Group):
     """The ``arkworker`` group: its commands' library errors are shown as click errors."""
 
 
+def show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``: the installed version, looked up only when asked (importlib.metadata is slow to load)."""
+    if not value or ctx.resilient_parsing:
+        return
+    from arkworker.version import __version__
+
+    click.echo(f"arkworker, version {__version__}")
+    ctx.exit()
+
+
 @click.group(cls=ArkworkerGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", prog_name="arkworker")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=show_version,
+    help="Show the version and exit.",
+)
 def cli() -> None:
     """arkworker: write, run and test Arkindex workers as decorated functions."""
 

@@ -11,8 +11,6 @@ from pathlib import Path
 import click
 
 from arkworker.errors import BadInput
-from arkworker.storage.cache import SQL_VERSION
-from arkworker.storage.cache_files import CacheFileError, cache_info, merge_caches
 
 
 @click.group("cache", short_help="Inspect and merge the cache databases of a process.")
@@ -24,6 +22,9 @@ def cache_group() -> None:
 @click.argument("database", type=click.Path(dir_okay=False, path_type=Path))
 def info_command(database: Path) -> None:
     """Show DATABASE's cache version, its rows per table and its initial elements."""
+    from arkworker.storage.cache import SQL_VERSION  # peewee and the images: not for --help
+    from arkworker.storage.cache_files import CacheFileError, cache_info
+
     try:
         info = cache_info(database)
     except CacheFileError as exc:
@@ -47,6 +48,8 @@ def info_command(database: Path) -> None:
 @click.option("--force", is_flag=True, help="Replace OUTPUT if it exists.")
 def merge_command(output: Path, databases: tuple[Path, ...], force: bool) -> None:
     """Merge DATABASES, in order (the last wins on a shared id), into a new cache OUTPUT."""
+    from arkworker.storage.cache_files import CacheFileError, cache_info, merge_caches
+
     if output.exists() and not force:
         raise BadInput(f"{output} already exists: pass --force to replace it, or choose another file.")
     if not output.parent.is_dir():

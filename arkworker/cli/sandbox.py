@@ -18,12 +18,10 @@ import click
 
 from arkworker.errors import BadInput
 from arkworker.options import RunOptions
-from arkworker.run import loop as runner
-from arkworker.run.generation import forced_level
-from arkworker.run.loop import RunResult
 from arkworker.spec import WorkerSpec
 
 if TYPE_CHECKING:
+    from arkworker.run.loop import RunResult
     from arkworker.sandbox import Sandbox
     from arkworker.sandbox.faults import FaultRule
 
@@ -66,6 +64,8 @@ def run_on_sandbox(
     app: WorkerSpec, options: RunOptions, env: Mapping[str, str], *, out: TextIO | None = None
 ) -> RunResult:
     """Run ``app`` on a fresh sandbox, then print what the run created."""
+    from arkworker.run import loop as runner
+    from arkworker.run.generation import forced_level
     from arkworker.sandbox.report import format_report
 
     forced = forced_level(options.api_level, env)  # a forced level is also the sandbox's

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -22,10 +22,11 @@ from arkworker.cli.locate import locate_app
 from arkworker.errors import ConfigurationError, UserError
 from arkworker.options import GREEDY_OPTIONS, RunOptions, click_options
 from arkworker.run import logs
-from arkworker.run import loop as runner
-from arkworker.run.loop import RunResult
 from arkworker.run.stopping import Interrupted
 from arkworker.spec import WorkerSpec
+
+if TYPE_CHECKING:
+    from arkworker.run.loop import RunResult
 
 #: Context settings of every worker command.
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -72,6 +73,8 @@ class Invocation:
 
     def execute(self, app: WorkerSpec, options: RunOptions) -> int:
         """Run ``app``; an unexpected exception is one line (its traceback with ``--verbose``)."""
+        from arkworker.run import loop as runner  # the API client, Pillow, peewee: not for --help
+
         with logs.run_logging(self.stream, verbose=options.verbose):
             try:
                 if options.sandbox is not None:

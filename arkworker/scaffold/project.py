@@ -21,7 +21,6 @@ import unicodedata
 from dataclasses import dataclass
 
 from arkworker.errors import BadInput
-from arkworker.version import __version__
 
 #: The kinds of worker a project can hold: which main handler its module registers.
 KINDS = ("element", "dataset")
@@ -139,6 +138,8 @@ class Project:
 
     def variables(self) -> dict[str, str]:
         """Everything the templates can use."""
+        from arkworker.version import __version__  # read when a project is written, not by --help
+
         return {
             "slug": self.slug,
             "kind": self.kind,

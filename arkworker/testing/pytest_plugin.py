@@ -11,6 +11,9 @@ without any import::
 Override ``arkworker_corpus`` in a ``conftest.py`` to seed the sandbox from your corpus file.
 A run goes through exactly the loop of ``arkworker run`` (no shortcut mode), in production
 mode on the corpus's worker run, with retry waits turned off and private data directories.
+
+pytest loads this plugin in every session of a project that has arkworker installed, so the
+sandbox (Werkzeug) and the runner are imported by the fixtures that use them, not here.
 """
 
 from __future__ import annotations
@@ -20,16 +23,17 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from arkworker.cli.sandbox import sandbox_environment
 from arkworker.cli.worker import invoke_app
-from arkworker.run.loop import RunResult
-from arkworker.sandbox import Sandbox
 from arkworker.spec import WorkerSpec
-from arkworker.storage.cache_files import create_cache_file
+
+if TYPE_CHECKING:
+    from arkworker.run.loop import RunResult
+    from arkworker.sandbox import Sandbox
 
 
 @dataclass
@@ -85,6 +89,8 @@ def arkworker_sandbox(arkworker_corpus: Any, tmp_path: Path) -> Iterator[Sandbox
 
     ``clear_faults()`` drops them; every faulty request is in ``requests`` with its ``fault``.
     """
+    from arkworker.sandbox import Sandbox
+
     with Sandbox(corpus=arkworker_corpus, db_path=tmp_path / "arkworker-sandbox.sqlite") as sandbox:
         yield sandbox
 
@@ -163,6 +169,8 @@ class PonosTree:
         """Add a parent task and return its directory; ``cache`` creates its ``db.sqlite``
         (``db_<chunk>.sqlite`` with ``chunk``), empty with the version-3 schema.
         """
+        from arkworker.storage.cache_files import create_cache_file
+
         parent_id = self.sandbox.add_task(slug or f"parent-{len(self.parents) + 1}")
         self.parents.append(parent_id)
         self.sandbox.set_task_parents(self.task_id, self.parents)
