@@ -218,3 +218,79 @@ def test_an_interruption_before_the_answer_is_raised_at_once():
     with stop.working_on("element x"), stop.step(), pytest.raises(Interrupted):
         stop.handle(signal.SIGINT)
     assert stop.requested
+
+
+JOBS_WORKER = """
+import os, time
+from pathlib import Path
+from arkworker import Worker
+
+app = Worker("stoppable-jobs")
+marks = Path(os.environ["MARKS"])
+
+@app.element
+def process(element, ctx):
+    with marks.open("a") as out:
+        out.write(f"started {element.name}\\n")
+    time.sleep(float(os.environ["HOLD"]))
+    ctx.create_transcription(element, text=f"Text of {element.name}", confidence=1.0)
+    with marks.open("a") as out:
+        out.write(f"finished {element.name}\\n")
+"""
+
+
+@pytest.fixture
+def start_jobs(tmp_path, arkworker_sandbox, arkworker_env):
+    """Start the worker with --jobs 2 on the process's 3 pages; return once two elements are in progress."""
+    script = tmp_path / "stoppable_jobs.py"
+    script.write_text(JOBS_WORKER)
+    marks = tmp_path / "marks.txt"
+    children = []
+
+    def launch(hold, grace="10"):
+        env = {**arkworker_env, "MARKS": str(marks), "HOLD": hold, "ARKWORKER_STOP_GRACE": grace}
+        ids = arkworker_sandbox.process_element_ids()
+        worker = Worker(
+            [sys.executable, "-m", "arkworker", "run", str(script), "--jobs", "2", "--element", *ids], env
+        )
+        children.append(worker)
+        worker.wait_for(lambda: marks.is_file() and marks.read_text().count("started") == 2)
+        return worker
+
+    yield launch, marks
+    for worker in children:
+        if worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait()
+
+
+def test_with_jobs_the_elements_in_progress_finish_then_the_run_stops(start_jobs, arkworker_sandbox):
+    launch, marks = start_jobs
+    worker = launch(hold="1")
+    worker.send(signal.SIGTERM)
+    returncode, stderr = worker.finish()
+    assert returncode == 143, stderr
+    assert "Received SIGTERM: stopping after the elements in progress (2 jobs)" in stderr
+    assert "Ran on 3 elements: 2 completed, 0 failed, 1 not processed" in stderr
+    assert sorted(marks.read_text().splitlines()) == ["finished Page 1", "finished Page 2"] + [
+        "started Page 1",
+        "started Page 2",
+    ]
+    assert activity_states(arkworker_sandbox) == ["processed", "processed"]
+
+
+def test_with_jobs_elements_that_overrun_the_grace_are_cut_off_and_marked_error(
+    start_jobs, arkworker_sandbox
+):
+    launch, marks = start_jobs
+    worker = launch(hold="3", grace="0.5")
+    worker.send(signal.SIGTERM)
+    returncode, stderr = worker.finish()
+    assert returncode == 143, stderr
+    assert "did not finish within 0.5 s: interrupting it" in stderr
+    assert stderr.count("Interrupted by SIGTERM while processing element") == 2
+    assert "Ran on 3 elements: 0 completed, 2 failed, 1 not processed" in stderr
+    assert activity_states(arkworker_sandbox) == ["error", "error"]
+    # The jobs were cut off: their late transcriptions were never sent.
+    assert arkworker_sandbox.created().get("transcriptions", []) == []
+    assert "Traceback" not in stderr
