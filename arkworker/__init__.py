@@ -43,10 +43,12 @@ if TYPE_CHECKING:
     from arkworker.helpers.elements import ElementType
     from arkworker.run.context import Context
     from arkworker.run.loop import RunResult
+    from arkworker.run.units import Batch
     from arkworker.version import __version__
 
 #: The names loaded on first use, and the module each one comes from.
 _LAZY = {
+    "Batch": "arkworker.run.units",
     "Context": "arkworker.run.context",
     "ElementType": "arkworker.helpers.elements",
     "Listing": "arkworker.helpers.base",
@@ -58,6 +60,7 @@ _LAZY = {
 __all__ = [
     "ActivityState",
     "BadInput",
+    "Batch",
     "ClassificationState",
     "ConfigurationError",
     "Context",

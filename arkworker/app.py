@@ -34,6 +34,7 @@ class Worker(WorkerSpec):
     :param name: the worker's name, shown in logs and in ``--help``.
     :param description: one sentence shown in ``--help``.
     :param cache: whether the worker can use the SQLite cache of an Arkindex process.
+    :param jobs: how many elements are processed at once by default (``--jobs`` overrides it).
     """
 
     def run(self, argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None) -> int:
