@@ -7,6 +7,7 @@ for type checkers), so each family stays a small module that reads on its own.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -44,14 +45,39 @@ class Listing(Protocol[T_co]):
     def __len__(self) -> int: ...
 
 
+class RunLocks:
+    """The locks of what a run's helpers load or create once, one per name, made on first use.
+
+    A run's handlers may run in several threads that share its context (``--jobs``). What a
+    helper fills once per run (the corpus's ML classes, its entity types...) is filled
+    under the lock of its name, so that two threads neither load it twice nor create one
+    class twice: the second waits, then finds it. Re-entrant, so that a helper holding a
+    lock may call another that takes it. Owned by the run's context, like all run state.
+    """
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.RLock] = {}
+
+    def __call__(self, name: str) -> threading.RLock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.RLock())
+
+
 class HelperMixin:
-    """The part of the run context the helper families use."""
+    """The part of the run context the helper families use.
+
+    The context is shared by the threads of a run: a helper that fills run-wide state does
+    it under :attr:`_run_locks`, and replaces a shared dict rather than changing it, so that
+    a thread reading it never sees it change under it.
+    """
 
     if TYPE_CHECKING:
         api: Api
         api_level: ApiLevel
         cache: Cache | None
         downloads: DownloadSettings
+        _run_locks: RunLocks
 
         @property
         def is_read_only(self) -> bool: ...

@@ -14,6 +14,9 @@ from arkworker.helpers.base import DEFAULT_BATCH_SIZE, HelperMixin, batches, log
 from arkworker.models import Element
 from arkworker.storage.cache import Cache, CachedElement
 
+#: The name of the lock under which a run loads and creates ML classes.
+_CLASSES = "ML classes"
+
 #: What Arkindex answers when a worker run classifies an element twice with one class.
 DUPLICATE = "The fields element, worker_run, ml_class must make a unique set."
 
@@ -34,7 +37,7 @@ class ClassificationMixin(HelperMixin):
 
     @property
     def classes(self) -> dict[str, str]:
-        """The corpus's ML classes loaded so far, ``{name: id}``."""
+        """The corpus's ML classes loaded so far, ``{name: id}`` (replaced, never changed, when one is added)."""
         return self.__dict__.setdefault("_classes", {})
 
     @classes.setter
@@ -43,41 +46,52 @@ class ClassificationMixin(HelperMixin):
 
     def load_corpus_classes(self) -> None:
         """Load every ML class of the corpus into :attr:`classes`."""
-        self.classes = {
-            item["name"]: item["id"] for item in self.paginate("ListCorpusMLClasses", id=self.corpus_id)
-        }
+        with self._run_locks(_CLASSES):
+            self.classes = {
+                item["name"]: item["id"] for item in self.paginate("ListCorpusMLClasses", id=self.corpus_id)
+            }
         logger.info("Loaded %d ML classes in corpus (%s)", len(self.classes), self.corpus_id)
 
     def get_ml_class_id(self, ml_class: str) -> str | None:
-        """The id of an ML class, created in the corpus if it does not exist (None in read-only mode then)."""
+        """The id of an ML class, created in the corpus if it does not exist (None in read-only mode then).
+
+        Threads of a run asking for one missing class create it once: the first creates it,
+        the others wait and find it.
+        """
         check.text(ml_class, "ml_class")
-        if not self.classes:
-            self.load_corpus_classes()
-        if ml_class in self.classes:
-            return self.classes[ml_class]
-        if self._read_only_skip(f"ML class {ml_class!r}"):
-            return None
-        try:
-            created = self.request("CreateMLClass", id=self.corpus_id, body={"name": ml_class})
-        except ErrorResponse as error:
-            if error.status_code != 400:
-                raise
-            # Another worker created it meanwhile: its id is in the corpus now.
-            logger.info("Reloading corpus classes to see if %s already exists", ml_class)
-            self.load_corpus_classes()
-            if ml_class not in self.classes:
-                raise check.fail(
-                    f"Missing class {ml_class} even after reloading the corpus classes"
-                ) from error
-            return self.classes[ml_class]
-        self.classes[ml_class] = created["id"]
+        known = self.classes.get(ml_class)
+        if known is not None:
+            return known
+        with self._run_locks(_CLASSES):
+            if not self.classes:
+                self.load_corpus_classes()
+            if ml_class in self.classes:
+                return self.classes[ml_class]
+            if self._read_only_skip(f"ML class {ml_class!r}"):
+                return None
+            try:
+                created = self.request("CreateMLClass", id=self.corpus_id, body={"name": ml_class})
+            except ErrorResponse as error:
+                if error.status_code != 400:
+                    raise
+                # Another worker created it meanwhile: its id is in the corpus now.
+                logger.info("Reloading corpus classes to see if %s already exists", ml_class)
+                self.load_corpus_classes()
+                if ml_class not in self.classes:
+                    raise check.fail(
+                        f"Missing class {ml_class} even after reloading the corpus classes"
+                    ) from error
+                return self.classes[ml_class]
+            self.classes = {**self.classes, ml_class: created["id"]}
         logger.info("Created a new ML class %s", created["id"])
         return created["id"]
 
     def retrieve_ml_class(self, ml_class_id: str) -> str:
         """The name of the ML class with this id."""
         if not self.classes:
-            self.load_corpus_classes()
+            with self._run_locks(_CLASSES):  # loaded by one thread while the others wait
+                if not self.classes:
+                    self.load_corpus_classes()
         for name, class_id in self.classes.items():
             if class_id == ml_class_id:
                 return name

@@ -39,6 +39,9 @@ class ElementType(NamedTuple):
     is_folder: bool
 
 
+#: The name of the lock under which a run loads and creates element types.
+_ELEMENT_TYPES = "element types"
+
 _LIST_FLAGS = (
     "folder",
     "recursive",
@@ -83,7 +86,10 @@ class ElementMixin(HelperMixin):
 
     @property
     def corpus_types(self) -> dict[str, dict[str, Any]]:
-        """The corpus's element types loaded so far, ``{slug: type}`` (see :meth:`list_corpus_types`)."""
+        """The corpus's element types loaded so far, ``{slug: type}`` (see :meth:`list_corpus_types`).
+
+        Replaced, never changed, when one is added: a thread reading it never sees it change.
+        """
         return self.__dict__.setdefault("_corpus_types", {})
 
     @corpus_types.setter
@@ -92,13 +98,15 @@ class ElementMixin(HelperMixin):
 
     def list_corpus_types(self) -> dict[str, dict[str, Any]]:
         """Load the element types of the corpus into :attr:`corpus_types` (and return it)."""
-        corpus = self.request("RetrieveCorpus", id=self.corpus_id)
-        self.corpus_types = {item["slug"]: item for item in corpus["types"]}
-        count = len(self.corpus_types)
+        with self._run_locks(_ELEMENT_TYPES):
+            corpus = self.request("RetrieveCorpus", id=self.corpus_id)
+            self.corpus_types = {item["slug"]: item for item in corpus["types"]}
+            loaded = self.corpus_types
+        count = len(loaded)
         logger.info(
             "Loaded %d element type%s in corpus (%s).", count, "" if count == 1 else "s", self.corpus_id
         )
-        return self.corpus_types
+        return loaded
 
     def create_element_type(self, slug: str, name: str, is_folder: bool = False) -> None:
         """Create an element type in the corpus and add it to :attr:`corpus_types`.
@@ -119,23 +127,25 @@ class ElementMixin(HelperMixin):
             "folder": item.is_folder,
             "corpus": self.corpus_id,
         }
-        try:
-            created = self.request(
-                "CreateElementType", body=body, landed=partial(self._corpus_type, item.slug)
-            )
-        except ErrorResponse as error:
-            if error.status_code != 400:
-                raise
-            logger.warning(
-                "Unable to create the element type `%s`. Refreshing corpus element types cache.", item.slug
-            )
-            if item.slug not in self.list_corpus_types():
-                raise MissingElementType(
-                    f"Missing element type `{item.slug}` even after refreshing the corpus's types: "
-                    f"Arkindex refused it ({error.content})"
-                ) from error
-            return
-        self.corpus_types[item.slug] = created
+        with self._run_locks(_ELEMENT_TYPES):
+            try:
+                created = self.request(
+                    "CreateElementType", body=body, landed=partial(self._corpus_type, item.slug)
+                )
+            except ErrorResponse as error:
+                if error.status_code != 400:
+                    raise
+                logger.warning(
+                    "Unable to create the element type `%s`. Refreshing corpus element types cache.",
+                    item.slug,
+                )
+                if item.slug not in self.list_corpus_types():
+                    raise MissingElementType(
+                        f"Missing element type `{item.slug}` even after refreshing the corpus's types: "
+                        f"Arkindex refused it ({error.content})"
+                    ) from error
+                return
+            self.corpus_types = {**self.corpus_types, item.slug: created}
         logger.info("Created a new element type with slug `%s`.", item.slug)
 
     def _corpus_type(self, slug: str) -> dict[str, Any] | None:
@@ -172,7 +182,9 @@ class ElementMixin(HelperMixin):
         "line")``, True when done), and today's, a list of names (``check_required_types(["Page",
         "line"])`` or ``type_names=[...]``, None when done), whose slugs are the names in lower
         case (a missing type is created with the name as its display name). Raises
-        :class:`MissingElementType` naming the missing types unless ``create_missing``.
+        :class:`MissingElementType` naming the missing types unless ``create_missing``. Threads
+        of a run checking one missing type create it once: the first creates it, the others
+        wait and find it.
         """
         if type_names is not None or (len(type_slugs) == 1 and isinstance(type_slugs[0], list | tuple)):
             if type_names is not None and type_slugs:
@@ -190,16 +202,17 @@ class ElementMixin(HelperMixin):
                 )
             slugs.append(check.text(slug, "type slug"))
         check.boolean(create_missing, "create_missing")
-        corpus = self.request("RetrieveCorpus", id=self.corpus_id)
-        self.corpus_types = {item["slug"]: item for item in corpus["types"]}
-        missing = sorted(set(slugs) - set(self.corpus_types))
-        if missing:
-            if not create_missing:
-                raise MissingElementType(
-                    f"Element type(s) {', '.join(missing)} were not found in the {corpus['name']} corpus "
-                    f"({corpus['id']}); create them or call check_required_types(..., create_missing=True)."
-                )
-            self.create_required_types([ElementType(slug, slug, False) for slug in missing])
+        with self._run_locks(_ELEMENT_TYPES):
+            corpus = self.request("RetrieveCorpus", id=self.corpus_id)
+            self.corpus_types = {item["slug"]: item for item in corpus["types"]}
+            missing = sorted(set(slugs) - set(self.corpus_types))
+            if missing:
+                if not create_missing:
+                    raise MissingElementType(
+                        f"Element type(s) {', '.join(missing)} were not found in the {corpus['name']} corpus "
+                        f"({corpus['id']}); create them or call check_required_types(..., create_missing=True)."
+                    )
+                self.create_required_types([ElementType(slug, slug, False) for slug in missing])
         return True
 
     def _check_required_type_names(self, type_names: Any, create_missing: Any) -> None:
@@ -209,24 +222,28 @@ class ElementMixin(HelperMixin):
             for index, name in enumerate(check.non_empty_list(type_names, "type_names"))
         ]
         check.boolean(create_missing, "create_missing")
-        if not self.corpus_types:
-            self.list_corpus_types()
-        missing: dict[str, str] = {}  # slug: the first name giving it (its display name)
-        for name in names:
-            if name.lower() not in self.corpus_types:
-                missing.setdefault(name.lower(), name)
-        if not missing:
+        known = self.corpus_types
+        if known and all(name.lower() in known for name in names):
             return
-        slugs = list(missing)
-        if not create_missing:
-            listed = ", ".join(f"`{slug}`" for slug in slugs)
-            what = f"Element type {listed} was" if len(slugs) == 1 else f"Element types {listed} were"
-            raise MissingElementType(
-                f"{what} not in the corpus ({self.corpus_id}): create "
-                f"{'it' if len(slugs) == 1 else 'them'}, or call check_required_types([...], create_missing=True)."
-            )
-        for slug in slugs:
-            self.create_element_type(slug, missing[slug])
+        with self._run_locks(_ELEMENT_TYPES):
+            if not self.corpus_types:
+                self.list_corpus_types()
+            missing: dict[str, str] = {}  # slug: the first name giving it (its display name)
+            for name in names:
+                if name.lower() not in self.corpus_types:
+                    missing.setdefault(name.lower(), name)
+            if not missing:
+                return
+            slugs = list(missing)
+            if not create_missing:
+                listed = ", ".join(f"`{slug}`" for slug in slugs)
+                what = f"Element type {listed} was" if len(slugs) == 1 else f"Element types {listed} were"
+                raise MissingElementType(
+                    f"{what} not in the corpus ({self.corpus_id}): create "
+                    f"{'it' if len(slugs) == 1 else 'them'}, or call check_required_types([...], create_missing=True)."
+                )
+            for slug in slugs:
+                self.create_element_type(slug, missing[slug])
 
     # -- creation ----------------------------------------------------------------------------
 

@@ -31,6 +31,9 @@ from arkworker.helpers.base import (
 from arkworker.models import ApiModel, Element, Transcription
 from arkworker.storage.cache import CachedTranscription
 
+#: The name of the lock under which a run loads and creates entity types.
+_ENTITY_TYPES = "entity types"
+
 #: What replaced the operations of the legacy entity model, for the error of a helper that needs one.
 _NO_ENTITY_OBJECTS = (
     "entities are spans of a transcription marked with an entity type, "
@@ -49,7 +52,7 @@ class EntityMixin(HelperMixin):
 
     @property
     def entity_types(self) -> dict[str, str]:
-        """The corpus's entity types loaded so far, ``{name: id}``."""
+        """The corpus's entity types loaded so far, ``{name: id}`` (replaced, never changed, when one is added)."""
         return self.__dict__.setdefault("_entity_types", {})
 
     @entity_types.setter
@@ -67,11 +70,13 @@ class EntityMixin(HelperMixin):
 
     def list_corpus_entity_types(self) -> dict[str, str]:
         """Load every entity type of the corpus into :attr:`entity_types` (and return it)."""
-        self.entity_types = {
-            item["name"]: item["id"] for item in self.paginate("ListCorpusEntityTypes", id=self.corpus_id)
-        }
-        logger.info("Loaded %d entity types in corpus (%s)", len(self.entity_types), self.corpus_id)
-        return self.entity_types
+        with self._run_locks(_ENTITY_TYPES):
+            self.entity_types = {
+                item["name"]: item["id"] for item in self.paginate("ListCorpusEntityTypes", id=self.corpus_id)
+            }
+            loaded = self.entity_types
+        logger.info("Loaded %d entity types in corpus (%s)", len(loaded), self.corpus_id)
+        return loaded
 
     def create_entity_type(self, name: str) -> None:
         """Create an entity type in the corpus and add it to :attr:`entity_types`.
@@ -82,25 +87,26 @@ class EntityMixin(HelperMixin):
         name = check.text(name, "name")
         if self._read_only_skip(f"entity type `{name}`"):
             return
-        try:
-            created = self.request(
-                "CreateEntityType",
-                body={"name": name, "corpus": self.corpus_id},
-                landed=partial(self._corpus_entity_type, name),
-            )
-        except ErrorResponse as error:
-            if error.status_code != 400:
-                raise
-            logger.warning(
-                "Unable to create the entity type `%s`. Refreshing corpus entity types cache.", name
-            )
-            if name not in self.list_corpus_entity_types():
-                raise MissingEntityType(
-                    f"Missing entity type `{name}` even after refreshing the corpus's entity types: "
-                    f"Arkindex refused it ({error.content})"
-                ) from error
-            return
-        self.entity_types[name] = created["id"]
+        with self._run_locks(_ENTITY_TYPES):
+            try:
+                created = self.request(
+                    "CreateEntityType",
+                    body={"name": name, "corpus": self.corpus_id},
+                    landed=partial(self._corpus_entity_type, name),
+                )
+            except ErrorResponse as error:
+                if error.status_code != 400:
+                    raise
+                logger.warning(
+                    "Unable to create the entity type `%s`. Refreshing corpus entity types cache.", name
+                )
+                if name not in self.list_corpus_entity_types():
+                    raise MissingEntityType(
+                        f"Missing entity type `{name}` even after refreshing the corpus's entity types: "
+                        f"Arkindex refused it ({error.content})"
+                    ) from error
+                return
+            self.entity_types = {**self.entity_types, name: created["id"]}
         logger.info("Created a new entity type with name `%s`.", name)
 
     def _corpus_entity_type(self, name: str) -> dict[str, Any] | None:
@@ -112,24 +118,29 @@ class EntityMixin(HelperMixin):
         """Check that the corpus has these entity types; create the missing ones unless told not to.
 
         Raises :class:`MissingEntityType` for a missing type when ``create_missing`` is False.
-        In read-only mode, missing types are only reported.
+        In read-only mode, missing types are only reported. Threads of a run checking one
+        missing type create it once: the first creates it, the others wait and find it.
         """
         names = [
             check.text(name, "the type name", check.item_prefix("Entity type", index, "entity_types"))
             for index, name in enumerate(check.non_empty_list(entity_types, "entity_types"))
         ]
         check.boolean(create_missing, "create_missing")
-        if not self.entity_types:
-            self.list_corpus_entity_types()
-        for name in names:
-            if name in self.entity_types:
-                continue
-            if not create_missing:
-                raise MissingEntityType(
-                    f"Entity type `{name}` was not in the corpus: create it, or call "
-                    "check_required_entity_types(..., create_missing=True)."
-                )
-            self.create_entity_type(name)
+        known = self.entity_types
+        if known and all(name in known for name in names):
+            return
+        with self._run_locks(_ENTITY_TYPES):
+            if not self.entity_types:
+                self.list_corpus_entity_types()
+            for name in names:
+                if name in self.entity_types:
+                    continue
+                if not create_missing:
+                    raise MissingEntityType(
+                        f"Entity type `{name}` was not in the corpus: create it, or call "
+                        "check_required_entity_types(..., create_missing=True)."
+                    )
+                self.create_entity_type(name)
 
     def create_entity(
         self,
@@ -148,14 +159,17 @@ class EntityMixin(HelperMixin):
         if self._read_only_skip("entity"):
             return None
         if not self.entity_types:
-            self.list_corpus_entity_types()
-        if type not in self.entity_types:
+            with self._run_locks(_ENTITY_TYPES):  # loaded by one thread while the others wait
+                if not self.entity_types:
+                    self.list_corpus_entity_types()
+        type_id = self.entity_types.get(type)
+        if type_id is None:
             raise check.fail(
                 f"Entity type `{type}` not found in the corpus: call check_required_entity_types([{type!r}]) first."
             )
         body = {
             "name": name,
-            "type_id": self.entity_types[type],
+            "type_id": type_id,
             "metas": metas or {},
             "validated": validated,
             "corpus": self.corpus_id,

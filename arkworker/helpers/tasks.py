@@ -14,6 +14,9 @@ from arkworker.errors import BadInput, ConfigurationError
 from arkworker.storage.archives import ArchiveLimits, extract_tar_zst
 from arkworker.storage.tasks import parent_file_paths, retrieve_parents
 
+if TYPE_CHECKING:
+    from arkworker.helpers.base import RunLocks
+
 logger = logging.getLogger("arkworker")
 
 
@@ -40,6 +43,7 @@ class TaskMixin:
 
     if TYPE_CHECKING:
         archive_limits: ArchiveLimits
+        _run_locks: RunLocks
 
         @property
         def config(self) -> dict[str, Any]: ...
@@ -47,14 +51,22 @@ class TaskMixin:
         @property
         def is_read_only(self) -> bool: ...
 
-    @cached_property
+    @property
     def task_parents(self) -> list[str]:
         """The ids of the parent tasks, in order.
 
         ``TASK_PARENTS`` gives them without any call when set (a task bootstrapped outside
         Ponos); otherwise, in a Ponos task, ``RetrieveTask`` (``RetrieveTaskFromAgent`` on an
-        instance without it); otherwise there are none.
+        instance without it); otherwise there are none. Asked once per run, by the first
+        thread that needs them (the others wait for its answer).
         """
+        with self._run_locks("task parents"):
+            if "_task_parents" not in self.__dict__:
+                self.__dict__["_task_parents"] = self._retrieve_task_parents()
+        parents: list[str] = self.__dict__["_task_parents"]
+        return parents
+
+    def _retrieve_task_parents(self) -> list[str]:
         if self.environment.task_parents is not None:
             return list(self.environment.task_parents)
         if self.environment.ponos_task is None:

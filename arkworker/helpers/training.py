@@ -63,6 +63,9 @@ MIN_PART_SIZE, MAX_PART_SIZE, MAX_PARTS = 5 * MIB, 50 * MIB, 10_000
 
 _MD5 = re.compile(r"[0-9a-f]{32}")
 
+#: The name of the lock under which a run creates and publishes its model version.
+_MODEL_VERSION = "model version"
+
 
 def part_size(total: int) -> int:
     """The size of the parts of a ``total``-byte upload: a fifth of it in whole MiB, within 5 to 50 MiB."""
@@ -167,20 +170,21 @@ class TrainingMixin(HelperMixin):
             )
         if self._read_only_skip("a model version"):
             return None
-        if self.model_version:
-            raise check.fail("A model version has already been created.")
-        body = {**fields, "configuration": fields.get("configuration", {})}
-        try:
-            self.model_version = self.request("CreateModelVersion", id=model_id, body=body)
-        except ErrorResponse as error:
-            if "tag" not in body or not _is_tag_conflict(error):
-                raise
-            logger.warning(
-                "The `%s` tag is already used by another version for this model, publication will be "
-                "retried without it.",
-                body.pop("tag"),
-            )
-            self.model_version = self.request("CreateModelVersion", id=model_id, body=body)
+        with self._run_locks(_MODEL_VERSION):  # a run creates one: a second thread finds it created
+            if self.model_version:
+                raise check.fail("A model version has already been created.")
+            body = {**fields, "configuration": fields.get("configuration", {})}
+            try:
+                self.model_version = self.request("CreateModelVersion", id=model_id, body=body)
+            except ErrorResponse as error:
+                if "tag" not in body or not _is_tag_conflict(error):
+                    raise
+                logger.warning(
+                    "The `%s` tag is already used by another version for this model, publication will be "
+                    "retried without it.",
+                    body.pop("tag"),
+                )
+                self.model_version = self.request("CreateModelVersion", id=model_id, body=body)
         logger.info("Model version (%s) was successfully created.", self._version["id"])
         return self.model_version
 
@@ -320,6 +324,11 @@ class TrainingMixin(HelperMixin):
         fields = _fields(tag, description, configuration, parent)
         if self._read_only_skip("a model version", "publish"):
             return None
+        with self._run_locks(_MODEL_VERSION):  # a run publishes one: a second thread finds it available
+            return self._publish(path, model_id, fields)
+
+    def _publish(self, path: Path, model_id: str, fields: dict[str, Any]) -> dict[str, Any] | None:
+        """:meth:`publish_model_version` once its arguments are checked, under the model version's lock."""
         if self.model_version:
             if self.model_version.get("model_id") != model_id:
                 raise check.fail(

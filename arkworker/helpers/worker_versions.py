@@ -21,7 +21,9 @@ class WorkerVersionMixin(HelperMixin):
         known: dict[str, Any] = self.__dict__.setdefault("_worker_versions", {})
         key = check.uuid_text(worker_version_id, "worker_version_id")
         if key not in known:
-            known[key] = ApiModel(self.request("RetrieveWorkerVersion", id=key))
+            with self._run_locks("worker versions"):  # one thread fetches it, the others wait
+                if key not in known:
+                    known[key] = ApiModel(self.request("RetrieveWorkerVersion", id=key))
         return known[key]
 
     def get_worker_version_slug(self, worker_version_id: str) -> str:

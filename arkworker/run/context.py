@@ -30,6 +30,7 @@ from arkworker.enums import ApiLevel
 from arkworker.environment import Environment
 from arkworker.errors import ConfigurationError
 from arkworker.helpers.artifacts import ArtifactMixin
+from arkworker.helpers.base import RunLocks
 from arkworker.helpers.classifications import ClassificationMixin
 from arkworker.helpers.datasets import DatasetMixin
 from arkworker.helpers.elements import ElementMixin
@@ -130,6 +131,8 @@ class Context(
         self._resources = ExitStack()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        #: What the helpers load or create once per run is filled under these (see RunLocks).
+        self._run_locks = RunLocks()
 
     # -- Resources ---------------------------------------------------------------------
 

@@ -12,8 +12,19 @@ returns a :class:`Cache`: a peewee database holding its own copy of every model,
 it (``db.CachedElement.select()``). peewee binds a database to model *classes*, so copies
 are what let two caches be open at once (two runs in one process, two test fixtures)
 without either seeing the other's rows; each copy subclasses the model here, so
-``isinstance(row, CachedElement)`` holds for the rows of any cache. peewee keeps one
-connection per thread, so handlers running in several threads can all use a cache.
+``isinstance(row, CachedElement)`` holds for the rows of any cache.
+
+Handlers running in several threads (``--jobs``) share the run's cache, and peewee gives
+each thread its own connection. SQLite lets one connection write at a time: one that wants
+to write while another does waits for it (up to ``timeout``), except when it already holds
+the shared lock of a read in progress; waiting could then deadlock, so SQLite answers
+"database is locked" at once. A :class:`Cache` therefore lets one thread's transaction run
+at a time (:meth:`Cache.atomic`), begins it ``IMMEDIATE`` (the write lock first, then the
+reads), and reads every row of a query when it runs, so that no read in progress holds the
+shared lock while its thread goes on, to write for instance. The file keeps SQLite's
+default rollback journal, the reference's: WAL would let reads and a write overlap, but the
+mode is recorded in the file, and ``-wal`` and ``-shm`` files lie beside it as long as a
+connection is open, where the next task of the process expects a lone ``db.sqlite``.
 
     db = open_cache(Path("db.sqlite"))
     try:
@@ -26,8 +37,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import json
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +60,7 @@ from peewee import (
     SqliteDatabase,
     TextField,
     Value,
+    _atomic,
 )
 from peewee import Field as _Field
 from peewee import UUIDField as _UUIDField
@@ -322,17 +336,69 @@ def check_version(path: Path) -> None:
         )
 
 
+class _OneWriter(_atomic):
+    """peewee's atomic block, which one thread of the process at a time is inside (see :meth:`Cache.atomic`)."""
+
+    db: Cache
+
+    def __enter__(self) -> Any:
+        self.db._writing.acquire()
+        try:
+            return super().__enter__()
+        except BaseException:
+            self.db._writing.release()
+            raise
+
+    def __exit__(self, *exc_info: Any) -> None:
+        try:
+            super().__exit__(*exc_info)
+        finally:
+            self.db._writing.release()
+
+
+class _ReadRows:
+    """A cursor whose rows were all read when it ran: its statement is over and holds no lock on the file.
+
+    Everything but the rows (``description``, ``lastrowid``...) is the real cursor's.
+    """
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+        self._rows = iter(cursor.fetchall())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+    def __iter__(self) -> _ReadRows:
+        return self
+
+    def __next__(self) -> Any:
+        return next(self._rows)
+
+    def fetchone(self) -> Any:
+        return next(self._rows, None)
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        return list(itertools.islice(self._rows, self._cursor.arraysize if size is None else size))
+
+    def fetchall(self) -> list[Any]:
+        return list(self._rows)
+
+
 class Cache(SqliteDatabase):
     """One open cache file: a peewee database, and a copy of each model bound to it alone.
 
     ``db.CachedElement``, ``db.CachedTranscription``... query and write this file only;
     :attr:`models` lists the data models in merge order. Rows of ``db.CachedElement`` open
     their images under ``downloads`` (the settings of the run that opened the cache), from
-    whichever thread calls them.
+    whichever thread calls them. Threads share it safely (see the module's documentation):
+    write in a :meth:`atomic` block.
     """
 
     def __init__(self, database: str, *, downloads: DownloadSettings | None = None, **kwargs: Any) -> None:
         super().__init__(database, pragmas=PRAGMAS, check_same_thread=False, timeout=30, **kwargs)
+        # Held by the thread whose transaction is open (see atomic()).
+        self._writing = threading.RLock()
         bound = _bound_models(self, downloads)
         self.Version = bound[Version]
         self.CachedImage = bound[CachedImage]
@@ -345,6 +411,29 @@ class Cache(SqliteDatabase):
         self.CachedDatasetElement = bound[CachedDatasetElement]
         #: The data models, in the order a merge copies them (as :data:`MODELS`).
         self.models: tuple[type[CacheModel], ...] = tuple(bound[model] for model in MODELS)
+
+    def atomic(self, *args: Any, **kwargs: Any) -> _atomic:
+        """A transaction (a savepoint when nested), which one thread of the process at a time is in.
+
+        The others wait for it to end, then begin theirs. An outermost transaction begins
+        ``IMMEDIATE`` unless told otherwise (``lock_type=``): it holds the file's write lock
+        from its start, so reading before writing cannot deadlock with another process's
+        writer.
+        """
+        if not args and "lock_type" not in kwargs:
+            kwargs["lock_type"] = "IMMEDIATE"
+        return _OneWriter(self, *args, **kwargs)
+
+    def execute_sql(self, sql: str, params: Any = None, *args: Any, **kwargs: Any) -> Any:
+        """Run one statement; a query's rows are all read at once (see :class:`_ReadRows`).
+
+        Its cursor then holds no lock on the file while the caller goes through its rows,
+        so a thread writing while it iterates a query (its own writes included) never
+        waits on one that will not end. The cost: a whole query's rows in memory at once,
+        as peewee keeps the rows it yields anyway.
+        """
+        cursor = super().execute_sql(sql, params, *args, **kwargs)
+        return cursor if cursor.description is None else _ReadRows(cursor)
 
     def create_schema(self) -> None:
         """Create the version table (with its row) and the data tables, idempotently."""

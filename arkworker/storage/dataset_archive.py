@@ -17,6 +17,7 @@ import logging
 import shutil
 import sqlite3
 import tempfile
+import threading
 from pathlib import Path
 
 from arkworker.storage.archives import DEFAULT_LIMITS, ArchiveLimits, extract_tar_zst
@@ -45,6 +46,8 @@ class LocalArchive:
         self.limits = limits
         self._scratch_dir = scratch_dir
         self._extracted: Path | None = None
+        # Held while it is extracted: threads that ask at once share one extraction.
+        self._extracting = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
 
     def __repr__(self) -> str:
@@ -55,17 +58,18 @@ class LocalArchive:
         if destination is not None:
             extract_tar_zst(self.path, destination, limits=self.limits)
             return Path(destination)
-        if self._extracted is None:
-            # Remembered only once complete: a failed extraction fails the next set's call too.
-            self._scratch_dir.mkdir(parents=True, exist_ok=True)
-            folder = Path(tempfile.mkdtemp(prefix=f"{self.path.name}-", dir=self._scratch_dir))
-            try:
-                extract_tar_zst(self.path, folder, limits=self.limits)
-            except BaseException:
-                shutil.rmtree(folder, ignore_errors=True)
-                raise
-            self._extracted = folder
-        return self._extracted
+        with self._extracting:
+            if self._extracted is None:
+                # Remembered only once complete: a failed extraction fails the next set's call too.
+                self._scratch_dir.mkdir(parents=True, exist_ok=True)
+                folder = Path(tempfile.mkdtemp(prefix=f"{self.path.name}-", dir=self._scratch_dir))
+                try:
+                    extract_tar_zst(self.path, folder, limits=self.limits)
+                except BaseException:
+                    shutil.rmtree(folder, ignore_errors=True)
+                    raise
+                self._extracted = folder
+            return self._extracted
 
     def open_database(self, name: str | None = None) -> sqlite3.Connection:
         """A read-only connection to the SQLite database inside the archive."""
