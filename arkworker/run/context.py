@@ -131,6 +131,8 @@ class Context(
         self._resources = ExitStack()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # Handlers of several jobs may register resources at once (ctx.executor(), call_on_close).
+        self._resources_lock = threading.RLock()
         #: What the helpers load or create once per run is filled under these (see RunLocks).
         self._run_locks = RunLocks()
 
@@ -144,11 +146,13 @@ class Context(
 
     def with_resource(self, manager: AbstractContextManager[T]) -> T:
         """Enter ``manager`` and return its value; it is exited when the run ends (last in, first out)."""
-        return self._resources.enter_context(manager)
+        with self._resources_lock:
+            return self._resources.enter_context(manager)
 
     def call_on_close(self, callback: Callable[[], Any]) -> Callable[[], Any]:
         """Call ``callback`` when the run ends, also when it fails (last registered, first called)."""
-        self._resources.callback(callback)
+        with self._resources_lock:
+            self._resources.callback(callback)
         return callback
 
     def close(self) -> None:
