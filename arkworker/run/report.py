@@ -63,8 +63,9 @@ def check_writable(path: Path) -> None:
             f"--report {path} is a directory: give the path of a file, such as {path / 'report.json'}."
         )
     if not path.parent.is_dir():
+        problem = "is not a directory" if path.parent.exists() else "does not exist"
         raise BadInput(
-            f"--report {path}: the directory {path.parent} does not exist; create it or give another path."
+            f"--report {path}: the directory {path.parent} {problem}; create it or give another path."
         )
     try:
         temporary_beside(path).unlink()
