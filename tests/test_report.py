@@ -1,5 +1,6 @@
 """The run report (``--report``) and ``--retry-failed``, on real runs against the sandbox."""
 
+import io
 import json
 import os
 import signal
@@ -396,3 +397,23 @@ def test_a_dataset_worker_retries_in_read_only_mode_only(arkworker_run, arkworke
     assert run.exit_code == 2
     assert run.output.startswith("Error: --retry-failed and --set cannot be used together")
     assert arkworker_sandbox.requests == []
+
+
+def test_a_sandbox_run_retries_only_the_failed_elements(tmp_path):
+    from arkworker.cli.worker import invoke_app
+    from arkworker.sandbox import Sandbox
+
+    with Sandbox() as demo:
+        second = demo.process_element_ids()[1]
+    report = report_file(tmp_path, {**REPORT, "items": [{"id": second, "outcome": "failed"}]})
+    seen = []
+    stream = io.StringIO()
+    code, result = invoke_app(
+        failing_on(seen=seen),
+        ["--sandbox", "--retry-failed", str(report)],
+        env={"XDG_DATA_HOME": str(tmp_path)},
+        stream=stream,
+    )
+    assert code == 0, stream.getvalue()
+    assert seen == ["Page 2"]
+    assert result.summary == "Ran on 1 element: 1 completed, 0 failed"

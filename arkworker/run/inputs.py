@@ -44,9 +44,10 @@ def list_elements(
                 f"--retry-failed and {option} cannot be used together: --retry-failed gives the elements "
                 "(those that failed in its report)."
             )
+        failed = read_failures(retry_failed, "element", worker)
         if task_elements is not None:
             logger.info("TASK_ELEMENTS is ignored: --retry-failed gives the elements")
-        return read_failures(retry_failed, "element", worker)
+        return failed
     source = elements_list or task_elements
     if element_ids and source is not None:
         origin = "--elements-list" if elements_list else f"TASK_ELEMENTS ({task_elements})"

@@ -137,7 +137,7 @@ class RunReport(RunObserver):
                 "loop_time": None if loop_time is None else round(loop_time, 6),
                 "rate": round(handled / loop_time, 6) if loop_time else None,
             },
-            "error": None if error is None else logs.redact(str(error) or repr(error)),
+            "error": None if error is None else logs.redact(_describe(error)),
             "items": [
                 {
                     "id": item_id(self.noun, outcome.item),
@@ -171,6 +171,11 @@ def exit_code_of(error: BaseException | None) -> int:
     if isinstance(error, KeyboardInterrupt):
         return 130
     return 0 if error is None else 1
+
+
+def _describe(error: BaseException) -> str:
+    """What stopped a run, as the command line says it: a user error's line, else the exception."""
+    return str(error) if isinstance(error, UserError | Interrupted) else repr(error)
 
 
 def _timestamp(moment: datetime) -> str:
