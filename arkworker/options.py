@@ -27,6 +27,9 @@ from arkworker.models import normalise_uuid
 #: The values of ``--api-level`` (and ``ARKWORKER_API_LEVEL``): ``auto`` decides from the instance.
 API_LEVEL_CHOICES = ("auto", *(level.value for level in ApiLevel))
 
+#: The values of ``--progress``: ``auto`` is ``bar`` on a terminal, ``log`` elsewhere.
+PROGRESS_CHOICES = ("auto", "bar", "log", "none")
+
 #: What a malformed ``--set`` is told to look like.
 SET_EXAMPLE = "--set 0f5d3c43-5f5e-5b3e-9d5a-61726b776f72:train"
 
@@ -149,6 +152,36 @@ class RunOptions:
     no_worker_activity: bool = field(
         default=False,
         metadata=_option("--no-worker-activity", is_flag=True, help="Do not report worker activities."),
+    )
+    progress: str = field(
+        default="auto",
+        metadata=_option(
+            "--progress",
+            type=click.Choice(PROGRESS_CHOICES),
+            help="How the run shows its progress: a bar with rate and ETA (bar), a summary line "
+            "every $ARKWORKER_PROGRESS_INTERVAL seconds (log), or one line per element (none); "
+            "auto, the default: a bar when the log goes to a terminal, else log.",
+        ),
+    )
+    report: Path | None = field(
+        default=None,
+        metadata=_option(
+            "--report",
+            type=click.Path(path_type=Path),
+            metavar="PATH",
+            help="Write a JSON report of the run there at its end: each element's outcome, "
+            "duration and error, the totals, the API calls' timings.",
+        ),
+    )
+    retry_failed: Path | None = field(
+        default=None,
+        metadata=_option(
+            "--retry-failed",
+            type=click.Path(path_type=Path),
+            metavar="REPORT",
+            help="Process only the elements (dataset sets) that failed in this --report file of "
+            "an earlier run, instead of --element, --elements-list or $TASK_ELEMENTS.",
+        ),
     )
     api_level: str | None = field(
         default=None,

@@ -44,7 +44,7 @@ def operations(sandbox):
 @pytest.mark.parametrize("arkworker_corpus", [corpus(skip_elements_json=True)])
 def test_the_queue_hands_out_every_element_once(arkworker_run, arkworker_sandbox):
     app, seen = recorder()
-    run = arkworker_run(app)
+    run = arkworker_run(app, "--progress", "none")  # one line per element
     assert run.exit_code == 0, run.output
     assert seen == ["Page 1", "Page 2", "Page 3"]
     assert run.summary == "Ran on 3 elements: 3 completed, 0 failed"

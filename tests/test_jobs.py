@@ -110,7 +110,7 @@ def test_lines_of_a_job_name_their_element(arkworker_run, arkworker_sandbox):
     def process(element, ctx):
         ctx.logger.info("looking at %s", element.name)
 
-    run = arkworker_run(app, "--jobs", "2")
+    run = arkworker_run(app, "--jobs", "2", "--progress", "none")
     first = arkworker_sandbox.process_element_ids()[0]
     assert f"INFO/arkworker: [{first}] Processing page Page 1 ({first}) (1/{PAGES})" in run.output
     assert f"INFO/arkworker.worker: [{first}] looking at Page 1" in run.output

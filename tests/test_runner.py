@@ -18,7 +18,7 @@ def test_every_element_is_processed_with_its_activity(arkworker_run, arkworker_s
     def process(element, ctx):
         seen.append((element.name, element.type, ctx.worker_run_id))
 
-    run = arkworker_run(make_app(process))
+    run = arkworker_run(make_app(process), "--progress", "none")  # one line per element
     assert run.exit_code == 0
     assert run.summary == "Ran on 3 elements: 3 completed, 0 failed"
     assert run.summary in run.output

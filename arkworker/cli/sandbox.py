@@ -71,7 +71,8 @@ def run_on_sandbox(
     forced = forced_level(options.api_level, env)  # a forced level is also the sandbox's
     with open_sandbox(options.sandbox, api_level=forced.value if forced else None) as sandbox:
         elements = tuple(options.element)
-        if not elements and options.elements_list is None and app.kind != "dataset_set":
+        retrying = options.retry_failed is not None  # the report's failed elements, not the process's
+        if not elements and options.elements_list is None and not retrying and app.kind != "dataset_set":
             elements = tuple(sandbox.listed_element_ids())
         result = runner.run(app, replace(options, element=elements), sandbox_environment(env, sandbox))
         click.echo(format_report(sandbox), file=out)

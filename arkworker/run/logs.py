@@ -203,6 +203,12 @@ def redact(text: str) -> str:
     return text if current is None else current.redactor.redact(text)
 
 
+def current_handler() -> RunLogHandler | None:
+    """The log handler of the run in progress in this context: its stream is the run's log stream
+    (the progress display draws its bar there); None outside :func:`run_logging`."""
+    return _CURRENT.get()
+
+
 @contextmanager
 def run_logging(stream: TextIO | None = None, *, verbose: bool = False) -> Iterator[logging.Handler]:
     """Send a run's log lines (and the root logger's, if it has no handler) to ``stream``.

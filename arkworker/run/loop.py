@@ -27,12 +27,13 @@ from arkworker.run import generation, logs
 from arkworker.run.config import is_read_only, load_configuration, read_config_file
 from arkworker.run.context import Context
 from arkworker.run.generation import Source
-from arkworker.run.inputs import list_elements
+from arkworker.run.inputs import list_elements, retry_sets
 from arkworker.run.observers import COMPLETED, FAILED, Outcome, RunObserver
 from arkworker.run.sets import ArchiveKeeper, extras_directory, list_sets
 from arkworker.run.sources import Elements, elements_for, listed_elements
 from arkworker.run.stopping import Interrupted, StopControl
 from arkworker.run.units import Engine, Settings
+from arkworker.run.watch import RunWatch
 from arkworker.spec import WorkerSpec
 from arkworker.storage import cache, tasks
 from arkworker.storage.archives import ArchiveLimits
@@ -137,9 +138,11 @@ def run(
     stop = StopControl.from_env(env)
     forced = generation.forced_level(options.api_level, env)
     archive_limits = ArchiveLimits.from_env(env)
+    watch = RunWatch.prepare(app, options, env, observer)  # --progress and --report, checked here
     check_extras_dir(options)
     if app.kind == "dataset_set":
         check_dataset_options(app, options)
+        options = retry_sets(options, app.name, read_only=is_read_only(environment, options.dev))
         element_ids: list[str] = []
         concurrency = Settings()
     else:
@@ -147,7 +150,11 @@ def run(
             raise BadInput(
                 f"--set is for dataset workers: {app.name!r} processes elements; give them with --element."
             )
-        element_ids = list_elements(options.element, options.elements_list, environment.task_elements)
+        element_ids = list_elements(
+            options.element, options.elements_list, environment.task_elements, options.retry_failed, app.name
+        )
+    if options.retry_failed is not None and not (element_ids or options.set):
+        return RunResult(noun="set" if app.kind == "dataset_set" else "element").nothing_to_process()
     concurrency = engine_settings(app, options)
     local_config = None
     if options.config is not None and is_read_only(environment, options.dev):
@@ -155,8 +162,9 @@ def run(
     cache_path = cache_file(app, options.database)
     # The API tokens are secrets too: no log line or traceback of the run may show them.
     logs.redact_secrets([env.get("ARKINDEX_API_TOKEN") or "", env.get("ARKINDEX_TASK_TOKEN") or ""])
-    with stop.installed():
+    with stop.installed(), watch:
         api = connect(env)
+        watch.timings = api.timings
         level = generation.api_level(api, forced)
         configuration = load_configuration(
             environment, api, dev=options.dev, local_config=local_config, level=level
@@ -190,9 +198,11 @@ def run(
                 ctx.call_on_close(ctx.cache.close)
                 logger.info("Connected to cache on %s", cache_path)
             if app.kind == "dataset_set":
-                return with_lifecycle(app, ctx, lambda: dataset_loop(app, ctx, options, observer))
+                return watch.ended(with_lifecycle(app, ctx, lambda: dataset_loop(app, ctx, options, watch)))
             elements = choose_elements(ctx, level, options, element_ids)
-            return with_lifecycle(app, ctx, lambda: element_loop(app, ctx, elements, observer, concurrency))
+            return watch.ended(
+                with_lifecycle(app, ctx, lambda: element_loop(app, ctx, elements, watch, concurrency))
+            )
 
 
 def cache_file(app: WorkerSpec, database: Path | None) -> Path | None:

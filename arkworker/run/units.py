@@ -37,6 +37,7 @@ from arkworker.models import Element
 from arkworker.run import logs
 from arkworker.run.activities import update_activity
 from arkworker.run.observers import COMPLETED, FAILED, SKIPPED, Outcome, RunObserver
+from arkworker.run.progress import item_log_level
 from arkworker.run.sources import Elements, Item, QueueError
 from arkworker.run.stopping import Interrupted
 from arkworker.storage.cache import CachedElement
@@ -147,6 +148,8 @@ class Engine:
         self._in_progress: set[Work] = set()
         self._crash: BaseException | None = None
         self._batches = 0
+        # DEBUG while a progress display shows the run.
+        self._item_level = item_log_level(ctx.args.progress)
         self._updaters: ThreadPoolExecutor | None = None
         if settings.batch_size > 1 and ctx.store_activity:
             self._updaters = ThreadPoolExecutor(
@@ -285,11 +288,12 @@ class Engine:
     def _start(self, work: Work) -> bool:
         """Log the element and report it ``started``; False when it is not to be processed further."""
         with self._about(work):
-            total = self.result.total
             if self.result.counted:
-                logger.info("Processing %s (%d/%d)", work.element, work.index, total)
+                logger.log(
+                    self._item_level, "Processing %s (%d/%d)", work.element, work.index, self.result.total
+                )
             else:
-                logger.info("Processing %s (n°%d)", work.element, work.index)
+                logger.log(self._item_level, "Processing %s (n°%d)", work.element, work.index)
             if self.elements.started_by_server:
                 return True
             try:

@@ -112,11 +112,11 @@ def arkworker_run(arkworker_sandbox: Sandbox, arkworker_env: dict[str, str]) -> 
     """A function running a Worker on the sandbox: ``arkworker_run(app, *args, env=None, elements=None)``.
 
     ``args`` are command-line arguments (``"--dev"``, ``"--threshold", "0.8"``...).
-    Unless the arguments name elements, an element worker processes ``elements`` (IDs), by
-    default the sandbox process's elements (none when the process hands them out itself: a
-    queue, ``skip_elements_json: true``, or a dataset or export process); a dataset worker
-    gets no element (its sets come
-    from the process, and from ``"--set", "<dataset_uuid>:<set_name>"`` arguments).
+    Unless the arguments name elements (``--retry-failed`` does too), an element worker
+    processes ``elements`` (IDs), by default the sandbox process's elements (none when the
+    process hands them out itself: a queue, ``skip_elements_json: true``, or a dataset or
+    export process); a dataset worker gets no element (its sets come from the process, and
+    from ``"--set", "<dataset_uuid>:<set_name>"`` arguments).
     ``env`` adds or overrides environment variables.
     """
 
@@ -127,7 +127,9 @@ def arkworker_run(arkworker_sandbox: Sandbox, arkworker_env: dict[str, str]) -> 
         elements: Sequence[str] | None = None,
     ) -> SandboxRun:
         argv = list(args)
-        names_elements = any(arg.startswith(("--element", "--elements-list")) for arg in argv)
+        names_elements = any(
+            arg.startswith(("--element", "--elements-list", "--retry-failed")) for arg in argv
+        )
         if app.kind != "dataset_set" and not names_elements:
             ids = arkworker_sandbox.listed_element_ids() if elements is None else list(elements)
             if ids:
