@@ -7,6 +7,7 @@ received them, the activities and results it stored. Concurrency is proven with 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
@@ -69,10 +70,8 @@ def transcribing(jobs=1, meet=0, **element_options):
     def process(element, ctx):
         threads.add(threading.current_thread().name)
         if barrier is not None and not barrier.broken:
-            try:
+            with contextlib.suppress(threading.BrokenBarrierError):
                 barrier.wait(PATIENCE)
-            except threading.BrokenBarrierError:
-                pass
         ctx.create_transcription(element, text=f"Text of {element.name}", confidence=1.0)
 
     return app, barrier, threads
@@ -132,7 +131,9 @@ def test_failures_and_skips_are_counted_per_element_under_jobs(arkworker_run, ar
     assert run.exit_code == 0, run.output
     assert run.summary == f"Ran on {PAGES} elements: {PAGES - 2} completed, 2 failed"
     assert run.result.skipped == 3
-    assert "Failed running worker on element" in run.output and "ValueError('cannot read Page 5')" in run.output
+    assert (
+        "Failed running worker on element" in run.output and "ValueError('cannot read Page 5')" in run.output
+    )
     states = activity_states(arkworker_sandbox)
     assert sorted(states.values()) == ["error"] * 2 + ["processed"] * (PAGES - 2)
     steps = steps_by_element(arkworker_sandbox)
@@ -273,7 +274,9 @@ def test_a_handler_that_is_not_thread_safe_refuses_jobs(arkworker_run, arkworker
     assert arkworker_run(app).exit_code == 0
 
 
-@pytest.mark.parametrize(("value", "message"), [("0", "0 is not in the range 1<=x<=256"), ("x", "'x' is not")])
+@pytest.mark.parametrize(
+    ("value", "message"), [("0", "0 is not in the range 1<=x<=256"), ("x", "'x' is not")]
+)
 def test_bad_jobs_values_are_usage_errors(arkworker_run, make_app, value, message):
     run = arkworker_run(make_app(), "--jobs", value)
     assert run.exit_code == 2

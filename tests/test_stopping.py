@@ -272,7 +272,9 @@ def test_with_jobs_the_elements_in_progress_finish_then_the_run_stops(start_jobs
     assert returncode == 143, stderr
     assert "Received SIGTERM: stopping after the elements in progress (2 jobs)" in stderr
     assert "Ran on 3 elements: 2 completed, 0 failed, 1 not processed" in stderr
-    assert sorted(marks.read_text().splitlines()) == ["finished Page 1", "finished Page 2"] + [
+    assert sorted(marks.read_text().splitlines()) == [
+        "finished Page 1",
+        "finished Page 2",
         "started Page 1",
         "started Page 2",
     ]
@@ -282,7 +284,7 @@ def test_with_jobs_the_elements_in_progress_finish_then_the_run_stops(start_jobs
 def test_with_jobs_elements_that_overrun_the_grace_are_cut_off_and_marked_error(
     start_jobs, arkworker_sandbox
 ):
-    launch, marks = start_jobs
+    launch, _marks = start_jobs
     worker = launch(hold="3", grace="0.5")
     worker.send(signal.SIGTERM)
     returncode, stderr = worker.finish()
