@@ -340,9 +340,8 @@ def element_loop(
     result.interrupted = engine.run()
     if engine.taken == 0 and not result.interrupted and not result.source_failed:
         return result.nothing_to_process()
-    result.finish()
-    observer.end(result)
-    return result
+    observer.end(result)  # before the summary, which stays the run's last line
+    return result.finish()
 
 
 def engine_settings(app: WorkerSpec, options: RunOptions) -> Settings:
@@ -450,9 +449,8 @@ def dataset_loop(
                 break
     finally:
         keeper.release()
-    result.finish()
-    observer.end(result)
-    return result
+    observer.end(result)  # before the summary, which stays the run's last line
+    return result.finish()
 
 
 class DatasetNotComplete(Exception):

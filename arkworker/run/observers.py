@@ -3,7 +3,7 @@
 The loops tell a :class:`RunObserver` when they know how many items there are
 (:meth:`~RunObserver.begin`), when each item is done (:meth:`~RunObserver.done`, with an
 :class:`Outcome`), and when the run is over (:meth:`~RunObserver.end`, with its
-:class:`~arkworker.run.loop.RunResult`). With ``--jobs N`` items finish in several threads:
+:class:`~arkworker.run.loop.RunResult`, just before its summary line). With ``--jobs N`` items finish in several threads:
 the loop calls ``done`` under its own lock, one outcome at a time, so an observer needs no
 lock of its own, but it must be quick (it holds the other threads meanwhile).
 """
@@ -44,7 +44,7 @@ class RunObserver:
         """One item ended."""
 
     def end(self, result: RunResult) -> None:
-        """The loop ended: ``result`` is the run's accounting, its summary logged."""
+        """The loop ended: ``result`` is the run's accounting, its summary not logged yet (nor its exit code set)."""
 
 
 class Observers(RunObserver):
