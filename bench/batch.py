@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from harness import (
+    LOOP_LEGEND,
     Config,
     SandboxProcess,
     arkworker_run_help,
@@ -175,9 +176,7 @@ def main() -> None:
         "Model stand-in: time.sleep(0.010 + 0.001 * items) per call; one transcription per element by the helper; "
         f"{args.latency:g} ms injected per API call."
     )
-    print(
-        "loop: from the first RetrieveElement to the last answer, by the sandbox's clock; wall: the whole process.\n"
-    )
+    print(LOOP_LEGEND + "\n")
     headers, rows, notes = loop_rows(table, figures, args.elements, bases)
     print_table(headers, rows)
     for note in [*notes, *([jobs_note] if jobs_note else [])]:

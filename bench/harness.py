@@ -499,6 +499,13 @@ def run_loops(
     return figures
 
 
+#: How to read the table :func:`loop_rows` makes.
+LOOP_LEGEND = (
+    "elements/s: of the loop, from the first RetrieveElement to the last answer by the sandbox's clock; "
+    "x BASE: over the base's (higher is faster); wall: the whole process, start-up included."
+)
+
+
 def loop_rows(
     configs: Sequence[Config], figures: Mapping[str, Figures], count: int, bases: Sequence[str]
 ) -> tuple[list[str], list[list[str]], list[str]]:

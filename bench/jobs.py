@@ -23,6 +23,7 @@ from pathlib import Path
 
 from harness import (
     ARKWORKER_TRANSCRIBER,
+    LOOP_LEGEND,
     REFERENCE_TRANSCRIBER,
     Config,
     Figures,
@@ -42,9 +43,12 @@ REFERENCE = "reference 0.3.7"
 
 
 def configs(app: Path, reference_app: Path, python: str, jobs: list[int], has_jobs: bool) -> list[Config]:
-    found = [Config(REFERENCE, [python, str(reference_app)], "python reference_worker.py", reference=True)]
-    if not reference_found(python):
-        found = []
+    """The reference (when found) and one arkworker configuration per ``--jobs`` value."""
+    found = []
+    if reference_found(python):
+        found.append(
+            Config(REFERENCE, [python, str(reference_app)], "python reference_worker.py", reference=True)
+        )
     run = [sys.executable, "-m", "arkworker", "run", str(app)]
     for count in jobs:
         if has_jobs:
@@ -118,13 +122,11 @@ def main() -> None:
                 )
                 tables.append((latency, figures))
     bases = [REFERENCE] if any(config.reference for config in table) else []
-    bases.append("arkworker --jobs 1")
+    bases += ["arkworker --jobs 1"] if 1 in args.jobs else []
     print(f"\n## Concurrent elements: {args.elements} pages, medians of {args.runs} round(s)")
     print(machine())
     print("APP: one ctx.create_transcription per element; the reference: one self.create_transcription.")
-    print(
-        "loop: from the first RetrieveElement to the last answer, by the sandbox's clock; wall: the whole process."
-    )
+    print(LOOP_LEGEND)
     for latency, figures in tables:
         print(f"\n### {latency:g} ms injected per API call\n")
         headers, rows, notes = loop_rows(table, figures, args.elements, bases)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from harness import (
     ARKWORKER_TRANSCRIBER,
+    LOOP_LEGEND,
     REFERENCE_TRANSCRIBER,
     Config,
     SandboxProcess,
@@ -78,9 +79,7 @@ def main() -> None:
     print(f"\n## Element loop: {args.elements} pages, medians of {args.runs} round(s)")
     print(machine())
     print(f"One transcription per element by the helper; {args.latency:g} ms injected per API call.")
-    print(
-        "loop: from the first RetrieveElement to the last answer, by the sandbox's clock; wall: the whole process.\n"
-    )
+    print(LOOP_LEGEND + "\n")
     headers, rows, notes = loop_rows(table, figures, args.elements, bases)
     print_table(headers, rows)
     for note in notes:
