@@ -1,46 +1,58 @@
-"""Benchmark: ``element.open_image()`` throughput against the sandbox's IIIF server.
+"""Benchmark: ``element.open_image()`` throughput against the sandbox's IIIF server, side by side.
 
-A sandbox serves one generated scan (2000 x 3000 JPEG) with many text line elements; the
-script times, for each scenario, how many images per second a worker gets:
+A sandbox serves one generated scan (2000 x 3000 JPEG) with many text line elements; for
+each scenario, how many images per second a worker gets from ``Element(payload).open_image()``
+(arkworker's ``arkworker.models.Element``, the reference's ``arkindex_worker.models.Element``):
 
 * ``lines``: the crop of each line at full resolution;
 * ``pages``: the whole page scaled down to 1000 pixels wide;
 * ``tiles``: the whole page from a server limited to 1024 x 1024 (tiles, then reassembly).
 
-    python bench/images.py [--lines 200] [--reference-python /path/to/python]
+    python bench/images.py [--quick] [--lines 200] [--pages 10] [--runs 3]
 
-The reference (arkindex-base-worker 0.3.7) is measured on the same element payloads when
-its virtualenv is found (``$ARKWORKER_REFERENCE_PYTHON`` or ``bench/.refenv/bin/python``, see ``bench/reference.py``),
-in a subprocess: it is never a dependency. Both sides share the machine with the sandbox,
-which decodes and encodes every answer: figures compare clients, not absolute speeds.
+Both sides open the same element payloads (fetched once with the API client) in processes of
+their own, the sandbox in a third one, in rounds that alternate which side goes first
+(``bench/harness.py``); each side opens one line, untimed, before the scenarios (a process's
+first opening sets up its HTTP session). The table gives medians and the ratio. The sandbox
+decodes and encodes every answer on the same two cores: the figures compare clients, not
+absolute speeds.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 from arkindex import ArkindexClient
+from harness import (
+    SandboxProcess,
+    common_arguments,
+    machine,
+    median,
+    print_table,
+    ratio,
+    reference_found,
+    rounds,
+    run_process,
+    side_env,
+)
 from PIL import Image, ImageDraw
-from reference import add_reference_argument
 
-from arkworker.models import Element
-from arkworker.sandbox import Sandbox
+SCENARIOS: dict[str, dict[str, Any]] = {"lines": {}, "pages": {"max_width": 1000}, "tiles": {}}
 
-SCENARIOS = {"lines": {}, "pages": {"max_width": 1000}, "tiles": {}}
-
-REFERENCE_SCRIPT = """
+#: What each side's process runs, with its own ``Element`` class: seconds per scenario, as JSON.
+MEASURE = """
 import json, sys, time
-from arkindex_worker.models import Element
+from {module} import Element
 
 payloads = json.load(open(sys.argv[1]))
-results = {}
+first, first_kwargs = payloads["lines"][0][0], payloads["lines"][1]
+Element(first).open_image(**first_kwargs)  # untimed: a process's first opening sets things up
+results = {{}}
 for scenario, (elements, kwargs) in payloads.items():
     start = time.perf_counter()
     for payload in elements:
@@ -48,6 +60,8 @@ for scenario, (elements, kwargs) in payloads.items():
     results[scenario] = time.perf_counter() - start
 print(json.dumps(results))
 """
+
+SIDES = {"arkworker": "arkworker.models", "reference 0.3.7": "arkindex_worker.models"}
 
 
 def scan(path: Path) -> None:
@@ -59,7 +73,7 @@ def scan(path: Path) -> None:
     image.save(path, quality=85)
 
 
-def corpus(directory: Path, lines: int) -> dict:
+def corpus(directory: Path, lines: int) -> dict[str, Any]:
     scan(directory / "scan.jpg")
     tops = [200 + (12 * i) % 2700 for i in range(lines)]  # lines wrap round on long runs
     rows = [[[200, top], [1800, top], [1800, top + 60], [200, top + 60]] for top in tops]
@@ -80,67 +94,85 @@ def corpus(directory: Path, lines: int) -> dict:
     }
 
 
-def payloads(sandbox: Sandbox, pages: int) -> dict[str, tuple[list[dict], dict]]:
-    client = ArkindexClient(base_url=sandbox.url, token=sandbox.token)
+def payloads(
+    sandbox: SandboxProcess, env: dict[str, str], pages: int
+) -> dict[str, tuple[list[Any], dict[str, Any]]]:
+    """The element payloads each scenario opens, as RetrieveElement answers them."""
+    client = ArkindexClient(base_url=env["ARKINDEX_API_URL"], token=env["ARKINDEX_API_TOKEN"])
 
-    def get(name: str) -> dict:
-        return client.request("RetrieveElement", id=sandbox.objects("elements", name=name)[0]["id"])
+    def get(row: dict[str, Any]) -> Any:
+        return client.request("RetrieveElement", id=row["id"])
 
-    lines = [
-        client.request("RetrieveElement", id=row["id"]) for row in sandbox.objects("elements", type="line")
-    ]
+    lines = [get(row) for row in sandbox.objects("elements", type="line")]
+    (page,) = sandbox.objects("elements", name="Page")
+    (limited,) = sandbox.objects("elements", name="Limited page")
     return {
         "lines": (lines, SCENARIOS["lines"]),
-        "pages": ([get("Page")] * pages, SCENARIOS["pages"]),
-        "tiles": ([get("Limited page")] * pages, SCENARIOS["tiles"]),
+        "pages": ([get(page)] * pages, SCENARIOS["pages"]),
+        "tiles": ([get(limited)] * pages, SCENARIOS["tiles"]),
     }
-
-
-def measure(work: dict[str, tuple[list[dict], dict]]) -> dict[str, float]:
-    results = {}
-    for scenario, (elements, kwargs) in work.items():
-        start = time.perf_counter()
-        for payload in elements:
-            Element(payload).open_image(**kwargs)
-        results[scenario] = time.perf_counter() - start
-    return results
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=200, help="Number of line crops.")
     parser.add_argument("--pages", type=int, default=10, help="Number of page openings per page scenario.")
-    add_reference_argument(parser)
+    common_arguments(parser, runs=3)
     args = parser.parse_args()
-    os.environ.setdefault("ARKWORKER_RETRY_BACKOFF", "0")
-    with tempfile.TemporaryDirectory() as tmp, Sandbox(corpus(Path(tmp), args.lines)) as sandbox:
-        work = payloads(sandbox, args.pages)
-        ours = measure(work)
-        reference = None
-        if Path(args.reference_python).exists():
-            (Path(tmp) / "payloads.json").write_text(json.dumps(work))
-            (Path(tmp) / "reference.py").write_text(REFERENCE_SCRIPT)
-            completed = subprocess.run(
-                [args.reference_python, str(Path(tmp) / "reference.py"), str(Path(tmp) / "payloads.json")],
-                capture_output=True,
-                text=True,
-                check=False,
-                # The reference's image module builds an API client when imported.
-                env={**os.environ, **sandbox.env()},
-            )
-            if completed.returncode == 0:
-                reference = json.loads(completed.stdout.strip().splitlines()[-1])
-            else:
-                print(f"reference failed:\n{completed.stderr[-2000:]}", file=sys.stderr)
-    print(f"{'scenario':<8} {'images':>6} {'arkworker':>16} {'reference':>16}")
-    for scenario, (elements, _) in work.items():
-        count = len(elements)
-        line = f"{scenario:<8} {count:>6} {count / ours[scenario]:>10.1f} img/s"
-        if reference:
-            line += f" {count / reference[scenario]:>10.1f} img/s"
-        else:
-            line += f" {'(not found)':>16}"
-        print(line)
+    if args.quick:
+        args.lines, args.pages, args.runs = 20, 2, 1
+    pythons = {"arkworker": sys.executable, "reference 0.3.7": args.reference_python}
+    sides = ["arkworker", *(["reference 0.3.7"] if reference_found(args.reference_python) else [])]
+    seconds: dict[str, dict[str, list[float]]] = {side: {name: [] for name in SCENARIOS} for side in sides}
+    failed: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="arkworker-bench-images-") as tmp:
+        workdir = Path(tmp)
+        with SandboxProcess(corpus(workdir, args.lines), workdir) as sandbox:
+            prepared = sandbox.prepare()
+            work = payloads(sandbox, prepared.env, args.pages)
+            (workdir / "payloads.json").write_text(json.dumps(work))
+            for side in sides:
+                (workdir / f"measure_{side.split()[0]}.py").write_text(MEASURE.format(module=SIDES[side]))
+            for order in rounds(sides, args.runs):
+                for side in order:
+                    if side in failed:
+                        continue
+                    reference = side != "arkworker"
+                    # The reference's image module builds an API client when imported: the sandbox's env.
+                    completed = run_process(
+                        [
+                            pythons[side],
+                            str(workdir / f"measure_{side.split()[0]}.py"),
+                            str(workdir / "payloads.json"),
+                        ],
+                        side_env(prepared.env, reference=reference),
+                        workdir,
+                    )
+                    if completed.returncode != 0:
+                        failed[side] = completed.failure()
+                        continue
+                    measured = json.loads(completed.stdout.strip().splitlines()[-1])
+                    for name, value in measured.items():
+                        seconds[side][name].append(value)
+                    figures = ", ".join(f"{name} {value:.2f} s" for name, value in measured.items())
+                    print(f"  {side:<16} {figures}", file=sys.stderr)
+    print(f"\n## Images: open_image() on the sandbox's IIIF server, medians of {args.runs} round(s)")
+    print(machine() + "\n")
+    headers = ["scenario", "images", *(f"{side} img/s" for side in sides)]
+    headers += ["arkworker x reference"] if len(sides) > 1 else []
+    rows = []
+    for name, (elements, _) in work.items():
+        rates = {
+            side: len(elements) / median(seconds[side][name]) if seconds[side][name] else None
+            for side in sides
+        }
+        row = [name, str(len(elements)), *(f"{rate:.1f}" if rate else "-" for rate in rates.values())]
+        if len(sides) > 1:
+            row.append(ratio(rates["arkworker"], rates["reference 0.3.7"]))
+        rows.append(row)
+    print_table(headers, rows)
+    for side, why in failed.items():
+        print(f"- {side}: not measured, {why}")
 
 
 if __name__ == "__main__":

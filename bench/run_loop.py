@@ -1,130 +1,89 @@
 """Benchmark: the element loop of arkworker against arkindex-base-worker 0.3.7, side by side.
 
-Both frameworks run the same worker (one transcription per element) in production mode
-against identical fresh sandboxes (same corpus, same machine, same run), each in its own
-process, and this script prints the wall time, the number of API requests and the ratio.
+Both frameworks run the same production-like worker on the sandbox (a worker run and a
+process with activities): per element ``RetrieveElement``, activity ``started``, one
+transcription created through the framework's helper (``ctx.create_transcription``,
+``self.create_transcription``), activity ``processed``. The sandbox serves from its own
+process and is reset before every run; the two sides run in their own processes, in rounds
+that alternate which one goes first (``bench/harness.py``); the table gives medians and the
+ratio.
 
-    python bench/run_loop.py [--elements 500] [--reference-python /path/to/python]
+    python bench/run_loop.py [--quick] [--elements 500] [--runs 5] [--latency MS]
 
 The reference is not a dependency of arkworker: it is looked for in a separate virtualenv
-(default ``$ARKWORKER_REFERENCE_PYTHON`` or ``bench/.refenv/bin/python``, see ``bench/reference.py``, with
-``pip install arkindex-base-worker==0.3.7``); without it only arkworker is measured.
+(default ``$ARKWORKER_REFERENCE_PYTHON`` or ``bench/.refenv/bin/python``, see
+``bench/reference.py``); without it only arkworker is measured. ``bench/jobs.py`` runs the
+same loop with ``--jobs`` and latency.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
 import tempfile
-import textwrap
-import time
 from pathlib import Path
 
-from reference import add_reference_argument
+from harness import (
+    ARKWORKER_TRANSCRIBER,
+    LOOP_LEGEND,
+    REFERENCE_TRANSCRIBER,
+    Config,
+    SandboxProcess,
+    common_arguments,
+    loop_rows,
+    machine,
+    pages_corpus,
+    print_table,
+    reference_found,
+    run_loops,
+)
 
-from arkworker.sandbox import Sandbox
-
-ARKWORKER_WORKER = """
-from arkworker import Worker
-
-app = Worker("bench")
-
-
-@app.element
-def process(element, ctx):
-    ctx.request(
-        "CreateTranscription",
-        id=element.id,
-        body={"text": element.name, "confidence": 1.0, "orientation": "horizontal-lr",
-              "worker_run_id": ctx.worker_run_id},
-    )
-"""
-
-REFERENCE_WORKER = """
-import sys
-from arkindex_worker.worker import ElementsWorker
-
-
-class Bench(ElementsWorker):
-    def process_element(self, element):
-        self.create_transcription(element, text=element.name, confidence=1.0)
-
-
-if __name__ == "__main__":
-    Bench(description="bench").run()
-"""
-
-
-def corpus(count: int) -> dict:
-    return {
-        "corpus": {"name": "Bench corpus"},
-        "types": [{"slug": "folder", "folder": True}, "page"],
-        "elements": [
-            {
-                "name": "Folder",
-                "type": "folder",
-                "children": [{"name": f"Page {i}", "type": "page"} for i in range(count)],
-            }
-        ],
-        "worker_run": {"process": {"elements": [f"Page {i}" for i in range(count)]}},
-    }
-
-
-def measure(command: list[str], count: int, workdir: Path, label: str) -> dict:
-    """Run ``command`` on a fresh sandbox; return its wall time and the requests it made."""
-    with Sandbox(corpus(count), db_path=workdir / f"{label}.sqlite") as sandbox:
-        elements = workdir / f"{label}-elements.json"
-        elements.write_text(json.dumps([{"id": i} for i in sandbox.process_element_ids()]))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ARKINDEX_", "PONOS_"))}
-        env.update(sandbox.env(), TASK_ELEMENTS=str(elements), XDG_DATA_HOME=str(workdir))
-        start = time.perf_counter()
-        completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        seconds = time.perf_counter() - start
-        created = len(sandbox.objects("transcriptions", worker_run_id=sandbox.worker_run_id))
-    if completed.returncode != 0 or created != count:
-        sys.exit(
-            f"{label} failed (exit {completed.returncode}, {created}/{count} created):\n{completed.stderr[-2000:]}"
-        )
-    return {"seconds": seconds, "requests": len(sandbox.requests)}
+ARKWORKER = "arkworker"
+REFERENCE = "reference 0.3.7"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--elements", type=int, default=500)
-    add_reference_argument(parser)
+    parser.add_argument("--elements", type=int, default=500, help="Pages processed per run (default 500).")
+    parser.add_argument("--latency", type=float, default=0, help="Milliseconds added to every API call.")
+    common_arguments(parser, runs=5)
     args = parser.parse_args()
-
-    with tempfile.TemporaryDirectory() as tmp:
+    if args.quick:
+        args.elements, args.runs = 20, 1
+    with tempfile.TemporaryDirectory(prefix="arkworker-bench-loop-") as tmp:
         workdir = Path(tmp)
-        ours = workdir / "bench_worker.py"
-        ours.write_text(textwrap.dedent(ARKWORKER_WORKER))
-        reference = workdir / "reference_worker.py"
-        reference.write_text(textwrap.dedent(REFERENCE_WORKER))
-
-        results = {
-            "arkworker": measure(
-                [sys.executable, "-m", "arkworker", "run", str(ours)], args.elements, workdir, "arkworker"
+        app = workdir / "bench_worker.py"
+        app.write_text(ARKWORKER_TRANSCRIBER)
+        reference_app = workdir / "reference_worker.py"
+        reference_app.write_text(REFERENCE_TRANSCRIBER)
+        table = [Config(ARKWORKER, [sys.executable, "-m", "arkworker", "run", str(app)], "arkworker run APP")]
+        if reference_found(args.reference_python):
+            table.append(
+                Config(
+                    REFERENCE,
+                    [args.reference_python, str(reference_app)],
+                    "python reference_worker.py",
+                    reference=True,
+                )
             )
-        }
-        if Path(args.reference_python).exists():
-            results["reference"] = measure(
-                [args.reference_python, str(reference)], args.elements, workdir, "reference"
+        with SandboxProcess(pages_corpus(args.elements), workdir) as sandbox:
+            figures = run_loops(
+                sandbox,
+                table,
+                count=args.elements,
+                runs=args.runs,
+                latency=args.latency / 1000,
+                workdir=workdir,
             )
-        else:
-            print(f"(reference not found at {args.reference_python}: only arkworker is measured)")
-
-    print(f"Element loop, {args.elements} elements, one transcription each, on the sandbox:")
-    for label, figures in results.items():
-        rate = args.elements / figures["seconds"]
-        print(
-            f"  {label:<10} {figures['seconds']:7.2f} s  {rate:7.1f} elements/s  {figures['requests']} requests"
-        )
-    if "reference" in results:
-        ratio = results["reference"]["seconds"] / results["arkworker"]["seconds"]
-        print(f"  arkworker is {ratio:.2f}x the reference's speed")
+    bases = [REFERENCE] if len(table) > 1 else [ARKWORKER]
+    print(f"\n## Element loop: {args.elements} pages, medians of {args.runs} round(s)")
+    print(machine())
+    print(f"One transcription per element by the helper; {args.latency:g} ms injected per API call.")
+    print(LOOP_LEGEND + "\n")
+    headers, rows, notes = loop_rows(table, figures, args.elements, bases)
+    print_table(headers, rows)
+    for note in notes:
+        print(f"- {note}")
 
 
 if __name__ == "__main__":
