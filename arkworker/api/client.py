@@ -37,10 +37,10 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-import tenacity
 from arkindex import ArkindexClient
 from arkindex.exceptions import ErrorResponse, SchemaError
 
+from arkworker.api import failures
 from arkworker.api.failures import Failure, classify, describe, is_transient
 from arkworker.api.timings import CallTimings
 from arkworker.api.transport import TimedAdapter
@@ -125,31 +125,29 @@ class RetryPolicy:
         return max(3.0, 2.0**retry) * self.backoff
 
     def call(self, func: Any, *args: Any, describe: str = "request", **kwargs: Any) -> Any:
-        """Call ``func`` and retry it on transient failures: for calls without effects (GETs, downloads)."""
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_transient),
-            stop=tenacity.stop_after_attempt(self.attempts),
-            wait=lambda state: self.wait(state.attempt_number),
-            before_sleep=lambda state: _log_retry(state, describe, self.attempts),
-            reraise=True,
-        )
-        return retrying(func, *args, **kwargs)
+        """Call ``func`` and retry it on transient failures: for calls without effects (GETs, downloads).
 
-
-def _log_retry(state: tenacity.RetryCallState, what: str, attempts: int) -> None:
-    """One warning line before waiting: what failed, which attempt comes next, and when."""
-    # tenacity calls before_sleep only after a failed attempt, with the next action decided.
-    assert state.outcome is not None and state.next_action is not None
-    failure = state.outcome.exception()
-    assert failure is not None
-    logger.warning(
-        "%s failed (%s); attempt %d of %d in %.1f s",
-        what,
-        describe(failure),
-        state.attempt_number + 1,
-        attempts,
-        state.next_action.sleep,
-    )
+        A plain loop, like :meth:`Api.request`'s: nothing is built per call. Before each wait,
+        one warning line says what failed, which attempt comes next, and when.
+        """
+        attempt = 1
+        while True:
+            try:
+                return func(*args, **kwargs)
+            except Exception as exc:
+                if attempt >= self.attempts or not is_transient(exc):
+                    raise
+                wait = self.wait(attempt)
+                logger.warning(
+                    "%s failed (%s); attempt %d of %d in %.1f s",
+                    describe,
+                    failures.describe(exc),  # ``describe``, the function the parameter hides
+                    attempt + 1,
+                    self.attempts,
+                    wait,
+                )
+                time.sleep(wait)
+                attempt += 1
 
 
 @dataclass(frozen=True)
