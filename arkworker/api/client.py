@@ -29,6 +29,7 @@ import enum
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from arkindex.exceptions import ErrorResponse, SchemaError
 from arkworker.api import failures
 from arkworker.api.failures import Failure, classify, describe, is_transient
 from arkworker.api.timings import CallTimings
-from arkworker.api.transport import TimedAdapter
+from arkworker.api.transport import DEFAULT_POOL_SIZE, ApiSession, NetworkSettings, TimedAdapter
 from arkworker.environment import env_number
 from arkworker.errors import BadInput, ConfigurationError
 
@@ -384,6 +385,8 @@ class Paginator:
     declared ``x-paginated: false`` or answering a plain list are read in one request.
     Each page is one call under the retry policy, so a failing page is retried like any
     other request and a page that cannot be read raises instead of silently missing.
+    One paginator may be shared by threads: each iteration is its own, and the first page
+    (which ``len()`` reads) is fetched once for all.
     """
 
     def __init__(self, api: Api, operation_id: str, parameters: dict[str, Any]) -> None:
@@ -397,15 +400,18 @@ class Paginator:
         self._with_count = "with_count" in fields
         self._first: Any = None
         self._fetched_first = False
+        self._first_lock = threading.Lock()
 
     def _fetch(self, extra: Mapping[str, Any]) -> Any:
         return self.api.request(self.operation_id, **self.parameters, **extra)
 
     def _first_page(self) -> Any:
-        if not self._fetched_first:
-            extra = {"with_count": "true"} if self._paginated and self._with_count else {}
-            self._first = self._fetch(extra)
-            self._fetched_first = True
+        """The first page, read once however many threads ask for it (``len()``, then iterations)."""
+        with self._first_lock:
+            if not self._fetched_first:
+                extra = {"with_count": "true"} if self._paginated and self._with_count else {}
+                self._first = self._fetch(extra)
+                self._fetched_first = True
         return self._first
 
     def __len__(self) -> int:
@@ -458,8 +464,16 @@ def client_options(env: Mapping[str, str]) -> dict[str, Any]:
     return options
 
 
-def connect(env: Mapping[str, str], policy: RetryPolicy | None = None) -> Api:
+def connect(
+    env: Mapping[str, str], policy: RetryPolicy | None = None, *, pool_size: int = DEFAULT_POOL_SIZE
+) -> Api:
     """Build the API client from the environment; the schema download is retried like a GET.
+
+    The proxies (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``…) and the CA bundle
+    (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) are read from ``env`` here, once, not by
+    requests at every call (:class:`~arkworker.api.transport.NetworkSettings`).
+    ``pool_size`` is the number of connections to the API kept open for reuse: at least the
+    number of threads sharing the Api (``--jobs``), 32 by default.
 
     A malformed ``ARKINDEX_API_URL`` or ``ARKINDEX_API_SCHEMA_URL`` is a :class:`BadInput`; a
     schema that cannot be obtained or read is a :class:`ConfigurationError` naming the cause.
@@ -468,11 +482,12 @@ def connect(env: Mapping[str, str], policy: RetryPolicy | None = None) -> Api:
     policy = policy or RetryPolicy.from_env(env)
     timeouts = Timeouts.from_env(env)
     options = client_options(env)
-    adapter = TimedAdapter(timeouts.connect, timeouts.read, timeouts.total)
+    adapter = TimedAdapter(timeouts.connect, timeouts.read, timeouts.total, pool_size=pool_size)
+    network = NetworkSettings.from_env(env)
 
     def build() -> ArkindexClient:
         try:
-            return TimedClient(adapter, **options)
+            return TimedClient(adapter, network, **options)
         except SchemaError as exc:
             if exc.__cause__ is not None and is_transient(exc.__cause__):
                 raise exc.__cause__ from exc
@@ -488,16 +503,21 @@ def connect(env: Mapping[str, str], policy: RetryPolicy | None = None) -> Api:
 
 
 class TimedClient(ArkindexClient):
-    """An :class:`~arkindex.ArkindexClient` whose session sends every request through ``adapter``.
+    """An :class:`~arkindex.ArkindexClient` whose session is an :class:`~arkworker.api.transport.ApiSession`
+    on ``network``, sending every request through ``adapter``.
 
-    The client creates its session and downloads the schema in its constructor, with no
-    timeout; mounting the adapter when the session is assigned (this property) puts the
-    schema download under the same timeouts as every later call, without touching the
-    library's own class.
+    The client creates a plain session and downloads the schema in its constructor, with no
+    timeout, and requests would read the environment at every call; that first session is
+    replaced when the client assigns it (this property), before anything is sent, which puts
+    the schema download under the same timeouts and settings as every later call, without
+    touching the library's own class. A session assigned later is kept, the adapter mounted.
     """
 
-    def __init__(self, adapter: requests.adapters.HTTPAdapter, **options: Any) -> None:
+    def __init__(
+        self, adapter: requests.adapters.HTTPAdapter, network: NetworkSettings, **options: Any
+    ) -> None:
         self._adapter = adapter
+        self._network = network
         super().__init__(**options)
 
     @property
@@ -506,6 +526,10 @@ class TimedClient(ArkindexClient):
 
     @session.setter
     def session(self, session: requests.Session) -> None:
+        if not hasattr(self, "_session") and not isinstance(session, ApiSession):
+            # The constructor's own session, before anything is set on it or sent with it.
+            session.close()
+            session = ApiSession(self._network)
         session.mount("http://", self._adapter)
         session.mount("https://", self._adapter)
         self._session = session
