@@ -30,7 +30,7 @@ import requests
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.api.client import Api
-from arkworker.api.transport import TimedAdapter
+from arkworker.api.transport import ApiSession, TimedAdapter
 from arkworker.files import written_in_place
 
 #: Size of the blocks read from the network and written to disk.
@@ -102,9 +102,10 @@ def _location(api: Api, operation_id: str, parameters: dict[str, Any]) -> str:
 
 
 def _anonymous_session(api: Api, url: str) -> requests.Session:
-    """A session without the API's credentials, with the timeouts of its transport."""
-    session = requests.Session()
-    adapter = api.client.session.get_adapter(url)
+    """A session without the API's credentials, with the timeouts of its transport and its network settings."""
+    source = api.client.session
+    session = ApiSession(source.network) if isinstance(source, ApiSession) else requests.Session()
+    adapter = source.get_adapter(url)
     if isinstance(adapter, TimedAdapter):
         timed = TimedAdapter(adapter.connect, adapter.read, adapter.total)
         session.mount("http://", timed)

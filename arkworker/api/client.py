@@ -29,6 +29,7 @@ import enum
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
@@ -37,13 +38,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-import tenacity
 from arkindex import ArkindexClient
 from arkindex.exceptions import ErrorResponse, SchemaError
 
+from arkworker.api import failures
 from arkworker.api.failures import Failure, classify, describe, is_transient
 from arkworker.api.timings import CallTimings
-from arkworker.api.transport import TimedAdapter
+from arkworker.api.transport import DEFAULT_POOL_SIZE, ApiSession, NetworkSettings, TimedAdapter
 from arkworker.environment import env_number
 from arkworker.errors import BadInput, ConfigurationError
 
@@ -125,31 +126,29 @@ class RetryPolicy:
         return max(3.0, 2.0**retry) * self.backoff
 
     def call(self, func: Any, *args: Any, describe: str = "request", **kwargs: Any) -> Any:
-        """Call ``func`` and retry it on transient failures: for calls without effects (GETs, downloads)."""
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception(is_transient),
-            stop=tenacity.stop_after_attempt(self.attempts),
-            wait=lambda state: self.wait(state.attempt_number),
-            before_sleep=lambda state: _log_retry(state, describe, self.attempts),
-            reraise=True,
-        )
-        return retrying(func, *args, **kwargs)
+        """Call ``func`` and retry it on transient failures: for calls without effects (GETs, downloads).
 
-
-def _log_retry(state: tenacity.RetryCallState, what: str, attempts: int) -> None:
-    """One warning line before waiting: what failed, which attempt comes next, and when."""
-    # tenacity calls before_sleep only after a failed attempt, with the next action decided.
-    assert state.outcome is not None and state.next_action is not None
-    failure = state.outcome.exception()
-    assert failure is not None
-    logger.warning(
-        "%s failed (%s); attempt %d of %d in %.1f s",
-        what,
-        describe(failure),
-        state.attempt_number + 1,
-        attempts,
-        state.next_action.sleep,
-    )
+        A plain loop, like :meth:`Api.request`'s: nothing is built per call. Before each wait,
+        one warning line says what failed, which attempt comes next, and when.
+        """
+        attempt = 1
+        while True:
+            try:
+                return func(*args, **kwargs)
+            except Exception as exc:
+                if attempt >= self.attempts or not is_transient(exc):
+                    raise
+                wait = self.wait(attempt)
+                logger.warning(
+                    "%s failed (%s); attempt %d of %d in %.1f s",
+                    describe,
+                    failures.describe(exc),  # ``describe``, the function the parameter hides
+                    attempt + 1,
+                    self.attempts,
+                    wait,
+                )
+                time.sleep(wait)
+                attempt += 1
 
 
 @dataclass(frozen=True)
@@ -386,6 +385,8 @@ class Paginator:
     declared ``x-paginated: false`` or answering a plain list are read in one request.
     Each page is one call under the retry policy, so a failing page is retried like any
     other request and a page that cannot be read raises instead of silently missing.
+    One paginator may be shared by threads: each iteration is its own, and the first page
+    (which ``len()`` reads) is fetched once for all.
     """
 
     def __init__(self, api: Api, operation_id: str, parameters: dict[str, Any]) -> None:
@@ -399,15 +400,18 @@ class Paginator:
         self._with_count = "with_count" in fields
         self._first: Any = None
         self._fetched_first = False
+        self._first_lock = threading.Lock()
 
     def _fetch(self, extra: Mapping[str, Any]) -> Any:
         return self.api.request(self.operation_id, **self.parameters, **extra)
 
     def _first_page(self) -> Any:
-        if not self._fetched_first:
-            extra = {"with_count": "true"} if self._paginated and self._with_count else {}
-            self._first = self._fetch(extra)
-            self._fetched_first = True
+        """The first page, read once however many threads ask for it (``len()``, then iterations)."""
+        with self._first_lock:
+            if not self._fetched_first:
+                extra = {"with_count": "true"} if self._paginated and self._with_count else {}
+                self._first = self._fetch(extra)
+                self._fetched_first = True
         return self._first
 
     def __len__(self) -> int:
@@ -460,8 +464,16 @@ def client_options(env: Mapping[str, str]) -> dict[str, Any]:
     return options
 
 
-def connect(env: Mapping[str, str], policy: RetryPolicy | None = None) -> Api:
+def connect(
+    env: Mapping[str, str], policy: RetryPolicy | None = None, *, pool_size: int = DEFAULT_POOL_SIZE
+) -> Api:
     """Build the API client from the environment; the schema download is retried like a GET.
+
+    The proxies (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``…) and the CA bundle
+    (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) are read from ``env`` here, once, not by
+    requests at every call (:class:`~arkworker.api.transport.NetworkSettings`).
+    ``pool_size`` is the number of connections to the API kept open for reuse: at least the
+    number of threads sharing the Api (``--jobs``), 32 by default.
 
     A malformed ``ARKINDEX_API_URL`` or ``ARKINDEX_API_SCHEMA_URL`` is a :class:`BadInput`; a
     schema that cannot be obtained or read is a :class:`ConfigurationError` naming the cause.
@@ -470,11 +482,12 @@ def connect(env: Mapping[str, str], policy: RetryPolicy | None = None) -> Api:
     policy = policy or RetryPolicy.from_env(env)
     timeouts = Timeouts.from_env(env)
     options = client_options(env)
-    adapter = TimedAdapter(timeouts.connect, timeouts.read, timeouts.total)
+    adapter = TimedAdapter(timeouts.connect, timeouts.read, timeouts.total, pool_size=pool_size)
+    network = NetworkSettings.from_env(env)
 
     def build() -> ArkindexClient:
         try:
-            return TimedClient(adapter, **options)
+            return TimedClient(adapter, network, **options)
         except SchemaError as exc:
             if exc.__cause__ is not None and is_transient(exc.__cause__):
                 raise exc.__cause__ from exc
@@ -490,16 +503,21 @@ def connect(env: Mapping[str, str], policy: RetryPolicy | None = None) -> Api:
 
 
 class TimedClient(ArkindexClient):
-    """An :class:`~arkindex.ArkindexClient` whose session sends every request through ``adapter``.
+    """An :class:`~arkindex.ArkindexClient` whose session is an :class:`~arkworker.api.transport.ApiSession`
+    on ``network``, sending every request through ``adapter``.
 
-    The client creates its session and downloads the schema in its constructor, with no
-    timeout; mounting the adapter when the session is assigned (this property) puts the
-    schema download under the same timeouts as every later call, without touching the
-    library's own class.
+    The client creates a plain session and downloads the schema in its constructor, with no
+    timeout, and requests would read the environment at every call; that first session is
+    replaced when the client assigns it (this property), before anything is sent, which puts
+    the schema download under the same timeouts and settings as every later call, without
+    touching the library's own class. A session assigned later is kept, the adapter mounted.
     """
 
-    def __init__(self, adapter: requests.adapters.HTTPAdapter, **options: Any) -> None:
+    def __init__(
+        self, adapter: requests.adapters.HTTPAdapter, network: NetworkSettings, **options: Any
+    ) -> None:
         self._adapter = adapter
+        self._network = network
         super().__init__(**options)
 
     @property
@@ -508,6 +526,10 @@ class TimedClient(ArkindexClient):
 
     @session.setter
     def session(self, session: requests.Session) -> None:
+        if not hasattr(self, "_session") and not isinstance(session, ApiSession):
+            # The constructor's own session, before anything is set on it or sent with it.
+            session.close()
+            session = ApiSession(self._network)
         session.mount("http://", self._adapter)
         session.mount("https://", self._adapter)
         self._session = session
