@@ -18,6 +18,7 @@ from pathlib import Path
 from arkindex.exceptions import ErrorResponse
 
 from arkworker.api.client import AmbiguousWrite, connect
+from arkworker.api.transport import DEFAULT_POOL_SIZE
 from arkworker.enums import ApiLevel, DatasetState
 from arkworker.environment import Environment
 from arkworker.errors import BadInput
@@ -163,7 +164,7 @@ def run(
     # The API tokens are secrets too: no log line or traceback of the run may show them.
     logs.redact_secrets([env.get("ARKINDEX_API_TOKEN") or "", env.get("ARKINDEX_TASK_TOKEN") or ""])
     with stop.installed(), watch:
-        api = connect(env)
+        api = connect(env, pool_size=max(DEFAULT_POOL_SIZE, concurrency.threads))
         watch.timings = api.timings
         level = generation.api_level(api, forced)
         configuration = load_configuration(

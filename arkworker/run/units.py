@@ -120,9 +120,11 @@ class Settings:
     prefetch: int = 0
 
     @property
-    def sequential(self) -> bool:
-        """One element at a time in the main thread, nothing fetched ahead: a reference-like run."""
-        return self.jobs == 1 and self.batch_size == 1 and self.prefetch == 0
+    def threads(self) -> int:
+        """The most threads that may call the API at once: jobs, fetchers, a batch's updaters."""
+        fetchers = min(self.prefetch, MAX_FETCHERS)
+        updaters = min(self.batch_size, MAX_UPDATERS) if self.batch_size > 1 else 0
+        return self.jobs + updaters + fetchers
 
 
 class Engine:
