@@ -9,12 +9,16 @@ user and must be able to read a task's cache and archives.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from arkworker.errors import BadInput
 
 
 def temporary_beside(target: Path, suffix: str = "") -> Path:
@@ -57,3 +61,23 @@ def give_final_mode(temporary: str | Path, target: str | Path) -> None:
         os.umask(mask)
         mode = 0o666 & ~mask
     os.chmod(temporary, mode)
+
+
+def read_json(path: Path, label: str, *, invalid: str, missing: str | None = None) -> Any:
+    """The JSON value in the file a user gave; each problem is one :class:`BadInput` line.
+
+    ``label`` names the file in the messages (``--elements-list file x.json``); ``invalid``
+    says what to do when it is not JSON, ``missing`` when it does not exist.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"The {label} does not exist" + (f": {missing}." if missing else ".")) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"Cannot read the {label}: {exc}.") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            f"The {label} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); {invalid}."
+        ) from None

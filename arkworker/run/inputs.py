@@ -7,7 +7,6 @@ stops the run at once with one line (exit code 2) instead of failing element by 
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from arkworker.errors import BadInput
+from arkworker.files import read_json
 from arkworker.models import normalise_uuid
 from arkworker.options import RunOptions, parse_set
 from arkworker.run.report import read_failures
@@ -83,19 +83,7 @@ def retry_sets(options: RunOptions, worker: str, *, read_only: bool) -> RunOptio
 def read_elements_list(path: Path, option: str = "--elements-list") -> list[str]:
     """Read a JSON list of ``{"id": ...}`` objects, as Arkindex writes for a task."""
     label = f"{option} file {path}"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"The {label} does not exist.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"Cannot read the {label}: {exc}.") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(
-            f"The {label} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            f"expected a list like {EXAMPLE}."
-        ) from None
+    data = read_json(path, label, invalid=f"expected a list like {EXAMPLE}")
     if not isinstance(data, list):
         raise BadInput(f"The {label} must hold a JSON list like {EXAMPLE}, not a {_json_type(data)}.")
     if not data:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arkworker.errors import BadInput, UserError
-from arkworker.files import temporary_beside, written_in_place
+from arkworker.files import read_json, temporary_beside, written_in_place
 from arkworker.models import normalise_uuid
 from arkworker.options import parse_set
 from arkworker.run import logs
@@ -191,19 +191,8 @@ def read_failures(path: Path, noun: str, worker: str) -> list[str]:
     those to retry).
     """
     label = f"The --retry-failed report {path}"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(f"{label} does not exist: give the file an earlier run wrote with --report.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"Cannot read the --retry-failed report {path}: {exc}.") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadInput(
-            f"{label} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): give the "
-            "file an earlier run wrote with --report."
-        ) from None
+    give = "give the file an earlier run wrote with --report"
+    data = read_json(path, f"--retry-failed report {path}", invalid=give, missing=give)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise BadInput(
             f'{label} is not an arkworker run report (it has no "format": "{FORMAT}"): give the file '
