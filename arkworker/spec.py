@@ -62,8 +62,9 @@ class HandlerSpec:
     func: Callable[..., Any]
     #: Whether the function asked for the run context as its last positional argument.
     takes_ctx: bool
-    #: Elements per call: above 1, the function receives a :class:`~arkworker.run.units.Batch`.
-    batch_size: int = 1
+    #: Elements per call when the function takes a :class:`~arkworker.run.units.Batch`; None:
+    #: it takes one element.
+    batch_size: int | None = None
     #: False when the function must not run in several threads at once: ``--jobs`` is refused.
     thread_safe: bool = True
     #: The ``element.open_image()`` arguments to download each element's image with ahead of
@@ -148,7 +149,7 @@ class WorkerSpec:
     def element(
         self,
         *,
-        batch_size: int = 1,
+        batch_size: int | None = None,
         thread_safe: bool = True,
         prefetch_images: bool | Mapping[str, Any] = False,
     ) -> Callable[[F], F]: ...
@@ -156,14 +157,13 @@ class WorkerSpec:
         self,
         func: F | None = None,
         *,
-        batch_size: int = 1,
+        batch_size: int | None = None,
         thread_safe: bool = True,
         prefetch_images: bool | Mapping[str, Any] = False,
     ) -> F | Callable[[F], F]:
         """Register the function called once per element, as ``func(element[, ctx])``.
 
-        ``batch_size=N`` (N > 1) calls it once per N elements instead, as
-        ``func(batch[, ctx])``: ``batch`` is a list of elements (a
+        ``batch_size=N`` calls it once per N elements instead, as ``func(batch[, ctx])``: ``batch`` is a list of elements (a
         :class:`~arkworker.run.units.Batch`, the last one of a run may be shorter), with
         ``batch.fail(element, error)`` to fail one element and not the others.
         ``thread_safe=False`` says the function must never run twice at once: a run with
@@ -172,7 +172,7 @@ class WorkerSpec:
         element's image while earlier elements are processed; ``element.open_image()`` with
         the same arguments then returns it without a request.
         """
-        if (
+        if batch_size is not None and (
             isinstance(batch_size, bool)
             or not isinstance(batch_size, int)
             or not 1 <= batch_size <= MAX_BATCH

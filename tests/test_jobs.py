@@ -309,3 +309,15 @@ def test_bad_element_options_are_refused_at_registration(options, message):
 def test_bad_app_jobs_are_refused(jobs):
     with pytest.raises(RegistrationError, match="jobs is how many elements are processed at once"):
         Worker("bad", jobs=jobs)
+
+
+def test_a_batch_of_one_is_still_a_batch(arkworker_run):
+    app = Worker("single-batches")
+    kinds = set()
+
+    @app.element(batch_size=1)  # e.g. read from the configuration: the handler takes lists
+    def process(batch):
+        kinds.add((type(batch).__name__, len(batch)))
+
+    assert arkworker_run(app).exit_code == 0
+    assert kinds == {("Batch", 1)}

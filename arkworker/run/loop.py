@@ -360,14 +360,16 @@ def engine_settings(app: WorkerSpec, options: RunOptions) -> Settings:
             f"--jobs {jobs}: the handler {handler.name} of {app.name!r} is declared thread_safe=False, so "
             "it processes one element at a time: drop --jobs (or jobs= on the Worker)."
         )
-    batch_size = handler.batch_size
+    batch_size = handler.batch_size or 1
     if options.prefetch is not None:
         prefetch = options.prefetch
     elif jobs == 1 and batch_size == 1 and handler.prefetch_images is None:
         prefetch = 0
     else:
         prefetch = jobs * batch_size
-    return Settings(jobs=jobs, batch_size=batch_size, prefetch=prefetch)
+    return Settings(
+        jobs=jobs, batch_size=batch_size, prefetch=prefetch, batched=handler.batch_size is not None
+    )
 
 
 def check_extras_dir(options: RunOptions) -> None:

@@ -117,6 +117,8 @@ class Settings:
 
     jobs: int = 1
     batch_size: int = 1
+    #: Whether the handler takes a :class:`Batch` (of ``batch_size`` elements, 1 included).
+    batched: bool = False
     prefetch: int = 0
 
     @property
@@ -182,7 +184,7 @@ class Engine:
         while True:
             if stop.requested:
                 return stop.interrupted
-            if self.settings.batch_size == 1:
+            if not self.settings.batched:
                 work = self.supply.next_work()
                 if work is None:
                     return None
@@ -310,7 +312,7 @@ class Engine:
 
     def _call(self, live: list[Work]) -> Mapping[str, BaseException | str] | None:
         """Call the handler on the unit; the elements it failed by ID, None when it raised."""
-        if self.settings.batch_size == 1:
+        if not self.settings.batched:
             with self._about(live[0]):
                 try:
                     self.handler(live[0].element, ctx=self.ctx)
