@@ -163,7 +163,7 @@ class WorkerSpec:
     ) -> F | Callable[[F], F]:
         """Register the function called once per element, as ``func(element[, ctx])``.
 
-        ``batch_size=N`` calls it once per N elements instead, as ``func(batch[, ctx])``: ``batch`` is a list of elements (a
+        ``batch_size=N`` (1 included) calls it once per N elements instead, as ``func(batch[, ctx])``: ``batch`` is a list of elements (a
         :class:`~arkworker.run.units.Batch`, the last one of a run may be shorter), with
         ``batch.fail(element, error)`` to fail one element and not the others.
         ``thread_safe=False`` says the function must never run twice at once: a run with
