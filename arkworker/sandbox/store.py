@@ -203,20 +203,18 @@ class _Lookup:
     selected: tuple[Field, ...]
 
 
-_LOOKUPS: dict[tuple[type[Model], tuple[str, ...]], _Lookup] = {}
+_LOOKUPS: dict[tuple[type[Model], tuple[str, ...], tuple[str, ...] | None], _Lookup] = {}
 
 
-def _compile_lookup(model: type[Model], names: tuple[str, ...]) -> _Lookup:
+def _compile_lookup(model: type[Model], names: tuple[str, ...], only: tuple[str, ...] | None) -> _Lookup:
+    fields = model._meta.fields
+    selected = tuple(model._meta.sorted_fields) if only is None else tuple(fields[name] for name in only)
     condition = functools.reduce(operator.and_, (getattr(model, name) == SQL("?") for name in names))
-    query = model.select().where(condition)
-    sql, params = query.sql()
+    sql, params = model.select(*selected).where(condition).sql()
     if params:  # every value is a placeholder: a compiled parameter would be reused wrongly
         raise ValueError(f"Cannot compile a lookup of {model.__name__} by {', '.join(names)}")
-    fields = model._meta.fields
-    compiled = _Lookup(
-        f"{sql} LIMIT 1", tuple(fields[name] for name in names), tuple(model._meta.sorted_fields)
-    )
-    _LOOKUPS[model, names] = compiled
+    compiled = _Lookup(f"{sql} LIMIT 1", tuple(fields[name] for name in names), selected)
+    _LOOKUPS[model, names, only] = compiled
     return compiled
 
 
@@ -227,7 +225,21 @@ def first(model: type[R], **equal: Any) -> R | None:
     is compiled once (``?`` for the values), and the row is made an instance as peewee's own
     cursor wrapper does (without dirty fields), without building a query each time.
     """
-    lookup = _LOOKUPS.get((model, tuple(equal))) or _compile_lookup(model, tuple(equal))
+    return _first(model, None, equal)
+
+
+def first_fields(model: type[R], only: tuple[str, ...], **equal: Any) -> R | None:
+    """As :func:`first`, the row with only the fields ``only`` read (the others None).
+
+    For a lookup that needs a few small fields of a row that also holds a large one (a
+    process's element list), to read only those.
+    """
+    return _first(model, only, equal)
+
+
+def _first(model: type[R], only: tuple[str, ...] | None, equal: dict[str, Any]) -> R | None:
+    names = tuple(equal)
+    lookup = _LOOKUPS.get((model, names, only)) or _compile_lookup(model, names, only)
     values = [field.db_value(value) for field, value in zip(lookup.compared, equal.values(), strict=True)]
     row = model._meta.database.execute_sql(lookup.sql, values).fetchone()
     if row is None:

@@ -31,9 +31,10 @@ from arkworker.sandbox.handlers.base import (
     handles,
     invalid,
     lookup,
+    not_found,
     validate,
 )
-from arkworker.sandbox.store import BaseModel, by_key, first, new_id, now
+from arkworker.sandbox.store import BaseModel, by_key, first, first_fields, new_id, now
 from arkworker.sandbox.tables import Activity, Element, Process, WorkerRun, WorkerVersion
 
 ACTIVITY_STATES = ("queued", "started", "processed", "error")
@@ -179,7 +180,10 @@ def update_worker_activity(call: Call) -> dict[str, Any]:
         },
     )
     lookup(Element, data["element_id"], ["element_id"])
-    process = run.process
+    # Not run.process: its element list (a JSON list of every element) is not needed here.
+    process = first_fields(Process, ("id", "activity_state"), id=run.process_id)
+    if process is None:
+        raise not_found("Process")
     if data["process_id"] != process.id:
         raise invalid(
             f"Worker run {run.id} belongs to process {process.id}, not {data['process_id']}.", ["process_id"]
