@@ -19,8 +19,9 @@ it returns (lists of plain dicts), never hand out a query.
 
 Why :func:`first`: peewee builds and compiles a query to SQL on every call, which costs
 several times what SQLite takes to answer it. The lookups every request makes (a row by its
-id, a foreign key followed) go through :func:`first`, which compiles the query of each
-model and set of columns once.
+id, a foreign key followed) go through :func:`first` (or :func:`first_fields`), which
+compiles the query of each model and set of columns once; so do :meth:`BaseModel.create`
+(every insert) and :meth:`BaseModel.write` (an update by primary key).
 
 Where tables are declared: the core tables, which several families refer to (corpus,
 elements, transcriptions, worker run, process...), in :mod:`arkworker.sandbox.tables`; every

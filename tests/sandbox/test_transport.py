@@ -11,10 +11,12 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 
 import pytest
 
 from arkworker.sandbox import IIIF, Sandbox
+from arkworker.sandbox.transport import ServerThread
 
 
 def connect(sb: Sandbox) -> http.client.HTTPConnection:
@@ -132,4 +134,50 @@ def test_stopping_ends_idle_connections(tmp_path):
     assert sock is not None
     sandbox.stop()
     assert sock.recv(1) == b""  # the sandbox closed the connection it kept
+    conn.close()
+
+
+# -- the server below any sandbox: answers the application gives badly -----------------------------
+
+
+@pytest.fixture
+def serve():
+    """``serve(wsgi_app)``: the sandbox's HTTP server in front of a bare WSGI application; its port."""
+    servers = []
+
+    def start(app) -> int:
+        server = ServerThread(app, threading.Event())
+        servers.append(server)
+        return server.port
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_an_answer_of_unknown_length_ends_its_connection(serve):
+    def streamed(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"no "
+        yield b"length"
+
+    conn = http.client.HTTPConnection("127.0.0.1", serve(streamed), timeout=30)
+    conn.request("GET", "/")
+    answer = conn.getresponse()
+    assert answer.getheader("Connection") == "close" and answer.read() == b"no length"
+    conn.close()
+
+
+def test_an_application_that_fails_gets_a_bare_500_and_the_connection_ends(serve, caplog):
+    def failing(environ, start_response):
+        raise RuntimeError("broken")
+
+    conn = http.client.HTTPConnection("127.0.0.1", serve(failing), timeout=30)
+    answer = ask(conn, "GET", "/")
+    assert (answer.status, answer.getheader("Content-Length"), answer.getheader("Connection")) == (
+        500,
+        "0",
+        "close",
+    )
+    assert "The sandbox failed to answer GET /" in caplog.text
     conn.close()
