@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 #: Variables of a real Arkindex task that must not leak into a sandbox run.
 _TASK_PREFIXES = ("ARKINDEX_", "PONOS_")
 _TASK_VARIABLES = {"TASK_ELEMENTS"}
+#: Seconds the sandbox waits before every request (``arkworker sandbox serve --latency``, ``--sandbox`` runs).
+LATENCY_VARIABLE = "ARKWORKER_SANDBOX_LATENCY"
 
 
 def sandbox_environment(env: Mapping[str, str], sandbox: Sandbox) -> dict[str, str]:
@@ -40,7 +42,21 @@ def sandbox_environment(env: Mapping[str, str], sandbox: Sandbox) -> dict[str, s
     return {**kept, **sandbox.env()}
 
 
-def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None) -> Sandbox:
+def latency_from(text: str | None, source: str = LATENCY_VARIABLE) -> float:
+    """The latency ``text`` gives (seconds; None or empty: 0), a bad one as one line naming ``source``."""
+    from arkworker.sandbox.server import check_latency
+
+    if not text:
+        return 0.0
+    try:
+        return check_latency(float(text))
+    except ValueError:
+        raise BadInput(
+            f"{source} must be a number of seconds, 0 or more (0.02 for 20 ms per request), got {text!r}"
+        ) from None
+
+
+def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None, latency: float = 0.0) -> Sandbox:
     """A sandbox seeded from ``corpus`` (the demo corpus when empty), bad files as one line.
 
     A folder is imported on the fly (``arkworker sandbox import``), for a run on one's own scans.
@@ -55,7 +71,7 @@ def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None) -> 
             "or a folder of images."
         )
     try:
-        return Sandbox(corpus=corpus_source(corpus) if corpus else None, api_level=api_level)
+        return Sandbox(corpus=corpus_source(corpus) if corpus else None, api_level=api_level, latency=latency)
     except CorpusError as exc:
         raise BadInput(str(exc)) from None
 
@@ -63,13 +79,19 @@ def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None) -> 
 def run_on_sandbox(
     app: WorkerSpec, options: RunOptions, env: Mapping[str, str], *, out: TextIO | None = None
 ) -> RunResult:
-    """Run ``app`` on a fresh sandbox, then print what the run created."""
+    """Run ``app`` on a fresh sandbox, then print what the run created.
+
+    ``ARKWORKER_SANDBOX_LATENCY`` (seconds) in ``env`` makes every request of the run that slow.
+    """
     from arkworker.run import loop as runner
     from arkworker.run.generation import forced_level
     from arkworker.sandbox.report import format_report
 
     forced = forced_level(options.api_level, env)  # a forced level is also the sandbox's
-    with open_sandbox(options.sandbox, api_level=forced.value if forced else None) as sandbox:
+    latency = latency_from(env.get(LATENCY_VARIABLE))
+    with open_sandbox(
+        options.sandbox, api_level=forced.value if forced else None, latency=latency
+    ) as sandbox:
         elements = tuple(options.element)
         retrying = options.retry_failed is not None  # the report's failed elements, not the process's
         if not elements and options.elements_list is None and not retrying and app.kind != "dataset_set":
@@ -125,15 +147,36 @@ def _fault_rules(ctx: click.Context, param: click.Parameter, specs: tuple[str, .
     help="The Arkindex generation to serve: current (default, or the corpus's api_level) or "
     "legacy (0.3.7: without the queue, the worker run configuration...).",
 )
+@click.option(
+    "--latency",
+    metavar="SECONDS",
+    envvar=LATENCY_VARIABLE,
+    callback=lambda ctx, param, text: latency_from(text, "--latency"),
+    help=f"Wait this long before every request, as a remote instance would (0.02: 20 ms; default 0; "
+    f"also ${LATENCY_VARIABLE}).",
+)
 def serve_command(
-    corpus: Path | None, port: int, db_path: Path | None, faults: list[FaultRule], api_level: str | None
+    corpus: Path | None,
+    port: int,
+    db_path: Path | None,
+    faults: list[FaultRule],
+    api_level: str | None,
+    latency: float,
 ) -> None:
     """Serve CORPUS (YAML or JSON, or a folder of images; default: the demo corpus) until Ctrl+C."""
     from arkworker.sandbox.corpus import CorpusError
     from arkworker.sandbox.serve import serve_forever
 
     try:
-        serve_forever(corpus, port=port, db_path=db_path, echo=click.echo, faults=faults, api_level=api_level)
+        serve_forever(
+            corpus,
+            port=port,
+            db_path=db_path,
+            echo=click.echo,
+            faults=faults,
+            api_level=api_level,
+            latency=latency,
+        )
     except CorpusError as exc:
         raise BadInput(str(exc)) from None
     except OSError as exc:

@@ -104,7 +104,10 @@ class Sandbox:
     down: a larger request body is answered 413, a larger IIIF image 400. ``api_level`` is
     the Arkindex generation served, ``legacy`` (0.3.7 era) or ``current`` (what
     arkindex-base-worker 0.4 to 0.6 meet); by default the corpus's ``api_level``, else
-    ``current``. An unknown level is a ``ValueError``.
+    ``current``. An unknown level is a ``ValueError``. ``latency`` (seconds, default 0) is
+    waited before every request is handled, API, schema, IIIF, uploads and storage alike, as
+    on a remote instance (``latency=0.02``: 20 ms per call); unlike a fault it is never used
+    up, recorded, or cleared by :meth:`reset`, and :attr:`latency` changes it at any time.
 
     The state can be inspected (:meth:`objects`, :meth:`created`) whether or not the server
     runs; :attr:`url` and :meth:`env` need a started server.
@@ -121,6 +124,7 @@ class Sandbox:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         iiif_max_area: int = DEFAULT_MAX_AREA,
         api_level: str | None = None,
+        latency: float = 0.0,
     ) -> None:
         if isinstance(corpus, str | Path) and Path(corpus).is_dir():
             corpus = _import_folder(corpus)
@@ -137,6 +141,7 @@ class Sandbox:
             max_body_size=max_body_size,
             iiif_max_area=iiif_max_area,
             api_level=self.api_level,
+            latency=latency,
         )
         self._server: ServerThread | None = None
         if not self.store.holds_state():
@@ -182,6 +187,15 @@ class Sandbox:
         self._seed()
         self.app.clear_requests()
         self.app.faults.clear()
+
+    @property
+    def latency(self) -> float:
+        """Seconds every request waits before it is handled (0: none); settable, a bad value is a ``ValueError``."""
+        return self.app.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self.app.latency = seconds
 
     # -- addresses and ids ----------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ It prints what a user needs to point a worker at the sandbox (``export`` lines t
 another shell), then serves until Ctrl+C and stops cleanly. With ``db_path`` the state
 survives restarts, so a worker's output can be inspected (or built upon) later. Faults given
 on the command line (``--fault RetrieveElement:error=503:times=2``) are set before the first
-request, to try a worker against a failing server by hand.
+request, to try a worker against a failing server by hand, and a latency
+(``--latency 0.02``) makes every request as slow as on a remote instance.
 """
 
 from __future__ import annotations
@@ -29,16 +30,22 @@ def serve_forever(
     stop: threading.Event | None = None,
     faults: Sequence[FaultRule] = (),
     api_level: str | None = None,
+    latency: float = 0.0,
 ) -> None:
     """Serve ``corpus_path`` (a file or a folder of images; None: the demo corpus) until Ctrl+C, or until ``stop`` is set.
 
     ``stop`` lets a caller outside the main thread (a test, an embedding program) end the
     loop, since Ctrl+C only reaches the main thread. Raises ``CorpusError`` for a bad corpus
     and ``OSError`` when the port cannot be bound, before anything is printed. ``faults`` are
-    set once the server listens (``faults.parse_fault_spec`` reads the command-line form).
+    set once the server listens (``faults.parse_fault_spec`` reads the command-line form);
+    ``latency`` (seconds) is waited before every request, as on a remote instance.
     """
     sandbox = Sandbox(
-        corpus_source(corpus_path) if corpus_path else None, db_path=db_path, port=port, api_level=api_level
+        corpus_source(corpus_path) if corpus_path else None,
+        db_path=db_path,
+        port=port,
+        api_level=api_level,
+        latency=latency,
     )
     stop = stop or threading.Event()
     with sandbox:
@@ -60,6 +67,8 @@ def serve_forever(
                 echo(f"  export {name}={shlex.quote(value)}")
             echo(f"API level: {sandbox.api_level}")
             echo(f"State: {sandbox.db_path}{'' if db_path else ' (temporary)'}")
+            if latency:
+                echo(f"Latency: {latency * 1000:g} ms before every request")
             for rule in faults:
                 echo(f"Fault: {describe(rule)}")
             echo("Press Ctrl+C to stop.")

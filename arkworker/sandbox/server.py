@@ -141,6 +141,18 @@ class _Request(Request):
             return None
 
 
+def check_latency(seconds: Any) -> float:
+    """A latency as seconds (0 or more), or the ``ValueError`` saying what is expected."""
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or seconds < 0
+    ):
+        raise ValueError(f"latency must be a number of seconds, 0 or more (0.02 for 20 ms), got {seconds!r}")
+    return float(seconds)
+
+
 def _too_large(limit: int, size: int | None = None) -> ApiError:
     """The 413 for a body over ``limit`` bytes (``size``: its announced length)."""
     announced = f" ({size} bytes)" if size is not None else ""
@@ -245,6 +257,7 @@ class SandboxApp:
         max_body_size: int = DEFAULT_MAX_BODY_SIZE,
         iiif_max_area: int = DEFAULT_MAX_AREA,
         api_level: str = DEFAULT_API_LEVEL,
+        latency: float = 0.0,
     ) -> None:
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
@@ -267,8 +280,18 @@ class SandboxApp:
         self.stopping = threading.Event()
         self.iiif = IiifServer(store, max_area=iiif_max_area)
         self.uploads = ObjectStore(store)
+        self.latency = latency
 
     # -- control plane -----------------------------------------------------------------------
+
+    @property
+    def latency(self) -> float:
+        """Seconds every request waits before it is handled, as on a remote instance (0: none)."""
+        return self._latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self._latency = check_latency(seconds)
 
     @property
     def requests(self) -> list[RecordedRequest]:
@@ -282,6 +305,8 @@ class SandboxApp:
     # -- WSGI ----------------------------------------------------------------------------------
 
     def __call__(self, environ: dict, start_response: Any) -> Iterable[bytes]:
+        if self._latency:  # in this request's thread: concurrent requests wait side by side
+            self.stopping.wait(self._latency)
         request = _Request(environ)
         request.max_body_size = self.max_body_size
         operation_id, target, answer = self._route(request)

@@ -8,14 +8,20 @@ restart of the server, and can be reopened later (``Sandbox(db_path=...)``).
 Why the models are bound per session: several sandboxes may live in one process (pytest
 fixtures of different scopes, two corpora side by side), each with its own database, while
 peewee binds a database to the *model classes*. :meth:`Store.session` therefore takes a
-process-wide re-entrant lock, binds every model to this store's database with
-``Database.bind_ctx``, opens a connection and a transaction, and undoes all of it on exit.
-Everything that touches the models (request handlers, seeding, the control plane) runs
-inside a session, so no thread ever sees models bound to another sandbox's file. The lock
-serialises database work across sandboxes; requests are tiny and a worker is sequential,
-so that costs nothing measurable and also rules out SQLite "database is locked" errors.
-Because queries are lazy, code inside a session must materialise what it returns (lists of
-plain dicts), never hand out a query.
+process-wide re-entrant lock, binds every model to this store's database (unless they are
+bound to it already: rebinding some forty models per request cost more than most requests),
+and opens a transaction. Everything that touches the models (request handlers, seeding, the
+control plane) runs inside a session, so no thread ever sees models bound to another
+sandbox's file. The lock serialises database work across sandboxes and across the server's
+threads; requests are short, and it rules out SQLite "database is locked" errors whatever
+the number of clients. Because queries are lazy, code inside a session must materialise what
+it returns (lists of plain dicts), never hand out a query.
+
+Why :func:`first`: peewee builds and compiles a query to SQL on every call, which costs
+several times what SQLite takes to answer it. The lookups every request makes (a row by its
+id, a foreign key followed) go through :func:`first` (or :func:`first_fields`), which
+compiles the query of each model and set of columns once; so do :meth:`BaseModel.create`
+(every insert) and :meth:`BaseModel.write` (an update by primary key).
 
 Where tables are declared: the core tables, which several families refer to (corpus,
 elements, transcriptions, worker run, process...), in :mod:`arkworker.sandbox.tables`; every
@@ -39,31 +45,46 @@ types instance access only (on the class, peewee's accessor still yields the fie
 from __future__ import annotations
 
 import datetime
+import functools
 import json
+import operator
 import sqlite3
 import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from peewee import (
     SQL,
+    AutoField,
     CharField,
     DatabaseError,
+    Field,
+    ForeignKeyAccessor,
+    ForeignKeyField,
     Model,
     SqliteDatabase,
     TextField,
 )
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 #: Bumped whenever a table changes; a file written by another version is refused, not migrated.
 SCHEMA_VERSION = 5
 
 _LOCK = threading.RLock()
+#: What the lock guards: the database the models are bound to, and those of the sessions open
+#: in the thread holding the lock, innermost last (a session of one store inside another's).
+_BOUND: list[SqliteDatabase | None] = [None]
+_OPEN: list[SqliteDatabase] = []
 
 M = TypeVar("M", bound=type["BaseModel"])
+R = TypeVar("R", bound=Model)
 
 
 def new_id() -> str:
@@ -99,17 +120,159 @@ class BaseModel(Model):
 
     worker_output: ClassVar[bool] = False
     noun: ClassVar[str] = ""
+    #: Peewee's names of the fields changed since the row was read or saved (typed here only).
+    _dirty: set[str]
+
+    @classmethod
+    def create(cls, **query: Any) -> Self:
+        """``Model.create``: the row with its defaults, inserted; the INSERT of each set of fields compiled once."""
+        row: Any = cls(**query)
+        data = row.__data__
+        fields = cls._meta.fields
+        names = tuple(data)
+        sql = _INSERTS.get((cls, names))
+        if sql is None:
+            columns = [fields[name] for name in names]
+            sql, params = cls.insert_many([[SQL("?")] * len(columns)], fields=columns).sql()
+            if params:  # a default peewee would add: the values would not match the columns
+                raise ValueError(f"Cannot compile an insert of {cls.__name__} with {', '.join(names)}")
+            _INSERTS[cls, names] = sql
+        cursor = cls._meta.database.execute_sql(
+            sql, [fields[name].db_value(value) for name, value in data.items()]
+        )
+        key = cls._meta.primary_key
+        if isinstance(key, AutoField) and data.get(key.name) is None:
+            setattr(row, key.name, cursor.lastrowid)
+        row._dirty.clear()
+        return row
+
+    def write(self, **values: Any) -> None:
+        """Give this row these values and store them (an UPDATE by primary key), compiled once per set of fields.
+
+        As ``Model.update(**values).where(<primary key> == ...).execute()``, without building
+        and compiling the query each time.
+        """
+        cls = type(self)
+        names = tuple(values)
+        sql = _UPDATES.get((cls, names))
+        fields = cls._meta.fields
+        key = cls._meta.primary_key
+        if not isinstance(key, Field):
+            raise TypeError(f"{cls.__name__} has no primary key")
+        if sql is None:
+            query = cls.update({fields[name]: SQL("?") for name in names}).where(key == SQL("?"))
+            sql, params = query.sql()
+            if params:  # a value peewee would add: the values would not match the placeholders
+                raise ValueError(f"Cannot compile an update of {cls.__name__} with {', '.join(names)}")
+            _UPDATES[cls, names] = sql
+        for name, value in values.items():
+            setattr(self, name, value)  # a row given for a foreign key is kept as its id
+        data = self.__data__
+        stored = [fields[name].db_value(data[name]) for name in names]
+        cls._meta.database.execute_sql(sql, [*stored, key.db_value(data[key.name])])
+        self._dirty.difference_update(names)
 
 
+_INSERTS: dict[tuple[type[BaseModel], tuple[str, ...]], str] = {}
+_UPDATES: dict[tuple[type[BaseModel], tuple[str, ...]], str] = {}
 MODELS: list[type[BaseModel]] = []
 
 
 def register(model: M) -> M:
-    """Add a model to the tables every store creates; use as a class decorator."""
+    """Add a model to the tables every store creates; use as a class decorator.
+
+    Its foreign keys fetch the rows they point to with :func:`first`.
+    """
     if any(other._meta.table_name == model._meta.table_name for other in MODELS):
         raise ValueError(f"Two sandbox models use the table name {model._meta.table_name!r}")
-    MODELS.append(model)
+    for field in model._meta.refs:
+        setattr(model, field.name, _ForeignKeyAccessor(model, field, field.name))
+    with _LOCK:
+        MODELS.append(model)
+        _BOUND[0] = None  # the next session binds the new model too
     return model
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """The compiled SQL of one kind of :func:`first` lookup, and how to read its answer."""
+
+    sql: str
+    #: The fields compared, in the order of their ``?``.
+    compared: tuple[Field, ...]
+    #: The fields selected, in the order of the row's columns.
+    selected: tuple[Field, ...]
+
+
+_LOOKUPS: dict[tuple[type[Model], tuple[str, ...], tuple[str, ...] | None], _Lookup] = {}
+
+
+def _compile_lookup(model: type[Model], names: tuple[str, ...], only: tuple[str, ...] | None) -> _Lookup:
+    fields = model._meta.fields
+    selected = tuple(model._meta.sorted_fields) if only is None else tuple(fields[name] for name in only)
+    condition = functools.reduce(operator.and_, (getattr(model, name) == SQL("?") for name in names))
+    sql, params = model.select(*selected).where(condition).sql()
+    if params:  # every value is a placeholder: a compiled parameter would be reused wrongly
+        raise ValueError(f"Cannot compile a lookup of {model.__name__} by {', '.join(names)}")
+    compiled = _Lookup(f"{sql} LIMIT 1", tuple(fields[name] for name in names), selected)
+    _LOOKUPS[model, names, only] = compiled
+    return compiled
+
+
+def first(model: type[R], **equal: Any) -> R | None:
+    """The row of ``model`` whose fields equal these values (``id=...``), or None; inside a session.
+
+    As ``model.get_or_none(...)`` with equalities, but the SQL of each model and set of fields
+    is compiled once (``?`` for the values), and the row is made an instance as peewee's own
+    cursor wrapper does (without dirty fields), without building a query each time.
+    """
+    return _first(model, None, equal)
+
+
+def first_fields(model: type[R], only: tuple[str, ...], **equal: Any) -> R | None:
+    """As :func:`first`, the row with only the fields ``only`` read (the others None).
+
+    For a lookup that needs a few small fields of a row that also holds a large one (a
+    process's element list), to read only those.
+    """
+    return _first(model, only, equal)
+
+
+def _first(model: type[R], only: tuple[str, ...] | None, equal: dict[str, Any]) -> R | None:
+    names = tuple(equal)
+    lookup = _LOOKUPS.get((model, names, only)) or _compile_lookup(model, names, only)
+    values = [field.db_value(value) for field, value in zip(lookup.compared, equal.values(), strict=True)]
+    row = model._meta.database.execute_sql(lookup.sql, values).fetchone()
+    if row is None:
+        return None
+    found: Any = model(
+        __no_default__=1, **{f.name: f.python_value(v) for f, v in zip(lookup.selected, row, strict=True)}
+    )
+    found._dirty.clear()
+    return found
+
+
+def by_key(model: type[R], value: Any) -> R | None:
+    """The row of ``model`` whose primary key is ``value``, or None (:func:`first`)."""
+    key = model._meta.primary_key
+    if not isinstance(key, Field):
+        raise TypeError(f"{model.__name__} has no primary key")
+    return first(model, **{key.name: value})
+
+
+class _ForeignKeyAccessor(ForeignKeyAccessor):
+    """Peewee's accessor of a foreign key (``run.process``), fetching the row with :func:`first`."""
+
+    field: ForeignKeyField
+
+    def get_rel_instance(self, instance: Model) -> Any:
+        value = instance.__data__.get(self.name)
+        if value is not None and self.name not in instance.__rel__ and self.field.lazy_load:
+            row = first(self.rel_model, **{self.field.rel_field.name: value})
+            if row is None:
+                raise self.rel_model.DoesNotExist(f"{self.rel_model.__name__} {value} does not exist")
+            instance.__rel__[self.name] = row
+        return super().get_rel_instance(instance)
 
 
 class SandboxMeta(BaseModel):
@@ -124,6 +287,15 @@ class SandboxMeta(BaseModel):
 
 class StateFileError(ValueError):
     """A state file that the sandbox must not touch: not SQLite, foreign tables, other version."""
+
+
+def _bind(database: SqliteDatabase) -> None:
+    """Bind every model to ``database`` unless they are already (hold ``_LOCK``)."""
+    if _BOUND[0] is not database:
+        models: list[type[BaseModel]] = [SandboxMeta, *MODELS]
+        for model in models:
+            model.bind(database, bind_refs=False, bind_backrefs=False)
+        _BOUND[0] = database
 
 
 def row_dict(row: BaseModel) -> dict[str, Any]:
@@ -147,11 +319,12 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # One connection shared by the server's threads: every use holds the process-wide
         # lock (see session()), so connecting once beats reconnecting per request. WAL with
-        # synchronous=NORMAL spares an fsync per request; a crash of the machine (not of the
-        # process) may lose the last answers of a throwaway test server, never corrupt it.
+        # synchronous=OFF never waits for the disk: a crash of the process loses nothing that
+        # was answered, and a state is a test fixture, which a crash of the machine may spoil
+        # (then delete the file). NORMAL cost 0.1 ms per write, the checkpoints' syncs amortised.
         self.database = SqliteDatabase(
             str(self.path),
-            pragmas={"foreign_keys": 1, "journal_mode": "wal", "synchronous": "normal"},
+            pragmas={"foreign_keys": 1, "journal_mode": "wal", "synchronous": "off"},
             thread_safe=False,
             check_same_thread=False,
         )
@@ -162,12 +335,16 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[None]:
         """Bind every model to this store for the duration of the block, in one transaction."""
-        with (
-            _LOCK,
-            self.database.bind_ctx([SandboxMeta, *MODELS], bind_refs=False, bind_backrefs=False),
-            self.database.atomic(),
-        ):
-            yield
+        with _LOCK:
+            _OPEN.append(self.database)
+            try:
+                _bind(self.database)
+                with self.database.atomic():
+                    yield
+            finally:
+                _OPEN.pop()
+                if _OPEN:  # back to the session this one was nested in
+                    _bind(_OPEN[-1])
 
     def close(self) -> None:
         """Close the shared connection (the next use of the store reopens it)."""

@@ -30,11 +30,15 @@ def stored(sb):
 
 
 def raw_get(sb, path, *, token=True):
-    """The bytes a GET of ``path`` receives, and the error that ended the reading (or None)."""
+    """The bytes a GET of ``path`` receives, and the error that ended the reading (or None).
+
+    It reads until the connection ends, so it asks for the end (``Connection: close``): the
+    sandbox keeps connections alive otherwise.
+    """
     with socket.create_connection(("127.0.0.1", int(sb.url.rsplit(":", 1)[1])), timeout=30) as conn:
         auth = f"Authorization: Token {sb.token}\r\n" if token else ""
         host = sb.url.removeprefix("http://")
-        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n".encode())
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Connection: close\r\n\r\n".encode())
         received, pieces = b"", 0
         try:
             while data := conn.recv(65536):

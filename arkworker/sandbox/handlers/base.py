@@ -34,6 +34,7 @@ from urllib.parse import urlencode
 from peewee import Model
 
 from arkworker.sandbox.operations import Operation, get_operation
+from arkworker.sandbox.store import by_key
 
 Handler = Callable[["Call"], Any]
 M = TypeVar("M", bound=Model)
@@ -156,7 +157,7 @@ def lookup(model: type[M], pk: str, attr: Sequence[str | int] | None = None) -> 
     An id from the URL path (``attr`` None) is the 404 naming the model; an id from a body
     field is the 400 on ``attr`` (``["parent"]``, ``["elements", 2, "image"]``).
     """
-    row = model.get_or_none(model._meta.primary_key == pk)
+    row = by_key(model, pk)
     if row is None:
         raise not_found(model.__name__) if attr is None else unknown_pk(pk, attr)
     return row

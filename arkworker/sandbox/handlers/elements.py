@@ -18,7 +18,7 @@ from peewee import SQL, fn
 
 from arkworker.sandbox.handlers.base import Call, Listing, handles, invalid, lookup
 from arkworker.sandbox.handlers.process import worker_filters
-from arkworker.sandbox.store import new_id
+from arkworker.sandbox.store import first, new_id
 from arkworker.sandbox.tables import Corpus, Element, ElementPath, ElementType, Image, Transcription
 
 _CHUNK = 500  # ids per IN (...) query, well below SQLite's variable limit
@@ -202,7 +202,7 @@ def _corpus_brief(corpus: Corpus) -> dict[str, Any]:
 
 def serialize_element(element: Element, base_url: str) -> dict[str, Any]:
     """The RetrieveElement payload."""
-    has_children = ElementPath.select().where(ElementPath.parent == element.id).exists()
+    has_children = first(ElementPath, parent=element.id) is not None
     return {
         "id": element.id,
         "name": element.name,

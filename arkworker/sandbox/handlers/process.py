@@ -31,9 +31,10 @@ from arkworker.sandbox.handlers.base import (
     handles,
     invalid,
     lookup,
+    not_found,
     validate,
 )
-from arkworker.sandbox.store import BaseModel, new_id, now
+from arkworker.sandbox.store import BaseModel, by_key, first, first_fields, new_id, now
 from arkworker.sandbox.tables import Activity, Element, Process, WorkerRun, WorkerVersion
 
 ACTIVITY_STATES = ("queued", "started", "processed", "error")
@@ -51,7 +52,7 @@ def worker_run_brief(worker_run_id: str | None) -> dict[str, Any] | None:
     """``{id, summary}`` of a worker run, as nested in annotations; None for manual data."""
     if worker_run_id is None:
         return None
-    run = WorkerRun.get_or_none(WorkerRun.id == worker_run_id)
+    run = by_key(WorkerRun, worker_run_id)
     return {"id": worker_run_id, "summary": run.summary if run else None}
 
 
@@ -137,7 +138,7 @@ def set_activity(activity: Activity | None, run: WorkerRun, element_id: str, sta
             id=new_id(), worker_run=run.id, element=element_id, process=run.process_id, state=state
         )
     else:
-        Activity.update(state=state, updated=now()).where(Activity.id == activity.id).execute()
+        activity.write(state=state, updated=now())
 
 
 @handles("RetrieveWorkerVersion")
@@ -179,15 +180,16 @@ def update_worker_activity(call: Call) -> dict[str, Any]:
         },
     )
     lookup(Element, data["element_id"], ["element_id"])
-    process = run.process
+    # Not run.process: its element list (a JSON list of every element) is not needed here.
+    process = first_fields(Process, ("id", "activity_state"), id=run.process_id)
+    if process is None:
+        raise not_found("Process")
     if data["process_id"] != process.id:
         raise invalid(
             f"Worker run {run.id} belongs to process {process.id}, not {data['process_id']}.", ["process_id"]
         )
     check_activities_enabled(process, ["process_id"])
-    activity = Activity.get_or_none(
-        (Activity.worker_run == run.id) & (Activity.element == data["element_id"])
-    )
+    activity = first(Activity, worker_run=run.id, element=data["element_id"])
     current = activity.state if activity else None
     wanted = data["state"]
     if current not in _ALLOWED_FROM[wanted]:
