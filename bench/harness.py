@@ -17,7 +17,7 @@ The sandbox stamps every request with its own clock (:class:`Stamps`), so an ele
 length is measured the same way for both sides, from the first ``RetrieveElement`` to the
 last answer, without their start-up (measured by ``bench/startup.py``).
 
-Latency per API call is injected by :func:`set_latency`, the one place that knows how.
+Latency per API call is injected by :func:`set_latency` (the sandbox's ``latency`` setting).
 
 Run as ``python bench/harness.py --serve CORPUS.json [API_LEVEL]`` it is that sandbox process
 (the benchmarks start it themselves).
@@ -251,18 +251,14 @@ class _Closing:
 
 
 def set_latency(sandbox: Any, seconds: float) -> None:
-    """Every API call of ``sandbox`` answered ``seconds`` late (0: none), the state changed first.
+    """Every request to ``sandbox`` waited ``seconds`` before it is handled (0: none).
 
-    Done with a ``stall`` fault on every operation (``arkworker.sandbox.faults``), which holds
-    the answer after the request was handled, as a remote instance's round trip would. This
-    is the one function to switch when the sandbox gets a setting of its own for it.
+    The sandbox's own setting (``Sandbox.latency``): a wait in each request's thread, never
+    used up, as a remote instance's round trip would add. Set on the sandbox's own app, under
+    the :class:`Stamps` wrapped around it.
     """
-    from arkworker.sandbox.operations import operation_ids
-
-    sandbox.clear_faults()
-    if seconds > 0:
-        for operation_id in operation_ids():
-            sandbox.fault(operation_id, "stall", seconds=seconds, times=None)
+    app = sandbox.app
+    (app.app if isinstance(app, Stamps) else app).latency = seconds
 
 
 def serve(corpus_path: Path, api_level: str | None) -> None:
