@@ -421,6 +421,7 @@ def dataset_loop(
                 result.interrupted = ctx.stop.interrupted
                 break
             started = time.monotonic()
+            item = f"{dataset_set.dataset.get('id')}:{dataset_set.get('name')}"  # as --set takes it
             try:
                 dataset = dataset_set.dataset
                 state = states[dataset.get("id")]
@@ -441,13 +442,13 @@ def dataset_loop(
                 with ctx.stop.working_on(str(dataset_set)):
                     handler(dataset_set, ctx=ctx)
                 result.completed += 1
-                observer.done(Outcome(str(dataset_set), COMPLETED, time.monotonic() - started))
+                observer.done(Outcome(item, COMPLETED, time.monotonic() - started))
             except Exception as exc:
                 message = result.fail(str(dataset_set), exc)
-                observer.done(Outcome(str(dataset_set), FAILED, time.monotonic() - started, message))
+                observer.done(Outcome(item, FAILED, time.monotonic() - started, message))
             except Interrupted as exc:
                 message = result.fail(str(dataset_set), exc)
-                observer.done(Outcome(str(dataset_set), FAILED, time.monotonic() - started, message))
+                observer.done(Outcome(item, FAILED, time.monotonic() - started, message))
                 result.interrupted = exc
                 break
     finally:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -42,11 +41,6 @@ FORMAT = "arkworker-run-report"
 
 #: The report format this arkworker writes and reads.
 VERSION = 1
-
-#: A dataset set as the loop names it (``Set (train) from Dataset (<id>)``); the report gives it
-#: as ``--set`` takes it, ``<dataset id>:<set name>``.
-_SET_TEXT = re.compile(r"Set \((?P<name>.*)\) from Dataset \((?P<dataset>[^()]*)\)", re.DOTALL)
-
 
 #: What a report's ``noun`` stands for, in messages.
 _KINDS = {"element": "elements", "set": "dataset sets"}
@@ -140,7 +134,7 @@ class RunReport(RunObserver):
             "error": None if error is None else logs.redact(_describe(error)),
             "items": [
                 {
-                    "id": item_id(self.noun, outcome.item),
+                    "id": outcome.item,
                     "outcome": outcome.status,
                     "duration": round(outcome.duration, 6),
                     "error": None if outcome.error is None else logs.redact(outcome.error),
@@ -155,13 +149,6 @@ class RunReport(RunObserver):
         with written_in_place(self.path, suffix=".json") as temporary:
             temporary.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         logger.info("Run report written to %s", self.path)
-
-
-def item_id(noun: str, item: str) -> str:
-    """An item as the report gives it: an element ID, or a set as ``<dataset id>:<set name>``."""
-    if noun == "set" and (match := _SET_TEXT.fullmatch(item)):
-        return f"{match['dataset']}:{match['name']}"
-    return item
 
 
 def exit_code_of(error: BaseException | None) -> int:
