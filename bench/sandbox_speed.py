@@ -27,6 +27,7 @@ import textwrap
 from pathlib import Path
 
 import yaml
+from harness import pages_corpus
 
 HERE = Path(__file__).resolve().parent.parent
 
@@ -53,22 +54,6 @@ wall = time.perf_counter() - start
 with open(sys.argv[2], "w") as out:
     json.dump({"code": code, "stamps": stamps, "wall": wall}, out)
 """
-
-
-def corpus(count: int) -> dict:
-    """A folder of ``count`` pages, the process's elements."""
-    return {
-        "corpus": {"name": "Bench corpus"},
-        "types": [{"slug": "folder", "folder": True}, "page"],
-        "elements": [
-            {
-                "name": "Folder",
-                "type": "folder",
-                "children": [{"name": f"Page {i}", "type": "page"} for i in range(count)],
-            }
-        ],
-        "worker_run": {"process": {"elements": [f"Page {i}" for i in range(count)]}},
-    }
 
 
 def measure(checkout: Path, workdir: Path, count: int) -> tuple[float, float]:
@@ -119,7 +104,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         (workdir / "child.py").write_text(textwrap.dedent(CHILD))
-        (workdir / "corpus.yml").write_text(yaml.safe_dump(corpus(args.elements)))
+        (workdir / "corpus.yml").write_text(yaml.safe_dump(pages_corpus(args.elements)))
         for run in range(args.runs):
             # Alternate the order too: the first of a round never always gets the quietest moment.
             for checkout in checkouts if run % 2 == 0 else checkouts[::-1]:
