@@ -178,14 +178,28 @@ def test_index_is_the_plain_requirement():
             "install: give a URL ending in .whl, .tar.gz, .zip, or a git URL "
             "(git+https://github.com/teklia/arkworker).",
         ),
+        (
+            "git+file:///home/me/arkworker",
+            "Unusable --arkworker-source 'git+file:///home/me/arkworker': give a git URL "
+            "(git+https://host/arkworker.git@v0.1.0), a URL ending in .whl, .tar.gz, .zip, a local "
+            "checkout, wheel or sdist, or 'index'.",
+        ),
     ],
-    ids=["scheme", "marker", "web-page"],
+    ids=["scheme", "marker", "web-page", "local-git"],
 )
 def test_a_url_pip_cannot_install_is_refused(tmp_path, value, message):
     result = new("--dir", str(tmp_path / "out"), "--arkworker-source", value)
     assert result.exit_code == 2
     assert result.output == f"Error: {message}\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_value_is_refused(tmp_path):
+    result = new("--dir", str(tmp_path / "out"), "--arkworker-source", " ")
+    assert result.exit_code == 2
+    assert result.output == (
+        "Error: --arkworker-source is empty: give arkworker's checkout, a wheel or sdist, a URL, or 'index'.\n"
+    )
 
 
 def test_a_missing_path_is_refused(tmp_path):

@@ -46,8 +46,9 @@ INDEX = "index"
 #: What a vendored file may be: arkworker's wheel, or its sdist.
 ARCHIVE_NAME = re.compile(r"arkworker-[0-9][^-/]*(?:-[^/]+\.whl|\.tar\.gz)")
 
-#: The URL schemes pip installs a direct reference from, without an index.
-URL_SCHEMES = ("git+https", "git+ssh", "git+http", "git+file", "https", "http")
+#: The URL schemes pip installs a direct reference from, without an index, wherever it runs
+#: (``git+file`` is left out: like a ``file://`` path, it exists only on this machine).
+URL_SCHEMES = ("git+https", "git+ssh", "git+http", "https", "http")
 
 #: The endings of an archive URL pip can install (before any ``#fragment``).
 ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip")
@@ -181,6 +182,10 @@ def resolve_source(value: str | None, version: str) -> ArkworkerSource:
         return default_source(version)
     if value == INDEX:
         return index_source(version)
+    if not value.strip():
+        raise BadInput(
+            f"--arkworker-source is empty: give arkworker's checkout, a wheel or sdist, a URL, or {INDEX!r}."
+        )
     if "://" in value:
         return url_source(value)
     return path_source(Path(value).expanduser().absolute())
