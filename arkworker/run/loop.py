@@ -191,6 +191,7 @@ def run(
         )
         with context as ctx:
             ctx.with_resource(downloads.using_settings(ctx.downloads))
+            ctx.call_on_close(ctx.downloads.sessions.close)
             cache_path = cache_path or task_cache_file(app, ctx)
             if cache_path is not None:
                 ctx.cache = cache.open_cache(
