@@ -234,6 +234,15 @@ class RunOptions:
             "folder DIR (default: a demo corpus).",
         ),
     )
+    keep: bool = field(
+        default=False,
+        metadata=_option(
+            "--keep",
+            is_flag=True,
+            help="With --sandbox: keep the run's temporary work directory (its path is printed at the "
+            "end) instead of removing it.",
+        ),
+    )
     #: The worker's own ``@app.option`` values, by parameter name.
     custom: Mapping[str, Any] = field(default_factory=dict)
 

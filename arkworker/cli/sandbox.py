@@ -2,13 +2,16 @@
 
 A ``--sandbox`` run is a production run (a worker run, activities, the same API calls)
 pointed at a sandbox started in this process on a free port; the caller's own Arkindex
-variables are left out so that a run on the sandbox can never write to a real instance.
+variables are left out so that a run on the sandbox can never write to a real instance, and
+its work directory is a temporary one, so that it writes nothing into the user's home.
 The sandbox server is imported only when one is used, not by ``arkworker run`` alone.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -79,25 +82,43 @@ def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None, lat
 def run_on_sandbox(
     app: WorkerSpec, options: RunOptions, env: Mapping[str, str], *, out: TextIO | None = None
 ) -> RunResult:
-    """Run ``app`` on a fresh sandbox, then print what the run created.
+    """Run ``app`` on a fresh sandbox, in a temporary work directory, then print what the run created.
 
-    ``ARKWORKER_SANDBOX_LATENCY`` (seconds) in ``env`` makes every request of the run that slow.
+    The work directory (``$XDG_DATA_HOME/arkindex`` of the run) is a new temporary one, so
+    that nothing the run writes lands in the user's home: its path is printed at the end,
+    and it is removed unless ``--keep``. ``ARKWORKER_SANDBOX_LATENCY`` (seconds) in ``env``
+    makes every request of the run that slow.
     """
+    from arkworker.environment import Environment
     from arkworker.run import loop as runner
     from arkworker.run.generation import forced_level
     from arkworker.sandbox.report import format_report
 
     forced = forced_level(options.api_level, env)  # a forced level is also the sandbox's
     latency = latency_from(env.get(LATENCY_VARIABLE))
-    with open_sandbox(
-        options.sandbox, api_level=forced.value if forced else None, latency=latency
-    ) as sandbox:
-        elements = tuple(options.element)
-        retrying = options.retry_failed is not None  # the report's failed elements, not the process's
-        if not elements and options.elements_list is None and not retrying and app.kind != "dataset_set":
-            elements = tuple(sandbox.listed_element_ids())
-        result = runner.run(app, replace(options, element=elements), sandbox_environment(env, sandbox))
-        click.echo(format_report(sandbox), file=out)
+    data_home = Path(tempfile.mkdtemp(prefix="arkworker-sandbox-run-"))
+    work_dir = Environment(data_home=data_home).work_dir  # the run's, which has no PONOS_DATA
+    ended = False
+    try:
+        with open_sandbox(
+            options.sandbox, api_level=forced.value if forced else None, latency=latency
+        ) as sandbox:
+            elements = tuple(options.element)
+            retrying = options.retry_failed is not None  # the report's failed elements, not the process's
+            if not elements and options.elements_list is None and not retrying and app.kind != "dataset_set":
+                elements = tuple(sandbox.listed_element_ids())
+            run_env = {**sandbox_environment(env, sandbox), "XDG_DATA_HOME": str(data_home)}
+            result = runner.run(app, replace(options, element=elements), run_env)
+            click.echo(format_report(sandbox), file=out)
+        ended = True
+    finally:
+        used = work_dir.exists()  # a run stopped before its configuration never made it
+        if options.keep and used:
+            click.echo(f"The run's work directory is kept: {work_dir}", file=out)
+        else:
+            shutil.rmtree(data_home, ignore_errors=True)
+            if used and ended:
+                click.echo(f"The run's work directory {work_dir} was removed (--keep keeps it).", file=out)
     return result
 
 
