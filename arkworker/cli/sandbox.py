@@ -9,10 +9,10 @@ The sandbox server is imported only when one is used, not by ``arkworker run`` a
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -56,10 +56,17 @@ def latency_from(text: str | None, source: str = LATENCY_VARIABLE) -> float:
         ) from None
 
 
-def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None, latency: float = 0.0) -> Sandbox:
+def open_sandbox(
+    corpus: str | Path | None,
+    *,
+    api_level: str | None = None,
+    latency: float = 0.0,
+    declared_fields: Sequence[Mapping[str, Any]] = (),
+) -> Sandbox:
     """A sandbox seeded from ``corpus`` (the demo corpus when empty), bad files as one line.
 
     A folder is imported on the fly (``arkworker sandbox import``), for a run on one's own scans.
+    ``declared_fields`` (a declaration's ``configuration`` list) serve the keys the corpus leaves unset.
     """
     from arkworker.sandbox import Sandbox
     from arkworker.sandbox.corpus import CorpusError
@@ -71,7 +78,12 @@ def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None, lat
             "or a folder of images."
         )
     try:
-        return Sandbox(corpus=corpus_source(corpus) if corpus else None, api_level=api_level, latency=latency)
+        return Sandbox(
+            corpus=corpus_source(corpus) if corpus else None,
+            api_level=api_level,
+            latency=latency,
+            declared_fields=declared_fields,
+        )
     except CorpusError as exc:
         raise BadInput(str(exc)) from None
 
@@ -89,8 +101,9 @@ def run_on_sandbox(
 
     forced = forced_level(options.api_level, env)  # a forced level is also the sandbox's
     latency = latency_from(env.get(LATENCY_VARIABLE))
+    declared = [field.to_declaration() for field in app.configuration]  # the sandbox imports base only
     with open_sandbox(
-        options.sandbox, api_level=forced.value if forced else None, latency=latency
+        options.sandbox, api_level=forced.value if forced else None, latency=latency, declared_fields=declared
     ) as sandbox:
         elements = tuple(options.element)
         retrying = options.retry_failed is not None  # the report's failed elements, not the process's
