@@ -271,8 +271,7 @@ def check_command(path: Path, app_reference: str | None) -> None:
     for line in problems:
         click.echo(line)
     if problems:
-        shown = click.format_filename(path)
-        click.echo(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found in {shown}.", err=True)
+        click.echo(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found.", err=True)
         raise click.exceptions.Exit(1)  # exit 1 in click's standalone mode too
     count = len(declaration_files(path))
     click.echo(
