@@ -71,9 +71,6 @@ MISSING: Any = _Missing()
 #: The Python types ``type=`` takes, and the field type each stands for.
 PYTHON_TYPES: dict[type, str] = {bool: "bool", int: "int", float: "float", str: "string", dict: "dict"}
 
-#: The field types whose value is an object chosen in Arkindex, sent as text (an id, a slug, a name).
-REFERENCE_TYPES = ("model", "worker_version", "corpus_export", "element_type", "s3_bucket")
-
 #: How each type's value reads in a message, alone and in a list (``many``).
 EXPECTED = {
     "bool": "true or false",
