@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -59,10 +59,17 @@ def latency_from(text: str | None, source: str = LATENCY_VARIABLE) -> float:
         ) from None
 
 
-def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None, latency: float = 0.0) -> Sandbox:
+def open_sandbox(
+    corpus: str | Path | None,
+    *,
+    api_level: str | None = None,
+    latency: float = 0.0,
+    declared_fields: Sequence[Mapping[str, Any]] = (),
+) -> Sandbox:
     """A sandbox seeded from ``corpus`` (the demo corpus when empty), bad files as one line.
 
     A folder is imported on the fly (``arkworker sandbox import``), for a run on one's own scans.
+    ``declared_fields`` (a declaration's ``configuration`` list) serve the keys the corpus leaves unset.
     """
     from arkworker.sandbox import Sandbox
     from arkworker.sandbox.corpus import CorpusError
@@ -74,7 +81,12 @@ def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None, lat
             "or a folder of images."
         )
     try:
-        return Sandbox(corpus=corpus_source(corpus) if corpus else None, api_level=api_level, latency=latency)
+        return Sandbox(
+            corpus=corpus_source(corpus) if corpus else None,
+            api_level=api_level,
+            latency=latency,
+            declared_fields=declared_fields,
+        )
     except CorpusError as exc:
         raise BadInput(str(exc)) from None
 
@@ -96,12 +108,16 @@ def run_on_sandbox(
 
     forced = forced_level(options.api_level, env)  # a forced level is also the sandbox's
     latency = latency_from(env.get(LATENCY_VARIABLE))
+    declared = [field.to_declaration() for field in app.configuration]  # the sandbox imports base only
     data_home = Path(tempfile.mkdtemp(prefix="arkworker-sandbox-run-"))
     work_dir = Environment(data_home=data_home).work_dir  # the run's, which has no PONOS_DATA
     ended = False
     try:
         with open_sandbox(
-            options.sandbox, api_level=forced.value if forced else None, latency=latency
+            options.sandbox,
+            api_level=forced.value if forced else None,
+            latency=latency,
+            declared_fields=declared,
         ) as sandbox:
             elements = tuple(options.element)
             retrying = options.retry_failed is not None  # the report's failed elements, not the process's

@@ -179,7 +179,12 @@ def run(
         watch.timings = api.timings
         level = generation.api_level(api, forced)
         configuration = load_configuration(
-            environment, api, dev=options.dev, local_config=local_config, level=level
+            environment,
+            api,
+            dev=options.dev,
+            local_config=local_config,
+            level=level,
+            fields=app.configuration,
         )
         logs.redact_secrets(configuration.secrets)
         if options.verbose or configuration.debug:

@@ -108,6 +108,10 @@ class Sandbox:
     waited before every request is handled, API, schema, IIIF, uploads and storage alike, as
     on a remote instance (``latency=0.02``: 20 ms per call); unlike a fault it is never used
     up, recorded, or cleared by :meth:`reset`, and :attr:`latency` changes it at any time.
+    ``declared_fields`` are the configuration fields of the worker to run (a declaration
+    file's ``configuration`` list): the worker run's configuration uses their defaults and
+    secret flags for the keys the corpus leaves unset, as an Arkindex instance that imported
+    the worker's declaration would.
 
     The state can be inspected (:meth:`objects`, :meth:`created`) whether or not the server
     runs; :attr:`url` and :meth:`env` need a started server.
@@ -125,10 +129,11 @@ class Sandbox:
         iiif_max_area: int = DEFAULT_MAX_AREA,
         api_level: str | None = None,
         latency: float = 0.0,
+        declared_fields: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         if isinstance(corpus, str | Path) and Path(corpus).is_dir():
             corpus = _import_folder(corpus)
-        self._spec: CorpusSpec = load_corpus(corpus)
+        self._spec: CorpusSpec = load_corpus(corpus, declared_fields)
         #: The Arkindex generation served: ``legacy`` or ``current``.
         self.api_level: str = check_api_level(api_level or self._spec.api_level or DEFAULT_API_LEVEL)
         self.store = Store(db_path)
