@@ -358,3 +358,19 @@ def test_a_missing_report_is_one_line_on_the_run_page(tmp_path: Path) -> None:
         (tmp_path / "later.json").write_text('{"format": "something else"}')
         problem = page(sandbox, "/view/run").one("p", class_="problem").text
         assert problem.startswith(f"The run report {tmp_path / 'later.json'} is not an arkworker run report")
+
+
+def test_overlapping_entity_spans_each_keep_their_text() -> None:
+    from arkworker.sandbox.viewer.state import segments
+
+    first = {"offset": 0, "length": 9, "type": "a"}
+    second = {"offset": 5, "length": 10, "type": "b"}
+    beyond = {"offset": 12, "length": 50, "type": "c"}
+    pieces = segments("Dear Paris folk", [first, second, beyond])
+    assert [(piece.text, [span["type"] for span in piece.spans]) for piece in pieces] == [
+        ("Dear ", ["a"]),
+        ("Pari", ["a", "b"]),
+        ("s f", ["b"]),
+        ("olk", ["b", "c"]),  # the span past the text, clipped
+    ]
+    assert "".join(piece.text for piece in pieces) == "Dear Paris folk"

@@ -29,7 +29,7 @@ from peewee import SQL, fn
 from arkworker.sandbox.handlers.classifications import Classification, MLClass
 from arkworker.sandbox.handlers.entities import Entity, EntityType, TranscriptionEntity
 from arkworker.sandbox.handlers.metadata import MetaData
-from arkworker.sandbox.store import MODELS, BaseModel, SandboxMeta
+from arkworker.sandbox.store import MODELS, BaseModel
 from arkworker.sandbox.tables import (
     Activity,
     Corpus,
@@ -126,10 +126,8 @@ def created_counts() -> dict[str, dict[str, int]]:
 
 
 def corpus_facts() -> dict[str, Any]:
-    """The corpus's name and description, and the sandbox's worker run id."""
-    corpus = first_row(Corpus.select(Corpus.name, Corpus.description)) or {"name": "", "description": ""}
-    meta = SandboxMeta.get_or_none(SandboxMeta.key == "worker_run_id")
-    return {**corpus, "worker_run_id": meta.value if meta else None}
+    """The corpus's name and description."""
+    return first_row(Corpus.select(Corpus.name, Corpus.description)) or {"name": "", "description": ""}
 
 
 # -- the tree ------------------------------------------------------------------------------------
