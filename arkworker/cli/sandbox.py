@@ -102,6 +102,7 @@ def run_on_sandbox(
     makes every request of the run that slow.
     """
     from arkworker.environment import Environment
+    from arkworker.cli import viewer
     from arkworker.run import loop as runner
     from arkworker.run.generation import forced_level
     from arkworker.sandbox.report import format_report
@@ -124,8 +125,11 @@ def run_on_sandbox(
             if not elements and options.elements_list is None and not retrying and app.kind != "dataset_set":
                 elements = tuple(sandbox.listed_element_ids())
             run_env = {**sandbox_environment(env, sandbox), "XDG_DATA_HOME": str(data_home)}
-            result = runner.run(app, replace(options, element=elements), run_env)
-            click.echo(format_report(sandbox), file=out)
+            with viewer.report_for_view(options) as options:
+                result = runner.run(app, replace(options, element=elements), run_env)
+                click.echo(format_report(sandbox), file=out)
+                if options.view:
+                    viewer.view_results(sandbox, options.report, out)
         ended = True
     finally:
         used = work_dir.exists()  # a run stopped before its configuration never made it
@@ -192,6 +196,14 @@ def _fault_rules(ctx: click.Context, param: click.Parameter, specs: tuple[str, .
     help=f"Wait this long before every request, as a remote instance would (0.02: 20 ms; default 0; "
     f"also ${LATENCY_VARIABLE}).",
 )
+@click.option(
+    "--report",
+    "report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Show this run report (what a run writes with --report FILE) on the results viewer's run "
+    "summary, read again at each visit: it may be written later.",
+)
 def serve_command(
     corpus: Path | None,
     port: int,
@@ -199,8 +211,14 @@ def serve_command(
     faults: list[FaultRule],
     api_level: str | None,
     latency: float,
+    report: Path | None,
 ) -> None:
-    """Serve CORPUS (YAML or JSON, or a folder of images; default: the demo corpus) until Ctrl+C."""
+    """Serve CORPUS (YAML or JSON, or a folder of images; default: the demo corpus) until Ctrl+C.
+
+    The results viewer is at the sandbox's address: the corpus tree, each page with what the
+    workers made on it, the run summary.
+    """
+    from arkworker.cli.viewer import report_reader
     from arkworker.sandbox.corpus import CorpusError
     from arkworker.sandbox.serve import serve_forever
 
@@ -213,6 +231,7 @@ def serve_command(
             faults=faults,
             api_level=api_level,
             latency=latency,
+            report=report_reader(report) if report else None,
         )
     except CorpusError as exc:
         raise BadInput(str(exc)) from None

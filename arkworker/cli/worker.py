@@ -79,6 +79,10 @@ class Invocation:
             raise BadInput(
                 "--keep is for --sandbox runs, whose work directory is temporary: add --sandbox, or drop --keep."
             )
+        if options.view and options.sandbox is None:
+            raise BadInput(
+                "--view shows what a run made on a sandbox: add --sandbox (arkworker run APP --sandbox --view)."
+            )
         with logs.run_logging(self.stream, verbose=options.verbose):
             try:
                 if options.sandbox is not None:
