@@ -101,8 +101,8 @@ def run_on_sandbox(
     and it is removed unless ``--keep``. ``ARKWORKER_SANDBOX_LATENCY`` (seconds) in ``env``
     makes every request of the run that slow.
     """
-    from arkworker.environment import Environment
     from arkworker.cli import viewer
+    from arkworker.environment import Environment
     from arkworker.run import loop as runner
     from arkworker.run.generation import forced_level
     from arkworker.sandbox.report import format_report

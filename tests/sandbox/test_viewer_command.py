@@ -71,7 +71,7 @@ def test_view_after_a_run_serves_the_viewer_until_ctrl_c(tmp_path: Path) -> None
             process.kill()
             process.wait()
     assert process.returncode == 0, errors
-    assert rest == "Viewer stopped.\n"
+    assert rest.startswith("Viewer stopped.\nThe run's work directory ")
     written = re.search(r"Run report written to (\S+)", errors)
     assert written, errors
     assert not Path(written.group(1)).exists()
