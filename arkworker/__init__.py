@@ -36,6 +36,7 @@ from arkworker.errors import (
     OperationUnavailable,
     RegistrationError,
 )
+from arkworker.fields import Field
 
 if TYPE_CHECKING:
     from arkworker.app import Worker
@@ -66,6 +67,7 @@ __all__ = [
     "Context",
     "DatasetState",
     "ElementType",
+    "Field",
     "InvalidArgument",
     "Listing",
     "MetaType",

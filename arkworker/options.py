@@ -234,6 +234,24 @@ class RunOptions:
             "folder DIR (default: a demo corpus).",
         ),
     )
+    keep: bool = field(
+        default=False,
+        metadata=_option(
+            "--keep",
+            is_flag=True,
+            help="With --sandbox: keep the run's temporary work directory (its path is printed at the "
+            "end) instead of removing it.",
+        ),
+    )
+    view: bool = field(
+        default=False,
+        metadata=_option(
+            "--view",
+            is_flag=True,
+            help="With --sandbox: after the run, serve the results viewer (each page's image with the "
+            "polygons, texts and classes made, the run summary) and print its URL, until Ctrl+C.",
+        ),
+    )
     #: The worker's own ``@app.option`` values, by parameter name.
     custom: Mapping[str, Any] = field(default_factory=dict)
 

@@ -23,7 +23,8 @@ Example::
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar, overload
@@ -31,6 +32,8 @@ from typing import Any, TypeVar, overload
 import click
 
 from arkworker.errors import RegistrationError
+from arkworker.fields import Field, check_declared
+from arkworker.manifest import SHM_SIZE_NAME, SLUG_PATTERN, USAGES, display_name_for, is_shm_size
 from arkworker.models import Element
 from arkworker.options import BUILTIN_OPTION_NAMES
 
@@ -104,20 +107,50 @@ class OptionSpec:
         return str(self.to_click().name)
 
 
+#: The type a worker is declared with when it gives none (the format's ``type`` is free text).
+DEFAULT_WORKER_TYPE = "worker"
+
+
 class WorkerSpec:
-    """An Arkindex worker's declaration: a name, handlers and options.
+    """An Arkindex worker's declaration: a name, handlers, options and configuration fields.
 
     Use :class:`arkworker.Worker`, which adds :meth:`~arkworker.app.Worker.run`; the runner
     and the command line accept any ``WorkerSpec``.
 
     :param name: the worker's name, shown in logs and in ``--help``.
-    :param description: one sentence shown in ``--help``.
+    :param description: one sentence shown in ``--help``, and in Arkindex (default: the display name).
     :param cache: whether the worker can use the SQLite cache of an Arkindex process.
     :param jobs: how many elements are processed at once by default (``--jobs`` overrides it).
+    :param configuration: the worker's configuration fields (:class:`~arkworker.fields.Field`),
+        before those of :meth:`config_field`.
+
+    What only its Arkindex declaration (``arkworker declare``) uses:
+
+    :param slug: the worker's slug in Arkindex (default: the name, when it is a valid slug).
+    :param display_name: its name in Arkindex (default: the name as words, ``ocr-lines`` → ``Ocr lines``).
+    :param type: its type in Arkindex, free text such as ``recognizer``, ``classifier``, ``dla``
+        (default: ``worker``).
+    :param gpu_usage: ``disabled`` (default), ``supported`` or ``required``.
+    :param model_usage: the same, for a model.
+    :param docker_command: the command Arkindex runs in the worker's image (default: the image's CMD).
+    :param docker_shm_size: the image's shared memory, ``<number>[b|k|m|g]`` (default: Docker's 64m).
     """
 
     def __init__(
-        self, name: str, description: str | None = None, *, cache: bool = False, jobs: int = 1
+        self,
+        name: str,
+        description: str | None = None,
+        *,
+        cache: bool = False,
+        jobs: int = 1,
+        configuration: Iterable[Field] = (),
+        slug: str | None = None,
+        display_name: str | None = None,
+        type: str | None = None,
+        gpu_usage: str = "disabled",
+        model_usage: str = "disabled",
+        docker_command: str | None = None,
+        docker_shm_size: str | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise RegistrationError("Worker() needs a non-empty name, e.g. Worker('my-worker').")
@@ -127,15 +160,44 @@ class WorkerSpec:
                 f"a whole number from 1 to {MAX_JOBS}."
             )
         self.name = name
-        self.description = description
+        self.description = _declared_text(name, "description", description, None)
         self.cache = bool(cache)
         self.jobs = jobs
+        if slug is not None and not (isinstance(slug, str) and SLUG_PATTERN.fullmatch(slug)):
+            raise RegistrationError(
+                f"Worker({name!r}, slug={slug!r}): a slug has 1 to 100 letters, digits, dashes or "
+                "underscores, e.g. slug='ocr-lines'."
+            )
+        self._slug = slug
+        self.display_name = _declared_text(name, "display_name", display_name, 100)
+        self.type = _declared_text(name, "type", type, 100)
+        for label, usage in (("gpu_usage", gpu_usage), ("model_usage", model_usage)):
+            if usage not in USAGES:
+                raise RegistrationError(
+                    f"Worker({name!r}, {label}={usage!r}): give one of {', '.join(repr(u) for u in USAGES)}."
+                )
+        self.gpu_usage = gpu_usage
+        self.model_usage = model_usage
+        self.docker_command = _declared_text(name, "docker_command", docker_command, None)
+        if docker_shm_size is not None and not is_shm_size(docker_shm_size):
+            raise RegistrationError(
+                f"Worker({name!r}, docker_shm_size={docker_shm_size!r}) is not a {SHM_SIZE_NAME}: "
+                "a number above 0 and a lowercase unit, e.g. '512m' or '2g'."
+            )
+        self.docker_shm_size = docker_shm_size
         self._handler: HandlerSpec | None = None
         self._setup: list[HandlerSpec] = []
         self._teardown: list[HandlerSpec] = []
         self._finish: list[HandlerSpec] = []
         self._options: list[OptionSpec] = []
+        self._fields: list[Field] = []
         self._started = False
+        if isinstance(configuration, Field) or not isinstance(configuration, Iterable):
+            raise RegistrationError(
+                f"Worker({name!r}, configuration={configuration!r}): give a list of Field(...)."
+            )
+        for declared in configuration:
+            self._add_field(declared)
 
     def __repr__(self) -> str:
         kind = self.kind or "no handler"
@@ -271,6 +333,33 @@ class WorkerSpec:
 
         return decorator
 
+    def config_field(
+        self, key: str | Field, type: str | type | None = None, **attrs: Any
+    ) -> Callable[[F], F]:
+        """Declare a configuration field, a key of ``ctx.config``; takes :class:`~arkworker.fields.Field`'s arguments::
+
+            @app.config_field("threshold", type=float, default=0.5, help="Minimal confidence.")
+            @app.config_field("advanced", children=[Field("dropout", default=0.1)])  # ctx.config["advanced.dropout"]
+
+        ``@app.config_field(Field(...))`` takes a field made beforehand. Fields are declared in
+        the order of the decorators, top first, after those of ``Worker(configuration=...)``.
+        """
+        self._check_not_started("config_field")
+        if isinstance(key, Field):
+            if type is not None or attrs:
+                raise RegistrationError(
+                    f"@app.config_field({key!r}, ...): give either a Field or its arguments, not both."
+                )
+            declared = key
+        else:
+            declared = Field(key, type, **attrs)
+        self._add_field(declared)
+
+        def decorator(func: F) -> F:
+            return func
+
+        return decorator
+
     # -- What was registered ------------------------------------------------------------
 
     @property
@@ -299,6 +388,46 @@ class WorkerSpec:
     def options(self) -> Sequence[OptionSpec]:
         return tuple(self._options)
 
+    @property
+    def configuration(self) -> Sequence[Field]:
+        """The declared configuration fields, in order (a group holds its children)."""
+        return tuple(self._fields)
+
+    @property
+    def slug(self) -> str | None:
+        """The worker's slug in Arkindex: the one given, else the name if it is a valid slug."""
+        if self._slug is not None:
+            return self._slug
+        return self.name if SLUG_PATTERN.fullmatch(self.name) else None
+
+    def declaration(self) -> dict[str, Any]:
+        """The worker's Arkindex declaration (``arkindex/<slug>.yml``) as data, in the format's key order.
+
+        Valid for the format's rules by construction: every part was checked when declared.
+        Raises :class:`RegistrationError` when the worker has no slug to declare.
+        """
+        slug = self.slug
+        if slug is None:
+            raise RegistrationError(
+                f"Worker {self.name!r} has no slug for Arkindex (1 to 100 letters, digits, dashes or "
+                f"underscores): give Worker({self.name!r}, slug={_suggest_slug(self.name)!r})."
+            )
+        display_name = self.display_name or display_name_for(self.name)[:100]
+        document: dict[str, Any] = {
+            "slug": slug,
+            "display_name": display_name,
+            "type": self.type or DEFAULT_WORKER_TYPE,
+            "description": self.description or display_name,
+            "gpu_usage": self.gpu_usage,
+            "model_usage": self.model_usage,
+        }
+        docker = {"command": self.docker_command, "shm_size": self.docker_shm_size}
+        if any(value is not None for value in docker.values()):
+            document["docker"] = {key: value for key, value in docker.items() if value is not None}
+        if self._fields:
+            document["configuration"] = [declared.to_declaration() for declared in self._fields]
+        return document
+
     def freeze(self) -> None:
         """Refuse any further registration: called by the runner when a run starts."""
         self._started = True
@@ -311,6 +440,14 @@ class WorkerSpec:
                 f"Worker {self.name!r} is already running: @app.{method} must be used at "
                 "import time, before app.run() or 'arkworker run'. Move the registration to module level."
             )
+
+    def _add_field(self, declared: Any) -> None:
+        if not isinstance(declared, Field):
+            raise RegistrationError(
+                f"Worker {self.name!r}: {declared!r} is not a configuration field; give Field(...)."
+            )
+        check_declared([*self._fields, declared])
+        self._fields.append(declared)
 
     def _register(self, kind: str, func: Callable[..., Any] | None, **options: Any) -> Any:
         self._check_not_started(kind)
@@ -339,6 +476,24 @@ class WorkerSpec:
         else:
             self._teardown.append(spec)
         return func
+
+
+def _declared_text(name: str, label: str, value: Any, limit: int | None) -> str | None:
+    """A text of the worker's declaration, checked: non-blank, at most ``limit`` characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise RegistrationError(f"Worker({name!r}, {label}={value!r}): give non-empty text, or leave it out.")
+    if limit is not None and len(value) > limit:
+        raise RegistrationError(
+            f"Worker({name!r}, {label}=...): {len(value)} characters, Arkindex accepts at most {limit}."
+        )
+    return value
+
+
+def _suggest_slug(name: str) -> str:
+    """The closest valid slug to a name (``"My worker!"`` → ``my-worker``)."""
+    return "-".join(re.findall(r"[a-z0-9]+", name.lower()))[:100] or "my-worker"
 
 
 def _open_image_accepts(arguments: Mapping[str, Any]) -> bool:

@@ -8,7 +8,8 @@ is dark paper) or on a folder of your own scans, with no Arkindex instance:
 
 Each page gets a ``dark`` or ``light`` classification, and the run writes a report,
 ``brightness.json``, in the work directory (``$XDG_DATA_HOME/arkindex``, or
-``$PONOS_DATA/current`` in an Arkindex task).
+``$PONOS_DATA/current`` in an Arkindex task; a temporary one on a sandbox, which
+``--keep`` keeps: ``arkworker run examples/brightness.py --sandbox --keep``).
 """
 
 import json

@@ -170,7 +170,7 @@ def test_an_api_url_that_is_no_url_is_a_usage_error(url):
 def test_a_schema_file_that_does_not_exist_is_a_usage_error(tmp_path):
     missing = str(tmp_path / "schema.json")
     with pytest.raises(BadInput) as raised:
-        connect({"ARKINDEX_API_SCHEMA_URL": missing})
+        connect({"ARKINDEX_API_URL": "http://127.0.0.1:9/", "ARKINDEX_API_SCHEMA_URL": missing})
     assert str(raised.value) == (
         f"ARKINDEX_API_SCHEMA_URL={missing!r} is neither an http(s) URL nor an existing file: set it to the URL "
         "or the path of an OpenAPI schema in JSON, or unset it to use the instance's own"

@@ -2,6 +2,7 @@
 
 import io
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -35,14 +36,14 @@ def test_dataset_stats_writes_its_report(arkworker_run, arkworker_sandbox, tmp_p
     assert requests_of(arkworker_sandbox, "DownloadArtifact") == []
 
 
-def test_dataset_stats_on_the_sandbox_command_line(tmp_path):
+def test_dataset_stats_on_the_sandbox_command_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the run's work directory is made
     stream = io.StringIO()
     code, result = invoke_app(
-        locate_app(str(EXAMPLE)),
-        ["--sandbox"],
-        env={"XDG_DATA_HOME": str(tmp_path), "ARKWORKER_RETRY_BACKOFF": "0"},
-        stream=stream,
+        locate_app(str(EXAMPLE)), ["--sandbox", "--keep"], env={"ARKWORKER_RETRY_BACKOFF": "0"}, stream=stream
     )
     assert code == 0, stream.getvalue()
     assert result.summary == "Ran on 3 sets: 3 completed, 0 failed"
-    assert (tmp_path / "arkindex" / "dataset-stats.md").is_file()
+    (work_dir,) = tmp_path.glob("arkworker-sandbox-run-*/arkindex")
+    assert f"The run's work directory is kept: {work_dir}" in stream.getvalue()
+    assert (work_dir / "dataset-stats.md").is_file()

@@ -239,10 +239,15 @@ def test_three_processes_on_one_queue_process_each_element_once(tmp_path):
         outputs = [worker.communicate(timeout=120)[1] for worker in workers]
         texts = [row["element_id"] for row in sandbox.created()["transcriptions"]]
         states = [row["state"] for row in sandbox.objects("activities")]
-    assert [worker.returncode for worker in workers] == [0, 0, 0], outputs
+    # A process that starts once the others emptied the queue has nothing to do: it says so and
+    # exits 1, as the reference does; every other one processed its share.
+    for worker, output in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0 or (worker.returncode == 1 and "No elements to process" in output), (
+            output
+        )
     assert sorted(texts) == sorted(sandbox.process_element_ids())  # each element once
     assert states == ["processed"] * MANY
-    counts = [int(output.split("Ran on ")[1].split(" ")[0]) for output in outputs]
+    counts = [int(output.split("Ran on ")[1].split(" ")[0]) for output in outputs if "Ran on " in output]
     assert sum(counts) == MANY
 
 

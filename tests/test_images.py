@@ -618,3 +618,24 @@ def test_resize_zone_url_asks_the_zone_at_another_size(element):
         assert Image.open(io.BytesIO(answer.content)).size == (50, 25)
     with pytest.raises(ValueError, match="has no zone"):
         element("Folder").resize_zone_url("50,")
+
+
+def test_a_run_downloads_each_thread_s_images_through_one_kept_session():
+    import threading
+
+    from arkworker.images.downloads import DownloadSettings, session_for, using_settings
+
+    settings = DownloadSettings()
+    with using_settings(settings):
+        with session_for(None) as first, session_for(None) as second:
+            assert first is second  # the connection to the image server is kept for the next image
+        other = []
+        thread = threading.Thread(target=lambda: other.append(settings.sessions.get()))
+        thread.start()
+        thread.join()
+        assert other[0] is not first  # no session shared between threads
+    settings.sessions.close()
+    assert settings.sessions.get() is not first  # closed at the end of the run: a new one after
+    with session_for(None) as outside:  # no run: a session of its own, closed after the download
+        assert outside is not first
+    settings.sessions.close()

@@ -175,11 +175,14 @@ def test_run_on_a_folder_of_scans(scans, tmp_path):
         str(ROOT / "examples" / "brightness.py"),
         "--sandbox",
         str(scans),
-        env={"XDG_DATA_HOME": str(tmp_path / "xdg")},
+        "--keep",
+        env={"TMPDIR": str(tmp_path)},  # where the run's work directory is made
     )
     assert completed.returncode == 0, completed.stderr
     assert "Ran on 6 elements: 6 completed, 0 failed" in completed.stderr
-    report = json.loads((tmp_path / "xdg" / "arkindex" / "brightness.json").read_text())
+    (work_dir,) = tmp_path.glob("arkworker-sandbox-run-*/arkindex")
+    assert completed.stdout.splitlines()[-1] == f"The run's work directory is kept: {work_dir}"
+    report = json.loads((work_dir / "brightness.json").read_text())
     classes = {entry["name"]: entry["class"] for entry in report.values()}
     assert classes == {"a": "light", "b": "dark", "c": "dark", "p1": "light", "p2": "dark", "p10": "light"}
     assert not (scans / "corpus.yml").exists()  # imported on the fly, nothing written

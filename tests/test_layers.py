@@ -15,13 +15,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "arkworker"
 
 #: Layers from the bottom up; a module may import its own layer and the ones below it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "enums", "environment", "files", "version")),
+    ("base", ("errors", "enums", "environment", "files", "manifest", "version")),
     ("api", ("api",)),
     ("images", ("images",)),
     ("models", ("models",)),
     ("storage", ("storage", "archives")),
     ("helpers", ("helpers",)),
-    ("declarations", ("spec", "options")),
+    ("declarations", ("spec", "options", "fields")),
     ("run", ("run",)),
     # Side stacks: the fake Arkindex and the project templates know nothing of the runtime.
     ("sandbox", ("sandbox",)),

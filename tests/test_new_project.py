@@ -188,3 +188,22 @@ def test_the_dockerfile_steps_install_and_run_the_worker(base, venv, shell, elem
     corpus = project / "tests" / "corpus.yml"
     started = run(venv / command[0], *command[1:], "--sandbox", corpus, cwd=elsewhere, env=shell)
     assert "Ran on 2 elements: 2 completed, 0 failed" in started.stderr
+
+
+def test_the_installed_wheel_serves_the_results_viewer(base, venv, shell, element_project):
+    """The viewer's templates, stylesheet and script are package data: found in the wheel, not the checkout."""
+    script = (
+        "import urllib.request\n"
+        "from arkworker.sandbox import Sandbox\n"
+        "with Sandbox() as sandbox:\n"
+        "    for path in ('/', '/view/run', '/view/static/viewer.css', '/view/static/viewer.js'):\n"
+        "        with urllib.request.urlopen(sandbox.url + path) as answer:\n"
+        "            print(path, answer.status, len(answer.read()) > 100)\n"
+    )
+    served = run(venv / "python", "-c", script, cwd=base, env=shell)
+    assert served.stdout.splitlines() == [
+        "/ 200 True",
+        "/view/run 200 True",
+        "/view/static/viewer.css 200 True",
+        "/view/static/viewer.js 200 True",
+    ]

@@ -80,6 +80,8 @@ def test_the_pytest_plugin_is_light():
         ["sandbox", "--help"],
         ["sandbox", "serve", "--help"],
         ["cache", "--help"],
+        ["declare", "--help"],
+        ["check", "--help"],
         ["--version"],
     ],
     ids=" ".join,

@@ -20,7 +20,9 @@ applies exactly one policy, :meth:`Api.request`, documented in the README ("Retr
   tests use); ``ARKWORKER_RETRY_ATTEMPTS`` changes the number of attempts.
 
 Every request has a connect timeout, a read timeout and a total budget, the schema download
-included (:class:`Timeouts`, enforced by :mod:`arkworker.api.transport`).
+included (:class:`Timeouts`, enforced by :mod:`arkworker.api.transport`). The instance is
+``ARKINDEX_API_URL``, which has no default (arkindex-client's is a public instance): these
+settings are read and checked by :class:`ApiSettings` before anything is sent.
 """
 
 from __future__ import annotations
@@ -50,7 +52,10 @@ from arkworker.errors import BadInput, ConfigurationError
 
 logger = logging.getLogger("arkworker")
 
-DEFAULT_API_URL = "https://arkindex.teklia.com/"
+#: The address error messages give as an example of an instance. Unlike arkindex-client,
+#: arkworker has no default address: a run without ``ARKINDEX_API_URL`` would send its token
+#: to this public instance, and wait through its retries if it is unreachable.
+EXAMPLE_API_URL = "https://arkindex.teklia.com/"
 
 #: Methods whose repetition has no more effect than one request (RFC 9110, 9.2.2), and PATCH:
 #: Arkindex's partial updates set fields, so applying one twice changes nothing more.
@@ -321,7 +326,7 @@ class Api:
     def _unexpected(self, operation_id: str, what: str) -> UnexpectedAnswer:
         return UnexpectedAnswer(
             f"{operation_id} got {what} from {self.url} instead of the API's JSON: check ARKINDEX_API_URL "
-            f"(the address of an Arkindex instance, such as {DEFAULT_API_URL}) and that no proxy or "
+            f"(the address of an Arkindex instance, such as {EXAMPLE_API_URL}) and that no proxy or "
             "login page stands in between"
         )
 
@@ -449,8 +454,10 @@ def client_options(env: Mapping[str, str]) -> dict[str, Any]:
 
     Empty values count as unset. ``ARKINDEX_TASK_TOKEN`` (scheme ``Ponos``) wins over
     ``ARKINDEX_API_TOKEN`` (scheme ``Token``); ``ARKINDEX_API_AUTH_SCHEME`` overrides the scheme.
+    A missing or malformed address is a :class:`BadInput` (:func:`_check_addresses`).
     """
-    options: dict[str, Any] = {"base_url": env.get("ARKINDEX_API_URL") or DEFAULT_API_URL}
+    _check_addresses(env)
+    options: dict[str, Any] = {"base_url": env["ARKINDEX_API_URL"]}
     if env.get("ARKINDEX_TASK_TOKEN"):
         options.update(token=env["ARKINDEX_TASK_TOKEN"], auth_scheme="Ponos")
     elif env.get("ARKINDEX_API_TOKEN"):
@@ -464,42 +471,69 @@ def client_options(env: Mapping[str, str]) -> dict[str, Any]:
     return options
 
 
+@dataclass(frozen=True)
+class ApiSettings:
+    """Everything the environment says about reaching the API, read and checked without sending anything.
+
+    A run reads them with its other inputs, so that a missing ``ARKINDEX_API_URL`` or a bad
+    timeout is one line before its first call, and connects (:meth:`connect`) only once
+    every input is known to be usable.
+    """
+
+    options: Mapping[str, Any]
+    policy: RetryPolicy
+    timeouts: Timeouts
+    network: NetworkSettings
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], policy: RetryPolicy | None = None) -> ApiSettings:
+        """Read ``env``; a bad number, or a missing or malformed address, is a :class:`BadInput`."""
+        policy = policy or RetryPolicy.from_env(env)
+        timeouts = Timeouts.from_env(env)
+        network = NetworkSettings.from_env(env)
+        return cls(options=client_options(env), policy=policy, timeouts=timeouts, network=network)
+
+    def connect(self, *, pool_size: int = DEFAULT_POOL_SIZE) -> Api:
+        """Build the API client; the schema download (its first request) is retried like a GET.
+
+        ``pool_size`` is the number of connections to the API kept open for reuse: at least
+        the number of threads sharing the Api (``--jobs``), 32 by default. A schema that
+        cannot be obtained or read is a :class:`ConfigurationError` naming the cause.
+        """
+        timeouts = self.timeouts
+        adapter = TimedAdapter(timeouts.connect, timeouts.read, timeouts.total, pool_size=pool_size)
+
+        def build() -> ArkindexClient:
+            try:
+                return TimedClient(adapter, self.network, **self.options)
+            except SchemaError as exc:
+                if exc.__cause__ is not None and is_transient(exc.__cause__):
+                    raise exc.__cause__ from exc
+                raise
+
+        try:
+            client = self.policy.call(build, describe="Loading the API schema")
+        except Exception as exc:  # any failure to get or read the schema: told as one line
+            raise ConfigurationError(
+                _schema_problem(self.options.get("schema_url") or self.options["base_url"], exc)
+            ) from exc
+        return Api(client, self.policy)
+
+
 def connect(
     env: Mapping[str, str], policy: RetryPolicy | None = None, *, pool_size: int = DEFAULT_POOL_SIZE
 ) -> Api:
-    """Build the API client from the environment; the schema download is retried like a GET.
+    """Build the API client from the environment (:class:`ApiSettings`, then its :meth:`~ApiSettings.connect`).
 
     The proxies (``HTTP_PROXY``, ``HTTPS_PROXY``, ``NO_PROXY``…) and the CA bundle
     (``REQUESTS_CA_BUNDLE``, ``CURL_CA_BUNDLE``) are read from ``env`` here, once, not by
     requests at every call (:class:`~arkworker.api.transport.NetworkSettings`).
-    ``pool_size`` is the number of connections to the API kept open for reuse: at least the
-    number of threads sharing the Api (``--jobs``), 32 by default.
 
-    A malformed ``ARKINDEX_API_URL`` or ``ARKINDEX_API_SCHEMA_URL`` is a :class:`BadInput`; a
-    schema that cannot be obtained or read is a :class:`ConfigurationError` naming the cause.
+    A missing or malformed ``ARKINDEX_API_URL``, or a malformed ``ARKINDEX_API_SCHEMA_URL``,
+    is a :class:`BadInput`; a schema that cannot be obtained or read is a
+    :class:`ConfigurationError` naming the cause.
     """
-    _check_addresses(env)
-    policy = policy or RetryPolicy.from_env(env)
-    timeouts = Timeouts.from_env(env)
-    options = client_options(env)
-    adapter = TimedAdapter(timeouts.connect, timeouts.read, timeouts.total, pool_size=pool_size)
-    network = NetworkSettings.from_env(env)
-
-    def build() -> ArkindexClient:
-        try:
-            return TimedClient(adapter, network, **options)
-        except SchemaError as exc:
-            if exc.__cause__ is not None and is_transient(exc.__cause__):
-                raise exc.__cause__ from exc
-            raise
-
-    try:
-        client = policy.call(build, describe="Loading the API schema")
-    except Exception as exc:  # any failure to get or read the schema: told as one line
-        raise ConfigurationError(
-            _schema_problem(options.get("schema_url") or options["base_url"], exc)
-        ) from exc
-    return Api(client, policy)
+    return ApiSettings.from_env(env, policy).connect(pool_size=pool_size)
 
 
 class TimedClient(ArkindexClient):
@@ -544,12 +578,17 @@ def _is_http_url(value: str) -> bool:
 
 
 def _check_addresses(env: Mapping[str, str]) -> None:
-    """Refuse an API or schema address that cannot work, before anything is sent."""
+    """Refuse a missing API address, or an API or schema address that cannot work, before anything is sent."""
     url = env.get("ARKINDEX_API_URL")
-    if url and not _is_http_url(url):
+    if not url:  # no default: it would send the run's token to a public instance
+        raise BadInput(
+            "ARKINDEX_API_URL is not set: set it to the address of your Arkindex instance "
+            "(ARKINDEX_API_URL=https://arkindex.example.com/), or run on a local sandbox with --sandbox."
+        )
+    if not _is_http_url(url):
         raise BadInput(
             f"ARKINDEX_API_URL={url!r} is not an http(s) URL: set it to the address of the Arkindex "
-            f"instance, such as {DEFAULT_API_URL}"
+            f"instance, such as {EXAMPLE_API_URL}"
         )
     schema = env.get("ARKINDEX_API_SCHEMA_URL")
     if schema and not _is_http_url(schema) and not Path(schema).is_file():
@@ -567,7 +606,7 @@ def _schema_problem(source: str, exc: Exception) -> str:
         answer = _markup(cause.doc) if cause.doc.lstrip().startswith("<") else f"a text {_quote(cause.doc)}"
         return (
             f"The Arkindex API schema from {source} is not JSON: the server answered {answer}. "
-            f"{check}: it must be the address of an Arkindex instance, such as {DEFAULT_API_URL}"
+            f"{check}: it must be the address of an Arkindex instance, such as {EXAMPLE_API_URL}"
         )
     if isinstance(cause, requests.RequestException | OSError):
         return (
@@ -577,7 +616,7 @@ def _schema_problem(source: str, exc: Exception) -> str:
     return (
         f"The document from {source} is not an OpenAPI schema the Arkindex client can read "
         f"({_schema_errors(cause)}). {check}: it must be the address of an Arkindex instance, "
-        f"such as {DEFAULT_API_URL}"
+        f"such as {EXAMPLE_API_URL}"
     )
 
 

@@ -2,7 +2,7 @@
 
 ``arkworker run APP [OPTIONS]`` runs a worker with a command built from what it registered
 (:mod:`arkworker.cli.worker`, the app found by :mod:`arkworker.cli.locate`); ``sandbox``,
-``cache`` and ``new`` have a module each. Every error a user can cause prints one line
+``cache``, ``new``, ``declare`` and ``check`` have a module each. Every error a user can cause prints one line
 (``Error: ...``) and exits with 2 for usage errors, 1 for runs that could not go on
 (:mod:`arkworker.cli.errors`); tracebacks are kept for ``--verbose`` and for exceptions
 raised while importing the user's own module.
@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import click
 
 from arkworker.cli.cache import cache_group
+from arkworker.cli.check import check_command
+from arkworker.cli.declare import declare_command
 from arkworker.cli.errors import ShowsUserErrors, invoke
 from arkworker.cli.new import new_command
 from arkworker.cli.sandbox import sandbox_group
@@ -53,6 +55,8 @@ cli.add_command(run_group)
 cli.add_command(sandbox_group)
 cli.add_command(cache_group)
 cli.add_command(new_command)
+cli.add_command(declare_command)
+cli.add_command(check_command)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

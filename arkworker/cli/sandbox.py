@@ -2,17 +2,20 @@
 
 A ``--sandbox`` run is a production run (a worker run, activities, the same API calls)
 pointed at a sandbox started in this process on a free port; the caller's own Arkindex
-variables are left out so that a run on the sandbox can never write to a real instance.
+variables are left out so that a run on the sandbox can never write to a real instance, and
+its work directory is a temporary one, so that it writes nothing into the user's home.
 The sandbox server is imported only when one is used, not by ``arkworker run`` alone.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -56,10 +59,17 @@ def latency_from(text: str | None, source: str = LATENCY_VARIABLE) -> float:
         ) from None
 
 
-def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None, latency: float = 0.0) -> Sandbox:
+def open_sandbox(
+    corpus: str | Path | None,
+    *,
+    api_level: str | None = None,
+    latency: float = 0.0,
+    declared_fields: Sequence[Mapping[str, Any]] = (),
+) -> Sandbox:
     """A sandbox seeded from ``corpus`` (the demo corpus when empty), bad files as one line.
 
     A folder is imported on the fly (``arkworker sandbox import``), for a run on one's own scans.
+    ``declared_fields`` (a declaration's ``configuration`` list) serve the keys the corpus leaves unset.
     """
     from arkworker.sandbox import Sandbox
     from arkworker.sandbox.corpus import CorpusError
@@ -71,7 +81,12 @@ def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None, lat
             "or a folder of images."
         )
     try:
-        return Sandbox(corpus=corpus_source(corpus) if corpus else None, api_level=api_level, latency=latency)
+        return Sandbox(
+            corpus=corpus_source(corpus) if corpus else None,
+            api_level=api_level,
+            latency=latency,
+            declared_fields=declared_fields,
+        )
     except CorpusError as exc:
         raise BadInput(str(exc)) from None
 
@@ -79,25 +94,51 @@ def open_sandbox(corpus: str | Path | None, *, api_level: str | None = None, lat
 def run_on_sandbox(
     app: WorkerSpec, options: RunOptions, env: Mapping[str, str], *, out: TextIO | None = None
 ) -> RunResult:
-    """Run ``app`` on a fresh sandbox, then print what the run created.
+    """Run ``app`` on a fresh sandbox, in a temporary work directory, then print what the run created.
 
-    ``ARKWORKER_SANDBOX_LATENCY`` (seconds) in ``env`` makes every request of the run that slow.
+    The work directory (``$XDG_DATA_HOME/arkindex`` of the run) is a new temporary one, so
+    that nothing the run writes lands in the user's home: its path is printed at the end,
+    and it is removed unless ``--keep``. ``ARKWORKER_SANDBOX_LATENCY`` (seconds) in ``env``
+    makes every request of the run that slow.
     """
+    from arkworker.cli import viewer
+    from arkworker.environment import Environment
     from arkworker.run import loop as runner
     from arkworker.run.generation import forced_level
     from arkworker.sandbox.report import format_report
 
     forced = forced_level(options.api_level, env)  # a forced level is also the sandbox's
     latency = latency_from(env.get(LATENCY_VARIABLE))
-    with open_sandbox(
-        options.sandbox, api_level=forced.value if forced else None, latency=latency
-    ) as sandbox:
-        elements = tuple(options.element)
-        retrying = options.retry_failed is not None  # the report's failed elements, not the process's
-        if not elements and options.elements_list is None and not retrying and app.kind != "dataset_set":
-            elements = tuple(sandbox.listed_element_ids())
-        result = runner.run(app, replace(options, element=elements), sandbox_environment(env, sandbox))
-        click.echo(format_report(sandbox), file=out)
+    declared = [field.to_declaration() for field in app.configuration]  # the sandbox imports base only
+    data_home = Path(tempfile.mkdtemp(prefix="arkworker-sandbox-run-"))
+    work_dir = Environment(data_home=data_home).work_dir  # the run's, which has no PONOS_DATA
+    ended = False
+    try:
+        with open_sandbox(
+            options.sandbox,
+            api_level=forced.value if forced else None,
+            latency=latency,
+            declared_fields=declared,
+        ) as sandbox:
+            elements = tuple(options.element)
+            retrying = options.retry_failed is not None  # the report's failed elements, not the process's
+            if not elements and options.elements_list is None and not retrying and app.kind != "dataset_set":
+                elements = tuple(sandbox.listed_element_ids())
+            run_env = {**sandbox_environment(env, sandbox), "XDG_DATA_HOME": str(data_home)}
+            with viewer.report_for_view(options) as options:
+                result = runner.run(app, replace(options, element=elements), run_env)
+                click.echo(format_report(sandbox), file=out)
+                if options.view:
+                    viewer.view_results(sandbox, options.report, out)
+        ended = True
+    finally:
+        used = work_dir.exists()  # a run stopped before its configuration never made it
+        if options.keep and used:
+            click.echo(f"The run's work directory is kept: {work_dir}", file=out)
+        else:
+            shutil.rmtree(data_home, ignore_errors=True)
+            if used and ended:
+                click.echo(f"The run's work directory {work_dir} was removed (--keep keeps it).", file=out)
     return result
 
 
@@ -155,6 +196,14 @@ def _fault_rules(ctx: click.Context, param: click.Parameter, specs: tuple[str, .
     help=f"Wait this long before every request, as a remote instance would (0.02: 20 ms; default 0; "
     f"also ${LATENCY_VARIABLE}).",
 )
+@click.option(
+    "--report",
+    "report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Show this run report (what a run writes with --report FILE) on the results viewer's run "
+    "summary, read again at each visit: it may be written later.",
+)
 def serve_command(
     corpus: Path | None,
     port: int,
@@ -162,8 +211,14 @@ def serve_command(
     faults: list[FaultRule],
     api_level: str | None,
     latency: float,
+    report: Path | None,
 ) -> None:
-    """Serve CORPUS (YAML or JSON, or a folder of images; default: the demo corpus) until Ctrl+C."""
+    """Serve CORPUS (YAML or JSON, or a folder of images; default: the demo corpus) until Ctrl+C.
+
+    The results viewer is at the sandbox's address: the corpus tree, each page with what the
+    workers made on it, the run summary.
+    """
+    from arkworker.cli.viewer import report_reader
     from arkworker.sandbox.corpus import CorpusError
     from arkworker.sandbox.serve import serve_forever
 
@@ -176,6 +231,7 @@ def serve_command(
             faults=faults,
             api_level=api_level,
             latency=latency,
+            report=report_reader(report) if report else None,
         )
     except CorpusError as exc:
         raise BadInput(str(exc)) from None

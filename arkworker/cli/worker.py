@@ -19,7 +19,7 @@ import click
 
 from arkworker.cli.errors import ShowsUserErrors, invoke
 from arkworker.cli.locate import locate_app
-from arkworker.errors import ConfigurationError, UserError
+from arkworker.errors import BadInput, ConfigurationError, UserError
 from arkworker.options import GREEDY_OPTIONS, RunOptions, click_options
 from arkworker.run import logs
 from arkworker.run.stopping import Interrupted
@@ -75,6 +75,14 @@ class Invocation:
         """Run ``app``; an unexpected exception is one line (its traceback with ``--verbose``)."""
         from arkworker.run import loop as runner  # the API client, Pillow, peewee: not for --help
 
+        if options.keep and options.sandbox is None:
+            raise BadInput(
+                "--keep is for --sandbox runs, whose work directory is temporary: add --sandbox, or drop --keep."
+            )
+        if options.view and options.sandbox is None:
+            raise BadInput(
+                "--view shows what a run made on a sandbox: add --sandbox (arkworker run APP --sandbox --view)."
+            )
         with logs.run_logging(self.stream, verbose=options.verbose):
             try:
                 if options.sandbox is not None:

@@ -21,10 +21,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import requests
 from PIL import Image
 
-from arkworker.images.downloads import DownloadSettings, ImageError, decode, fetch_image
+from arkworker.images.downloads import DownloadSettings, ImageError, decode, fetch_image, session_for
 from arkworker.images.orientation import apply_orientation, orient_points, unorient_points
 from arkworker.images.tiles import fetch_tiles
 from arkworker.images.zones import (
@@ -105,7 +104,7 @@ def open_zone(
     """
     region = zone.region(use_full_image)
     target = resized(region.width, region.height, max_width, max_height)
-    with requests.Session() as session:
+    with session_for(settings) as session:
         if use_full_image and zone.s3_url:
             image = fetch_image(zone.s3_url, session=session, settings=settings)
         elif zone.exceeds_server(*target):

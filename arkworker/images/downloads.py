@@ -28,6 +28,7 @@ import io
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -72,6 +73,36 @@ def read_timeout(env: Mapping[str, str]) -> float:
     )
 
 
+class Sessions:
+    """One HTTP session per thread, kept for the run: an image server's connection is reused.
+
+    Opening a connection per image costs a TCP (and TLS) handshake each time; a session of
+    its own per thread keeps the connections alive between the images a thread downloads,
+    without sharing a session's state (its cookies) between threads. :meth:`close` closes
+    them all when the run ends.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[requests.Session] = []
+
+    def get(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            with self._lock:
+                self._open.append(session)
+        return session
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._open = self._open, []
+        for session in sessions:
+            session.close()
+        self._local = threading.local()
+
+
 @dataclass(frozen=True)
 class DownloadSettings:
     """How downloads retry and how long they wait, read from one environment."""
@@ -79,6 +110,8 @@ class DownloadSettings:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     #: Seconds to wait for an answer; the connection timeout is never longer.
     timeout: float = READ_TIMEOUT
+    #: The HTTP sessions images download through (one per thread).
+    sessions: Sessions = field(default_factory=Sessions, compare=False, repr=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> DownloadSettings:
@@ -108,6 +141,18 @@ def using_settings(settings: DownloadSettings) -> Iterator[None]:
         yield
     finally:
         _RUN_SETTINGS.reset(token)
+
+
+@contextlib.contextmanager
+def session_for(settings: DownloadSettings | None) -> Iterator[requests.Session]:
+    """The session to download with: this thread's of ``settings`` (or of the run in progress),
+    kept open for the next images; outside a run, a session of its own, closed at the end."""
+    chosen = settings or _RUN_SETTINGS.get()
+    if chosen is not None:
+        yield chosen.sessions.get()
+        return
+    with requests.Session() as session:
+        yield session
 
 
 def current_settings() -> DownloadSettings:

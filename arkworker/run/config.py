@@ -18,6 +18,13 @@ Two modes, as in arkindex-base-worker:
 Every failure is one :class:`~arkworker.errors.ConfigurationError` line starting with
 ``Failed to configure this worker:``, as the reference logs it.
 
+A worker that declares its configuration (:mod:`arkworker.fields`) has ``config`` checked
+against the declaration once it is loaded, whatever its source: defaults filled in, values
+converted, and a missing or wrong value is one line naming the key. In read-only mode the
+values come from the user's ``--config`` file (or its absence), so such a line is a usage
+error (:class:`~arkworker.errors.BadInput`, exit 2) naming the file; in production it is a
+:class:`~arkworker.errors.ConfigurationError` naming the worker run whose configuration to fix.
+
 Deliberate differences from the reference (its known weaknesses): an empty variable counts
 as unset everywhere (an empty ``ARKINDEX_WORKER_RUN_ID`` means read-only, an empty
 ``ARKINDEX_TASK_CHUNK`` means no chunk), ``ARKINDEX_DEBUG=0``/``false``/``no``/``off``
@@ -31,7 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -44,6 +51,7 @@ from arkworker.api.client import Api
 from arkworker.api.failures import describe
 from arkworker.environment import Environment
 from arkworker.errors import BadInput, ConfigurationError
+from arkworker.fields import Field, FieldValueError, resolve_values
 from arkworker.run.generation import CURRENT_MARKER, ApiLevel
 from arkworker.run.secrets import Secrets, load_secret, load_secrets
 
@@ -122,12 +130,15 @@ def load_configuration(
     dev: bool = False,
     local_config: tuple[Path, dict[str, Any]] | None = None,
     level: ApiLevel = ApiLevel.LEGACY,
+    fields: Sequence[Field] = (),
 ) -> Configuration:
     """Configure a run in read-only or production mode, at the API level ``level``.
 
     ``local_config`` is the ``--config`` file and its content as :func:`read_config_file`
     returns it, read beforehand so that a broken file stops the run before any API call.
     A failure is a :class:`ConfigurationError` whose line starts with :data:`FAILED`.
+    ``fields`` is the worker's declared configuration, which ``config`` is checked against
+    (see :func:`check_declared_values`).
     """
     try:
         if is_read_only(environment, dev):
@@ -150,7 +161,34 @@ def load_configuration(
         if configuration.legacy_user_configuration:
             configuration.config.update(configuration.legacy_user_configuration)
             logger.info("User configuration retrieved")
+    if fields:
+        check_declared_values(configuration, fields, local_config)
     return configuration
+
+
+def check_declared_values(
+    configuration: Configuration, fields: Sequence[Field], local_config: tuple[Path, dict[str, Any]] | None
+) -> None:
+    """Replace ``configuration.config`` with its values checked against the declared ``fields``.
+
+    The line of a refused value says where to fix it: the ``--config`` file (or that one is
+    needed) in read-only mode, the worker run's configuration in production.
+    """
+    try:
+        configuration.config = resolve_values(fields, configuration.config)
+    except FieldValueError as exc:
+        if not configuration.read_only:
+            action = "set it" if exc.missing else "fix it"
+            raise ConfigurationError(
+                f"{FAILED} {exc}: {action} in the configuration of worker run {configuration.worker_run_id}."
+            ) from None
+        if local_config is None:
+            raise BadInput(
+                f"{exc}: give it in a configuration file, --config FILE (YAML, 'key: value' lines)."
+            ) from None
+        raise BadInput(
+            f"In the configuration file {local_config[0]}, {exc}: {'add it' if exc.missing else 'fix the value'}."
+        ) from None
 
 
 def read_config_file(path: Path) -> dict[str, Any]:

@@ -112,10 +112,7 @@ def element_source(
         return Source.LIST
     if level is ApiLevel.LEGACY:
         if no_elements_list:
-            raise BadInput(
-                f"--no-elements-list needs the process queue ({QUEUE_OPERATION}), which {api.url} does "
-                "not have: give the elements with --element or --elements-list."
-            )
+            raise _no_queue(api.url)
         return Source.LIST
     mode = process.get("mode") if process else None
     if mode == "dataset":
@@ -131,8 +128,29 @@ def element_source(
                 QUEUE_OPERATION,
             )
             return Source.LIST
-        raise BadInput(
-            f"--no-elements-list needs the process queue ({QUEUE_OPERATION}), which {api.url} does not "
-            "have: give the elements with --element or --elements-list."
-        )
+        raise _no_queue(api.url)
     return Source.QUEUE if queued else Source.LIST
+
+
+def source_without_api(forced: ApiLevel | None, *, read_only: bool, no_elements_list: bool) -> Source | None:
+    """The source :func:`element_source` gives when no element is listed, if known before any call; else None.
+
+    Only the list can be known up front: at a forced legacy level, which knows nothing else
+    (the queue asked for is then refused at once), and in read-only mode without
+    ``--no-elements-list``, where no process is asked. Otherwise the instance decides:
+    whether it has the queue, and in production the process's mode and ``skip_elements_json``.
+    """
+    if forced is ApiLevel.LEGACY:
+        if no_elements_list:
+            raise _no_queue("API level legacy (forced)")
+        return Source.LIST
+    if read_only and not no_elements_list:
+        return Source.LIST
+    return None
+
+
+def _no_queue(instance: str) -> BadInput:
+    return BadInput(
+        f"--no-elements-list needs the process queue ({QUEUE_OPERATION}), which {instance} does not "
+        "have: give the elements with --element or --elements-list."
+    )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from arkindex.exceptions import ErrorResponse
 
-from arkworker.api.client import AmbiguousWrite, connect
+from arkworker.api.client import AmbiguousWrite, ApiSettings
 from arkworker.api.transport import DEFAULT_POOL_SIZE
 from arkworker.enums import ApiLevel, DatasetState
 from arkworker.environment import Environment
@@ -98,9 +98,15 @@ class RunResult:
             self.exit_code = 1 if failed else 0
         return self
 
-    def nothing_to_process(self) -> RunResult:
-        """Stop before the loop: no summary line, exit code 1, as the reference does."""
-        logger.warning("No %ss to process, stopping.", self.noun)
+    def nothing_to_process(self, hint: str | None = None) -> RunResult:
+        """Stop before the loop: no summary line, exit code 1, as the reference does.
+
+        ``hint``, after the reference's line, says what to give when the run knows what was missing.
+        """
+        if hint is None:
+            logger.warning("No %ss to process, stopping.", self.noun)
+        else:
+            logger.warning("No %ss to process, stopping. %s", self.noun, hint)
         self.exit_code = 1
         return self
 
@@ -127,6 +133,9 @@ def run(
 
     Raises :class:`~arkworker.errors.BadInput` for unusable inputs (before any API call)
     and :class:`~arkworker.errors.ConfigurationError` when the run cannot be configured.
+    Every input (the command line, its files, the environment, ``ARKINDEX_API_URL``) is
+    checked before the API client is built; when they show that there is nothing to
+    process, the run stops there, without any call.
     """
     if app.handler is None:
         raise BadInput(
@@ -135,6 +144,7 @@ def run(
         )
     app.freeze()
     environment = Environment.from_env(env)
+    read_only = is_read_only(environment, options.dev)
     download_timeout = downloads.read_timeout(env)
     stop = StopControl.from_env(env)
     forced = generation.forced_level(options.api_level, env)
@@ -143,9 +153,8 @@ def run(
     check_extras_dir(options)
     if app.kind == "dataset_set":
         check_dataset_options(app, options)
-        options = retry_sets(options, app.name, read_only=is_read_only(environment, options.dev))
+        options = retry_sets(options, app.name, read_only=read_only)
         element_ids: list[str] = []
-        concurrency = Settings()
     else:
         if options.set:
             raise BadInput(
@@ -154,21 +163,28 @@ def run(
         element_ids = list_elements(
             options.element, options.elements_list, environment.task_elements, options.retry_failed, app.name
         )
-    if options.retry_failed is not None and not (element_ids or options.set):
-        return RunResult(noun="set" if app.kind == "dataset_set" else "element").nothing_to_process()
     concurrency = engine_settings(app, options)
     local_config = None
-    if options.config is not None and is_read_only(environment, options.dev):
+    if options.config is not None and read_only:
         local_config = (options.config, read_config_file(options.config))
     cache_path = cache_file(app, options.database)
+    api_settings = ApiSettings.from_env(env)  # no ARKINDEX_API_URL, a bad timeout...: still no call
+    nothing = nothing_to_process_up_front(app, options, environment, element_ids, forced)
+    if nothing is not None:
+        return nothing
     # The API tokens are secrets too: no log line or traceback of the run may show them.
     logs.redact_secrets([env.get("ARKINDEX_API_TOKEN") or "", env.get("ARKINDEX_TASK_TOKEN") or ""])
     with stop.installed(), watch:
-        api = connect(env, pool_size=max(DEFAULT_POOL_SIZE, concurrency.threads))
+        api = api_settings.connect(pool_size=max(DEFAULT_POOL_SIZE, concurrency.threads))
         watch.timings = api.timings
         level = generation.api_level(api, forced)
         configuration = load_configuration(
-            environment, api, dev=options.dev, local_config=local_config, level=level
+            environment,
+            api,
+            dev=options.dev,
+            local_config=local_config,
+            level=level,
+            fields=app.configuration,
         )
         logs.redact_secrets(configuration.secrets)
         if options.verbose or configuration.debug:
@@ -191,6 +207,7 @@ def run(
         )
         with context as ctx:
             ctx.with_resource(downloads.using_settings(ctx.downloads))
+            ctx.call_on_close(ctx.downloads.sessions.close)
             cache_path = cache_path or task_cache_file(app, ctx)
             if cache_path is not None:
                 ctx.cache = cache.open_cache(
@@ -228,10 +245,55 @@ def cache_file(app: WorkerSpec, database: Path | None) -> Path | None:
 
 def task_cache_file(app: WorkerSpec, ctx: Context) -> Path | None:
     """In a Ponos task, in production: the task's cache, with its parents' caches merged in."""
-    if not app.cache or ctx.is_read_only or ctx.environment.ponos_task is None:
+    if not uses_task_cache(app, ctx.environment, read_only=ctx.is_read_only):
         logger.debug("Cache is disabled")
         return None
     return tasks.prepare_task_cache(ctx.environment, ctx.task_parents)
+
+
+def uses_task_cache(app: WorkerSpec, environment: Environment, *, read_only: bool) -> bool:
+    """Whether the run opens its Ponos task's cache: a cache worker, in production, in a Ponos task."""
+    return app.cache and not read_only and environment.ponos_task is not None
+
+
+def nothing_to_process_up_front(
+    app: WorkerSpec,
+    options: RunOptions,
+    environment: Environment,
+    element_ids: Sequence[str],
+    forced: ApiLevel | None,
+) -> RunResult | None:
+    """The run's end when its inputs alone show there is nothing to process; None when the API may give some.
+
+    Known without the API: a ``--retry-failed`` report without failures; a dataset worker
+    in read-only mode without ``--set`` (only those sets run there); an element worker
+    without listed elements nor a cache that could hold some, when the element list is
+    the only source left (:func:`~arkworker.run.generation.source_without_api`). Anything
+    else (the process's queue, mode or sets, a cache's initial elements) is for the instance
+    to say: the run connects.
+    """
+    noun = "set" if app.kind == "dataset_set" else "element"
+    read_only = is_read_only(environment, options.dev)
+    if options.retry_failed is not None and not (element_ids or options.set):
+        return RunResult(noun=noun).nothing_to_process()
+    if app.kind == "dataset_set":
+        if not read_only or options.set:
+            return None
+        return RunResult(noun=noun).nothing_to_process(
+            "In read-only mode only the --set sets are processed: give them as --set <dataset_uuid>:<set_name>."
+        )
+    if element_ids or options.database is not None or uses_task_cache(app, environment, read_only=read_only):
+        return None
+    no_elements_list = options.no_elements_list or environment.skip_task_elements
+    source = generation.source_without_api(forced, read_only=read_only, no_elements_list=no_elements_list)
+    if source is not Source.LIST:
+        return None
+    queue = (
+        "" if forced is ApiLevel.LEGACY else ", or take them from the process queue with --no-elements-list"
+    )
+    return RunResult(noun=noun).nothing_to_process(
+        f"Give them with --element, --elements-list or TASK_ELEMENTS{queue}."
+    )
 
 
 def choose_elements(

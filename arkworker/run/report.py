@@ -169,17 +169,16 @@ def _timestamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def read_failures(path: Path, noun: str, worker: str) -> list[str]:
-    """The items that failed in the report at ``path``, in their order, each once.
+def read_report(path: Path, name: str, other_version: str) -> dict[str, Any]:
+    """The run report at ``path``, checked to be one of the format and version this arkworker reads.
 
-    ``noun`` is what the worker processes (``element`` or ``set``): a report of the other
-    kind is refused. Each problem with the file is one :class:`BadInput` line saying what
-    is wrong; a report of another worker is only a warning (its elements may well be
-    those to retry).
+    ``name`` names the file in the messages (``The <name> report <path>``); ``other_version``
+    says what to do with a report of another version. Each problem is one :class:`BadInput`
+    line saying what is wrong.
     """
-    label = f"The --retry-failed report {path}"
+    label = f"The {name} report {path}"
     give = "give the file an earlier run wrote with --report"
-    data = read_json(path, f"--retry-failed report {path}", invalid=give, missing=give)
+    data = read_json(path, f"{name} report {path}", invalid=give, missing=give)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise BadInput(
             f'{label} is not an arkworker run report (it has no "format": "{FORMAT}"): give the file '
@@ -189,8 +188,23 @@ def read_failures(path: Path, noun: str, worker: str) -> list[str]:
     if version != VERSION:
         raise BadInput(
             f"{label} has version {version!r}, which arkworker {__version__} does not read (it reads "
-            f"version {VERSION}): retry it with the arkworker that wrote it, or run without --retry-failed."
+            f"version {VERSION}): {other_version}."
         )
+    return data
+
+
+def read_failures(path: Path, noun: str, worker: str) -> list[str]:
+    """The items that failed in the report at ``path``, in their order, each once.
+
+    ``noun`` is what the worker processes (``element`` or ``set``): a report of the other
+    kind is refused. Each problem with the file is one :class:`BadInput` line saying what
+    is wrong; a report of another worker is only a warning (its elements may well be
+    those to retry).
+    """
+    label = f"The --retry-failed report {path}"
+    data = read_report(
+        path, "--retry-failed", "retry it with the arkworker that wrote it, or run without --retry-failed"
+    )
     if data.get("noun") != noun:
         raise BadInput(
             f"{label} is a report on {_KINDS.get(str(data.get('noun')), repr(data.get('noun')))}, but {worker!r} "

@@ -20,7 +20,8 @@ created, inject failures, reset the state::
 
 ``sb.env()`` gives the variables a worker process needs (``ARKINDEX_API_URL`` and co).
 The faults a sandbox can inject, and what each does to the state, are described in
-:mod:`arkworker.sandbox.faults`.
+:mod:`arkworker.sandbox.faults`. ``sb.viewer_url`` is the results viewer
+(:mod:`arkworker.sandbox.viewer`), web pages showing what the workers made on each page.
 
 ``Sandbox(api_level="legacy")`` serves a 0.3.7-era instance instead of a current one: its
 schema lacks the operations added since (StartWorkerActivity, ListProcessElements,
@@ -66,6 +67,7 @@ from arkworker.sandbox.server import DEFAULT_MAX_BODY_SIZE, RecordedRequest, San
 from arkworker.sandbox.store import StateFileError, Store
 from arkworker.sandbox.transport import ServerThread
 from arkworker.sandbox.uploads import find_object
+from arkworker.sandbox.viewer import ReportReader
 
 _PLAIN = "text/plain; charset=utf-8"
 
@@ -108,6 +110,10 @@ class Sandbox:
     waited before every request is handled, API, schema, IIIF, uploads and storage alike, as
     on a remote instance (``latency=0.02``: 20 ms per call); unlike a fault it is never used
     up, recorded, or cleared by :meth:`reset`, and :attr:`latency` changes it at any time.
+    ``declared_fields`` are the configuration fields of the worker to run (a declaration
+    file's ``configuration`` list): the worker run's configuration uses their defaults and
+    secret flags for the keys the corpus leaves unset, as an Arkindex instance that imported
+    the worker's declaration would.
 
     The state can be inspected (:meth:`objects`, :meth:`created`) whether or not the server
     runs; :attr:`url` and :meth:`env` need a started server.
@@ -125,10 +131,11 @@ class Sandbox:
         iiif_max_area: int = DEFAULT_MAX_AREA,
         api_level: str | None = None,
         latency: float = 0.0,
+        declared_fields: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         if isinstance(corpus, str | Path) and Path(corpus).is_dir():
             corpus = _import_folder(corpus)
-        self._spec: CorpusSpec = load_corpus(corpus)
+        self._spec: CorpusSpec = load_corpus(corpus, declared_fields)
         #: The Arkindex generation served: ``legacy`` or ``current``.
         self.api_level: str = check_api_level(api_level or self._spec.api_level or DEFAULT_API_LEVEL)
         self.store = Store(db_path)
@@ -238,6 +245,20 @@ class Sandbox:
             "ARKINDEX_WORKER_RUN_ID": self.worker_run_id,
             "ARKINDEX_CORPUS_ID": self.corpus_id,
         }
+
+    @property
+    def viewer_url(self) -> str:
+        """The results viewer's front page (``<url>/``): the corpus tree, each element's page, the run summary."""
+        return f"{self.url}/"
+
+    def show_report(self, reader: ReportReader | None) -> None:
+        """Give the viewer's run page a run report: ``reader()`` returns it, at each visit of the page.
+
+        Read at each visit, so a report a run writes later shows up; the reader raises a
+        :class:`~arkworker.errors.UserError` whose line the page shows when there is no
+        report to show (not written yet, unreadable). None removes it.
+        """
+        self.app.viewer.report = reader
 
     def process_element_ids(self) -> list[str]:
         """The elements the sandbox's process runs on, in order (``worker_run.process.elements``).

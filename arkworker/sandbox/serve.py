@@ -5,7 +5,8 @@ another shell), then serves until Ctrl+C and stops cleanly. With ``db_path`` the
 survives restarts, so a worker's output can be inspected (or built upon) later. Faults given
 on the command line (``--fault RetrieveElement:error=503:times=2``) are set before the first
 request, to try a worker against a failing server by hand, and a latency
-(``--latency 0.02``) makes every request as slow as on a remote instance.
+(``--latency 0.02``) makes every request as slow as on a remote instance. The results viewer
+is served at the sandbox's ``/`` (:mod:`arkworker.sandbox.viewer`).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 import shlex
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from arkworker.sandbox import Sandbox
 from arkworker.sandbox.faults import FaultRule, describe
 from arkworker.sandbox.importer import corpus_source
+from arkworker.sandbox.viewer import ReportReader
 
 
 def serve_forever(
@@ -31,6 +34,7 @@ def serve_forever(
     faults: Sequence[FaultRule] = (),
     api_level: str | None = None,
     latency: float = 0.0,
+    report: ReportReader | None = None,
 ) -> None:
     """Serve ``corpus_path`` (a file or a folder of images; None: the demo corpus) until Ctrl+C, or until ``stop`` is set.
 
@@ -39,6 +43,7 @@ def serve_forever(
     and ``OSError`` when the port cannot be bound, before anything is printed. ``faults`` are
     set once the server listens (``faults.parse_fault_spec`` reads the command-line form);
     ``latency`` (seconds) is waited before every request, as on a remote instance.
+    ``report`` gives the viewer's run page its run report (:meth:`Sandbox.show_report`).
     """
     sandbox = Sandbox(
         corpus_source(corpus_path) if corpus_path else None,
@@ -51,17 +56,13 @@ def serve_forever(
     with sandbox:
         for rule in faults:
             sandbox.add_fault(rule)
-        # SIGTERM (``kill``, a service manager) stops it like Ctrl+C, instead of killing the
-        # process on the spot and leaving its temporary state behind. Only the main thread
-        # may handle signals; elsewhere (tests) ``stop`` is the way out. Installed before
-        # anything is printed, so that a caller reacting to the output is never too early.
-        main = threading.current_thread() is threading.main_thread()
-        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set()) if main else None
-        try:
+        sandbox.show_report(report)
+        with stop_on_sigterm(stop):
             elements = len(sandbox.objects("elements"))
             echo(
                 f"Arkindex sandbox serving corpus {sandbox.corpus_name!r} ({elements} elements) at {sandbox.url}"
             )
+            echo(f"Results viewer: {sandbox.viewer_url}")
             echo("Point a worker at it with:")
             for name, value in sandbox.env().items():
                 echo(f"  export {name}={shlex.quote(value)}")
@@ -72,12 +73,36 @@ def serve_forever(
             for rule in faults:
                 echo(f"Fault: {describe(rule)}")
             echo("Press Ctrl+C to stop.")
-            # A timed wait so that Ctrl+C is handled promptly on every platform.
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-        finally:
-            if main:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+            wait_for(stop)
     echo("Sandbox stopped.")
+
+
+@contextmanager
+def stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """In the main thread, make SIGTERM set ``stop`` for the block (elsewhere: nothing).
+
+    SIGTERM (``kill``, a service manager) then stops a server like Ctrl+C, instead of killing
+    the process on the spot and leaving its temporary state behind. Only the main thread may
+    handle signals; elsewhere (tests) ``stop`` is the way out. Enter it before printing the
+    address, so that a caller reacting to the output is never too early.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def wait_for(stop: threading.Event) -> None:
+    """Return once ``stop`` is set or Ctrl+C is pressed.
+
+    A timed wait, so that Ctrl+C is handled promptly on every platform.
+    """
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass

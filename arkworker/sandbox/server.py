@@ -29,6 +29,9 @@ are signed instead, and under ``/storage/``, the files API answers point to (the
 files DownloadExport redirects to): like an S3 presigned URL, they take the signature of
 their address and refuse a token.
 
+``/`` and the paths under ``/view/`` are the results viewer (:mod:`arkworker.sandbox.viewer`):
+HTML pages for a person, read-only, no token, no fault target.
+
 Every error uses the uniform Arkindex body that arkindex-client 1.3 parses into typed
 exceptions; every request, faults and failures included, is appended to the request log.
 """
@@ -81,6 +84,7 @@ from arkworker.sandbox.store import Store
 from arkworker.sandbox.transport import ResetConnection, spoil
 from arkworker.sandbox.uploads import PREFIX as UPLOAD_PREFIX
 from arkworker.sandbox.uploads import ObjectStore
+from arkworker.sandbox.viewer import Viewer, is_viewer_path
 
 logger = logging.getLogger(__name__)
 
@@ -280,6 +284,7 @@ class SandboxApp:
         self.stopping = threading.Event()
         self.iiif = IiifServer(store, max_area=iiif_max_area)
         self.uploads = ObjectStore(store)
+        self.viewer = Viewer(store)
         self.latency = latency
 
     # -- control plane -----------------------------------------------------------------------
@@ -353,6 +358,8 @@ class SandboxApp:
             return None, UPLOAD, lambda: self.uploads.respond(request)
         if request.path.startswith(STORAGE_PREFIX):
             return None, STORAGE, lambda: _storage_file(self.store, request)
+        if is_viewer_path(request.path):
+            return None, None, lambda: self.viewer.respond(request)
         adapter = self.url_map.bind_to_environ(request.environ)
         try:
             endpoint, values = adapter.match()

@@ -1,8 +1,11 @@
-"""Fixtures for the sandbox tests: one demo sandbox per module, reset before each test."""
+"""Fixtures for the sandbox tests: one demo sandbox per module, reset before each test; the viewer's run."""
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from arkindex import ArkindexClient
@@ -43,3 +46,39 @@ def named(sb: Sandbox) -> Callable[..., str]:
         return row["id"]
 
     return find
+
+
+#: The example whose output the viewer's tests look at.
+LINES_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lines.py"
+
+
+@pytest.fixture(scope="session")
+def lines_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    """A demo sandbox after ``examples/lines.py --lines 4`` ran on it, its run report shown by the viewer.
+
+    Shared by the viewer's tests, which only read it.
+    """
+    from arkworker.cli.locate import locate_app
+    from arkworker.cli.sandbox import sandbox_environment
+    from arkworker.cli.viewer import report_reader
+    from arkworker.cli.worker import invoke_app
+
+    folder = tmp_path_factory.mktemp("lines-run")
+    report = folder / "report.json"
+    with Sandbox() as sandbox:
+        env = {
+            **sandbox_environment(os.environ, sandbox),
+            "ARKWORKER_RETRY_BACKOFF": "0",
+            "XDG_DATA_HOME": str(folder / "xdg-data"),
+        }
+        arguments = ["--lines", "4", "--report", str(report), "--progress", "none"]
+        stream = io.StringIO()
+        code, _ = invoke_app(
+            locate_app(str(LINES_EXAMPLE)),
+            [*arguments, "--element", *sandbox.listed_element_ids()],
+            env=env,
+            stream=stream,
+        )
+        assert code == 0, stream.getvalue()
+        sandbox.show_report(report_reader(report))
+        yield sandbox

@@ -51,7 +51,7 @@ sections (:mod:`.parser`, :mod:`.run`, :mod:`.local_images`) and runs the option
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,12 +65,23 @@ __all__ = ["DEMO_CORPUS", "ID_NAMESPACE", "CorpusError", "CorpusSpec", "load_cor
 DEMO_CORPUS = Path(__file__).parent.parent / "demo" / "corpus.yml"
 
 
-def load_corpus(source: str | Path | Mapping[str, Any] | CorpusSpec | None) -> CorpusSpec:
-    """Validate a corpus file (YAML or JSON by extension), a mapping, or None for the demo corpus."""
+def load_corpus(
+    source: str | Path | Mapping[str, Any] | CorpusSpec | None,
+    declared_fields: Sequence[Mapping[str, Any]] = (),
+) -> CorpusSpec:
+    """Validate a corpus file (YAML or JSON by extension), a mapping, or None for the demo corpus.
+
+    ``declared_fields`` are the worker's own configuration fields (in the format of a
+    declaration file's ``configuration`` list): their defaults and secret flags serve the
+    keys the corpus leaves unset (see :mod:`.configuration`). A parsed ``CorpusSpec`` is
+    returned as it is.
+    """
     if isinstance(source, CorpusSpec):
         return source
     if source is None:
         source = DEMO_CORPUS
     if isinstance(source, Mapping):
-        return Parser("<corpus mapping>").parse(source)
-    return Parser(str(source), Path(source).parent).parse(read_corpus_file(Path(source), str(source)))
+        return Parser("<corpus mapping>", declared_fields=declared_fields).parse(source)
+    return Parser(str(source), Path(source).parent, declared_fields).parse(
+        read_corpus_file(Path(source), str(source))
+    )

@@ -29,35 +29,27 @@ static ``configuration`` is a field whose default is its value, each ``user_conf
 entry a field with the entry's ``default`` (which, when given, wins over a static value
 of the same key, as in 0.3.7), each of its ``secrets`` a secret field named and defaulting to the
 secret's name, and each key only the run's values give a field without default.
+
+A sandbox started for a worker that declares its configuration (``arkworker run APP
+--sandbox``) is also given the worker's fields, as Arkindex knows them once the worker's
+declaration file is imported. They come first, in their order, and serve what the corpus
+leaves unset: a declared field's default is used when the corpus gives the key no default
+(nor value), and a declared ``secret`` field is sent as a secret. At the legacy level the
+declared defaults are also ``user_configuration`` entries of the worker version, unless the
+corpus's version configuration has the key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from arkworker.manifest import FIELD_TYPES, iter_fields
 from arkworker.sandbox.corpus.values import at, listing, show
 
 if TYPE_CHECKING:
     from arkworker.sandbox.corpus.parser import Parser
 
-#: The field types of a worker declaration file (teklia-worker-configuration).
-FIELD_TYPES = (
-    "bool",
-    "corpus_export",
-    "dict",
-    "element_type",
-    "enum",
-    "float",
-    "group",
-    "int",
-    "model",
-    "s3_bucket",
-    "secret",
-    "string",
-    "text",
-    "worker_version",
-)
 _FIELD_KEYS = (
     "key",
     "display_name",
@@ -81,15 +73,17 @@ def configuration_items(
     version_configuration: Mapping[str, Any],
     values: Mapping[str, Any],
     loc: str,
+    declared: Sequence[Mapping[str, Any]] = (),
 ) -> list[dict[str, Any]]:
     """The ``{key, value, secret}`` items of the run whose version entry and values are given.
 
     ``loc`` is the location of the ``worker_run`` section; ``values`` the run's own
-    configuration (``worker_run.configuration.configuration``).
+    configuration (``worker_run.configuration.configuration``); ``declared`` the worker's
+    own fields, which serve what the corpus leaves unset.
     """
     values_loc = f"{loc}.configuration.configuration"
     if "fields" in version:
-        fields = _declared_fields(p, version["fields"], f"{loc}.version.fields")
+        fields = _with_declared(_declared_fields(p, version["fields"], f"{loc}.version.fields"), declared)
         unknown = [key for key in values if key not in fields]
         if unknown:
             p.fail(
@@ -98,7 +92,7 @@ def configuration_items(
                 "declare it in worker_run.version.fields",
             )
     else:
-        fields = _derived_fields(version_configuration, values)
+        fields = _with_declared(_derived_fields(version_configuration, values), declared)
     items = []
     for key, field in fields.items():
         value = values.get(key, field["default"])
@@ -106,6 +100,38 @@ def configuration_items(
             p.fail(at(values_loc, key), f"a secret's value is the secret's name, a string; got {show(value)}")
         items.append({"key": key, "value": value, "secret": field["secret"]})
     return items
+
+
+def with_declared_defaults(
+    version_configuration: Mapping[str, Any], declared: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """A 0.3.7-era worker version configuration with the declared defaults as ``user_configuration``
+    entries, for the keys it does not have."""
+    static = version_configuration.get("configuration", {})
+    user = dict(version_configuration.get("user_configuration", {}))
+    for key, field in iter_fields(declared):
+        if key not in static and key not in user and field.get("default") is not None:
+            user[key] = {
+                "title": field.get("display_name", key),
+                "type": field["type"],
+                "default": field["default"],
+            }
+    if not user:
+        return dict(version_configuration)
+    return {**version_configuration, "user_configuration": user}
+
+
+def _with_declared(fields: dict[str, Field], declared: Sequence[Mapping[str, Any]]) -> dict[str, Field]:
+    """The declared fields first, each completed by the corpus's field of the same key, then the corpus's others."""
+    merged: dict[str, Field] = {}
+    for key, field in iter_fields(declared):
+        own = fields.get(key, {"secret": False, "default": None})
+        merged[key] = {
+            "secret": own["secret"] or field["type"] == "secret",
+            "default": field.get("default") if own["default"] is None else own["default"],
+        }
+    merged.update((key, field) for key, field in fields.items() if key not in merged)
+    return merged
 
 
 def _declared_fields(p: Parser, value: Any, loc: str) -> dict[str, Field]:

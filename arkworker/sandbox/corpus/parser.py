@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,10 +58,14 @@ _COLOR = re.compile(r"^[0-9a-fA-F]{6}$")
 class Parser(Values):
     """Turns the data of one corpus file into a :class:`CorpusSpec`, or fails on its first problem."""
 
-    def __init__(self, label: str, base_dir: Path | None = None) -> None:
+    def __init__(
+        self, label: str, base_dir: Path | None = None, declared_fields: Sequence[Mapping[str, Any]] = ()
+    ) -> None:
         super().__init__(label)
         #: Where relative file paths of the corpus (images, dataset archives) start.
         self.base_dir = base_dir or Path.cwd()
+        #: The configuration fields the worker run declares itself (see :mod:`.configuration`).
+        self.declared_fields = tuple(declared_fields)
         self.spec: CorpusSpec
         self.sections: list[Section] = []
         self.declared_types: dict[str, dict[str, Any]] | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from arkworker.sandbox.corpus.configuration import configuration_items
+from arkworker.sandbox.corpus.configuration import configuration_items, with_declared_defaults
 
 if TYPE_CHECKING:
     from arkworker.sandbox.corpus.parser import Parser
@@ -42,6 +42,7 @@ def parse_worker_run(p: Parser, value: Any, loc: str) -> None:
     version = p.mapping(run.get("version") or {}, f"{loc}.version", ("id", "configuration", "fields"))
     configuration = p.dictionary(version.get("configuration", {}), f"{loc}.version.configuration")
     _check_version_configuration(p, configuration, f"{loc}.version.configuration")
+    configuration = with_declared_defaults(configuration, p.declared_fields)
     p.spec.version = {
         "id": p.identifier(version, f"{loc}.version", "worker_versions"),
         "worker": p.spec.worker["id"],
@@ -59,7 +60,7 @@ def parse_worker_run(p: Parser, value: Any, loc: str) -> None:
         "summary": p.string(summary, f"{loc}.summary"),
         "model_version": _model_version(p, run.get("model_version"), f"{loc}.model_version"),
         "configuration": run_configuration,
-        "configuration_items": configuration_items(p, version, configuration, values, loc),
+        "configuration_items": configuration_items(p, version, configuration, values, loc, p.declared_fields),
     }
 
 
