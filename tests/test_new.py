@@ -10,6 +10,8 @@ import yaml
 from click.testing import CliRunner
 
 from arkworker.cli import cli
+from arkworker.cli.check import check_project
+from arkworker.cli.new import project_files
 from arkworker.errors import BadInput
 from arkworker.scaffold.project import Project, check_slug, suggest_slug
 from arkworker.scaffold.render import render_project, templates_root, write_project
@@ -116,7 +118,7 @@ def test_an_over_long_slug_is_refused_before_any_file_is_made(tmp_path, monkeypa
 
 def test_the_longest_slug_gives_a_project_that_can_be_written(tmp_path):
     project = Project(check_slug("a" * 100))
-    write_project(render_project(project), tmp_path / project.distribution)
+    write_project(project_files(project), tmp_path / project.distribution)
     assert (tmp_path / project.distribution / f"{project.module}.py").is_file()
     with pytest.raises(BadInput, match=r"\(101 characters\): Arkindex accepts at most 100"):
         check_slug("a" * 101)
@@ -188,7 +190,7 @@ def test_the_arkworker_requirement_follows_the_running_release(version, requirem
 @pytest.mark.parametrize("kind", ["element", "dataset"])
 def test_every_kind_renders_the_whole_project(kind):
     project = Project("ocr-lines", kind=kind, author="Ada", email="ada@example.com")
-    files = render_project(project)
+    files = project_files(project)
 
     extra = {"tests/sample-dataset.tar.zst"} if kind == "dataset" else set()
     assert set(files) == COMMON_FILES | extra | {"worker_ocr_lines.py", "arkindex/ocr-lines.yml"}
@@ -209,25 +211,31 @@ def test_every_kind_renders_the_whole_project(kind):
     assert declaration["display_name"] == "Ocr lines"
     assert declaration["docker"] == {"command": "worker-ocr-lines"}
     assert set(declaration) >= {"type", "description", "configuration"}
+    assert files["arkindex/ocr-lines.yml"].startswith(
+        "# The Arkindex declaration of the worker ocr-lines, written by `arkworker declare "
+        "worker_ocr_lines:app` from its code:\n"
+    )
 
     corpus = yaml.safe_load(files["tests/corpus.yml"])
-    assert corpus["worker_run"]["version"]["fields"] == declaration["configuration"]
+    assert "version" not in corpus["worker_run"]  # the run takes the defaults the app declares
     assert corpus["worker_run"]["worker"]["slug"] == "ocr-lines"
 
     assert 'CMD ["worker-ocr-lines"]' in files["Dockerfile"]
     assert "arkworker run worker_ocr_lines:app --sandbox tests/corpus.yml" in files["README.md"]
-    assert "pytest" in yaml.safe_load(files[".gitlab-ci.yml"])["test"]["script"]
+    script = yaml.safe_load(files[".gitlab-ci.yml"])["test"]["script"]
+    assert script[-2:] == ["arkworker check", "pytest"]
 
 
 def test_values_with_quotes_and_backslashes_stay_valid_toml_yaml_and_python():
     text = 'Reads "old" scripts \\ and œuvres'
-    project = Project("ocr", name=text, description=text, type="recognizer", author=text)
-    files = render_project(project)
+    project = Project("ocr", name=text, description=text, type=text, author=text)
+    files = project_files(project)
     assert load_toml(files["pyproject.toml"])["project"]["description"] == text
-    assert yaml.safe_load(files["arkindex/ocr.yml"])["display_name"] == text
+    declaration = yaml.safe_load(files["arkindex/ocr.yml"])
+    assert (declaration["display_name"], declaration["type"], declaration["description"]) == (text,) * 3
     namespace = {}
     exec(compile(files["worker_ocr.py"], "worker_ocr.py", "exec"), namespace)
-    assert namespace["app"].description == text
+    assert (namespace["app"].description, namespace["app"].display_name) == (text, text)
 
 
 def test_without_an_author_pyproject_has_no_authors():
@@ -447,7 +455,7 @@ def test_a_failed_write_into_an_empty_directory_leaves_it_empty(tmp_path):
 
 
 def test_a_new_directory_is_created_whole(tmp_path):
-    files = render_project(Project("ocr"))
+    files = project_files(Project("ocr"))
     write_project(files, tmp_path / "a" / "b")
     written = {p.relative_to(tmp_path / "a" / "b").as_posix() for p in tmp_path.rglob("*") if p.is_file()}
     assert written == set(files)
@@ -474,7 +482,7 @@ def test_force_refuses_a_file_where_a_folder_is_needed_before_writing_anything(t
 def test_the_generated_project_passes_ruff(tmp_path, kind, command):
     text = 'A "quoted" description that is long enough to go past the line length of the project.'
     project = Project("ocr-lines", kind=kind, description=text, author="Ada")
-    write_project(render_project(project), tmp_path)
+    write_project(project_files(project), tmp_path)
     completed = subprocess.run(
         [sys.executable, "-m", "ruff", *command, "."],
         cwd=tmp_path,
@@ -494,3 +502,12 @@ def test_text_templates_have_the_jinja_suffix_and_other_files_are_copied_as_they
     files = render_project(Project("ocr", kind="dataset"))
     archive = root / "dataset" / "tests" / "sample-dataset.tar.zst"
     assert files["tests/sample-dataset.tar.zst"] == archive.read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["element", "dataset"])
+def test_the_generated_project_passes_arkworker_check(tmp_path, kind):
+    """Its declaration file is valid for Arkindex's rules and what its module's app declares."""
+    text = 'Reads "old" scripts \\ and œuvres'
+    project = Project("ocr-lines", kind=kind, name=text, description=text, type="htr")
+    write_project(project_files(project), tmp_path)
+    assert check_project(tmp_path) == []

@@ -3,9 +3,9 @@
 ``arkworker new`` runs from this checkout as a user of a clone runs it, with its default
 source: the wheel of this checkout, built into the project's ``vendor/``. Then, in a virtual
 environment that has nothing but pip (no arkworker, no access to this checkout), each project
-goes through exactly what its CI job says (``.gitlab-ci.yml``: install, lint, tests) and runs
-on its sample corpus with ``arkworker run`` and with its console script, the command of its
-Docker image. A second project is made by the arkworker that the first one installed: its
+goes through exactly what its CI job says (``.gitlab-ci.yml``: install, lint, ``arkworker
+check``, tests) and runs on its sample corpus with ``arkworker run`` and with its console
+script, the command of its Docker image. A second project is made by the arkworker that the first one installed: its
 default source is the wheel pip recorded installing it from. The steps of the Dockerfile
 are played without Docker. One environment serves every project (different slugs, so that
 their packages and console scripts do not replace each other).
@@ -110,7 +110,10 @@ def dataset_project(base, venv, shell, element_project):
 def test_the_default_source_is_the_checkouts_wheel_and_the_job_installs_it(element_project, venv, shell):
     project, created, job = element_project
     assert f"arkworker comes from {WHEEL}, built from {ROOT}." in created
-    assert list(job) == ["pip install -e '.[test]'", "ruff check .", "ruff format --check .", "pytest"]
+    assert list(job) == [
+        *("pip install -e '.[test]'", "ruff check .", "ruff format --check .", "arkworker check", "pytest")
+    ]
+    assert job["arkworker check"].stdout == ".: 1 declaration file, no problem found.\n"
     assert "2 passed" in job["pytest"].stdout and "failed" not in job["pytest"].stdout
     assert Path(arkworker_location(venv, shell, project)).is_relative_to(venv.parent)
 
@@ -120,6 +123,7 @@ def test_an_installed_arkworker_vendors_the_wheel_it_was_installed_from(element_
     project, created, job = dataset_project
     assert f"arkworker comes from {WHEEL}, copied from {element / WHEEL}." in created
     assert (project / WHEEL).read_bytes() == (element / WHEEL).read_bytes()
+    assert job["arkworker check"].stdout == ".: 1 declaration file, no problem found.\n"
     assert "2 passed" in job["pytest"].stdout and "failed" not in job["pytest"].stdout
 
 

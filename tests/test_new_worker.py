@@ -1,7 +1,8 @@
 """The generated worker, beyond its own tests: its declared options, a run as in its README.
 
-``arkindex/<slug>.yml`` declares configuration fields, the sample corpus repeats them, the
-handler reads them in ``ctx.config``: a value set on the worker run must reach it.
+The module declares configuration fields (``@app.config_field``), ``arkindex/<slug>.yml`` is
+written from them, the handler reads them in ``ctx.config``: a value set on the worker run
+must reach it, and without one the declared default does.
 The README's run against an Arkindex instance uses three variables and ``--dev`` only.
 """
 
@@ -12,10 +13,14 @@ import os
 import pytest
 import yaml
 
+from arkworker.cli.new import project_files
 from arkworker.cli.worker import invoke_app
 from arkworker.scaffold.project import Project
 from arkworker.scaffold.render import render_project, templates_root
 from arkworker.testing.pytest_plugin import SandboxRun
+
+#: The configuration key each kind of worker declares.
+KEYS = {"element": "prefix", "dataset": "reports_folder"}
 
 
 def configured(kind, values=None):
@@ -41,11 +46,13 @@ def load_worker(files, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["element", "dataset"])
-def test_the_worker_falls_back_to_the_declared_defaults(kind):
-    files = render_project(Project("ocr-lines", kind=kind))
+def test_the_declaration_file_lists_the_fields_the_module_declares(kind, tmp_path):
+    files = project_files(Project("ocr-lines", kind=kind))
     declared = yaml.safe_load(files["arkindex/ocr-lines.yml"])["configuration"]
-    for field in declared:
-        assert f'ctx.config.get("{field["key"]}", "{field["default"]}")' in files["worker_ocr_lines.py"]
+    app = load_worker(files, tmp_path)
+    assert declared == [field.to_declaration() for field in app.configuration]
+    assert [field["key"] for field in declared] == [KEYS[kind]]
+    assert f'ctx.config["{KEYS[kind]}"]' in files["worker_ocr_lines.py"]
 
 
 ELEMENT, ELEMENT_CORPUS = configured("element", {"prefix": "Line of"})

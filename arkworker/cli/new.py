@@ -3,6 +3,11 @@
 Values not given as options are asked for when standard input is a terminal (or with
 ``--input``); with ``--no-input`` or without a terminal (CI, scripts) their defaults are
 used, so the command never waits for an answer nobody will type.
+
+The project's Arkindex declaration, ``arkindex/<slug>.yml``, is not a template: it is what
+``arkworker declare`` writes for the generated module's app (:func:`project_files` runs
+the module), so the module's ``Worker(...)`` and ``@app.config_field`` are its one source,
+and the new project passes ``arkworker check`` as generated.
 """
 
 from __future__ import annotations
@@ -11,15 +16,19 @@ import dataclasses
 import shutil
 import subprocess
 import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
+from arkworker.cli.declare import declaration_text
 from arkworker.errors import BadInput
+from arkworker.manifest import DECLARATION_FOLDER
 from arkworker.scaffold.project import DEFAULT_DESCRIPTIONS, DEFAULT_TYPES, KINDS, Project, check_slug
 from arkworker.scaffold.project import default_name as name_from_slug
+from arkworker.spec import WorkerSpec
 
 
 def git_identity(key: str) -> str:
@@ -30,6 +39,21 @@ def git_identity(key: str) -> str:
         ["git", "config", "--get", f"user.{key}"], capture_output=True, text=True, check=False
     )
     return completed.stdout.strip() if completed.returncode == 0 else ""
+
+
+def project_files(project: Project) -> dict[str, str | bytes]:
+    """Every file of ``project``: the rendered templates and the declaration of its module's app."""
+    from arkworker.scaffold.render import render_project  # Jinja2 only when used
+
+    files = render_project(project)
+    source = files[f"{project.module}.py"]
+    assert isinstance(source, str)
+    module = types.ModuleType(project.module)
+    exec(compile(source, f"{project.module}.py", "exec"), module.__dict__)  # our template, not user code
+    app = module.app
+    assert isinstance(app, WorkerSpec)
+    files[f"{DECLARATION_FOLDER}/{project.slug}.yml"] = declaration_text(app, project.app_reference)
+    return dict(sorted(files.items()))
 
 
 def ask_slug(value: str) -> str:
@@ -121,14 +145,14 @@ def new_command(
         author=value(author, "Author", lambda: git_identity("name")),
         email=value(email, "Author email", lambda: git_identity("email")),
     )
-    from arkworker.scaffold.render import render_project, write_project  # Jinja2 only when used
+    from arkworker.scaffold.render import write_project
     from arkworker.scaffold.source import resolve_source
     from arkworker.version import __version__
 
     project = dataclasses.replace(checked, source=resolve_source(source, __version__))
 
     target = directory or Path(project.distribution)
-    files = render_project(project)
+    files = project_files(project)
     overwritten = write_project(files, target, force=force)
 
     shown = click.format_filename(target)  # a folder name that is not UTF-8 is still printable
