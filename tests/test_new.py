@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from arkworker.cli import cli
 from arkworker.errors import BadInput
-from arkworker.scaffold.project import Project, arkworker_requirement, check_slug, suggest_slug
+from arkworker.scaffold.project import Project, check_slug, suggest_slug
 from arkworker.scaffold.render import render_project, templates_root, write_project
+from arkworker.scaffold.source import index_requirement
 
 
 def load_toml(text):
@@ -37,7 +38,10 @@ COMMON_FILES = {
 
 
 def new(*args, input=None):
-    return CliRunner().invoke(cli, ["new", *args], input=input)
+    """``arkworker new ARGS``; from the package index unless ARGS say otherwise, so that no
+    wheel is built (``test_new_source.py`` tests the sources, and the default)."""
+    source = [] if "--arkworker-source" in args else ["--arkworker-source", "index"]
+    return CliRunner().invoke(cli, ["new", *args, *source], input=input)
 
 
 # -- Naming and validation -------------------------------------------------------------------
@@ -175,7 +179,7 @@ def test_without_a_slug_and_without_input_the_command_asks_for_one(tmp_path):
     [("0.1.0", "arkworker>=0.1.0,<0.2"), ("1.4.2", "arkworker>=1.4.2,<2"), ("dev", "arkworker")],
 )
 def test_the_arkworker_requirement_follows_the_running_release(version, requirement):
-    assert arkworker_requirement(version) == requirement
+    assert index_requirement(version) == requirement
 
 
 # -- Rendering -------------------------------------------------------------------------------
@@ -204,11 +208,10 @@ def test_every_kind_renders_the_whole_project(kind):
     assert declaration["slug"] == "ocr-lines"
     assert declaration["display_name"] == "Ocr lines"
     assert declaration["docker"] == {"command": "worker-ocr-lines"}
-    assert set(declaration) >= {"type", "description", "user_configuration"}
+    assert set(declaration) >= {"type", "description", "configuration"}
 
     corpus = yaml.safe_load(files["tests/corpus.yml"])
-    declared = corpus["worker_run"]["version"]["configuration"]["user_configuration"]
-    assert declared == declaration["user_configuration"]
+    assert corpus["worker_run"]["version"]["fields"] == declaration["configuration"]
     assert corpus["worker_run"]["worker"]["slug"] == "ocr-lines"
 
     assert 'CMD ["worker-ocr-lines"]' in files["Dockerfile"]

@@ -20,12 +20,13 @@ PATIENCE = 60
 
 
 class Terminal:
-    """``arkworker new ARGS`` with a pseudo-terminal as its standard input and outputs."""
+    """``arkworker new ARGS`` with a pseudo-terminal as its standard input and outputs (arkworker
+    from the package index: no wheel is built, and the source is never asked for)."""
 
     def __init__(self, *args, cwd, env):
         self.master, slave = pty.openpty()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "arkworker", "new", *args],
+            [sys.executable, "-m", "arkworker", "new", *args, "--arkworker-source", "index"],
             stdin=slave,
             stdout=slave,
             stderr=slave,

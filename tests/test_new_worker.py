@@ -1,7 +1,7 @@
 """The generated worker, beyond its own tests: its declared options, a run as in its README.
 
-``arkindex/<slug>.yml`` declares options (``user_configuration``), the sample corpus repeats
-them, the handler reads them in ``ctx.config``: a value set on the worker run must reach it.
+``arkindex/<slug>.yml`` declares configuration fields, the sample corpus repeats them, the
+handler reads them in ``ctx.config``: a value set on the worker run must reach it.
 The README's run against an Arkindex instance uses three variables and ``--dev`` only.
 """
 
@@ -20,7 +20,7 @@ from arkworker.testing.pytest_plugin import SandboxRun
 
 def configured(kind, values=None):
     """The rendered project of ``kind``, and its sample corpus with a worker run configured
-    with ``values`` (what a user sets in Arkindex from ``user_configuration``)."""
+    with ``values`` (what a user sets in Arkindex from the declared fields)."""
     files = render_project(Project("ocr-lines", kind=kind))
     corpus = yaml.safe_load(files["tests/corpus.yml"])
     if values is not None:
@@ -43,9 +43,9 @@ def load_worker(files, tmp_path):
 @pytest.mark.parametrize("kind", ["element", "dataset"])
 def test_the_worker_falls_back_to_the_declared_defaults(kind):
     files = render_project(Project("ocr-lines", kind=kind))
-    declared = yaml.safe_load(files["arkindex/ocr-lines.yml"])["user_configuration"]
-    for key, spec in declared.items():
-        assert f'ctx.config.get("{key}", "{spec["default"]}")' in files["worker_ocr_lines.py"]
+    declared = yaml.safe_load(files["arkindex/ocr-lines.yml"])["configuration"]
+    for field in declared:
+        assert f'ctx.config.get("{field["key"]}", "{field["default"]}")' in files["worker_ocr_lines.py"]
 
 
 ELEMENT, ELEMENT_CORPUS = configured("element", {"prefix": "Line of"})

@@ -7,6 +7,7 @@ used, so the command never waits for an answer nobody will type.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,16 @@ def ask_slug(value: str) -> str:
     default=None,
     help="Ask for missing values (default: only when standard input is a terminal).",
 )
+@click.option(
+    "--arkworker-source",
+    "source",
+    metavar="PATH|URL|index",
+    help=(
+        "Where the project gets arkworker: a checkout, wheel or sdist (copied into vendor/), a URL "
+        "(git+https://...@v0.1.0, https://.../arkworker-0.1.0-py3-none-any.whl), or 'index' "
+        "(default: the running arkworker's checkout, else where it was installed from)."
+    ),
+)
 @click.option("--force", is_flag=True, help="Write into a non-empty directory, overwriting files.")
 def new_command(
     slug: str | None,
@@ -77,6 +88,7 @@ def new_command(
     author: str | None,
     email: str | None,
     interactive: bool | None,
+    source: str | None,
     force: bool,
 ) -> None:
     """Create a worker project: module, tests, sample corpus, Arkindex declaration, Dockerfile, CI.
@@ -100,7 +112,7 @@ def new_command(
         return default()
 
     kind = value(kind, "Kind", lambda: "element", type=click.Choice(KINDS))
-    project = Project(
+    checked = Project(  # every value checked before a wheel may be built
         slug,
         kind=kind,
         name=value(name, "Display name", lambda: name_from_slug(slug)),
@@ -110,6 +122,10 @@ def new_command(
         email=value(email, "Author email", lambda: git_identity("email")),
     )
     from arkworker.scaffold.render import render_project, write_project  # Jinja2 only when used
+    from arkworker.scaffold.source import resolve_source
+    from arkworker.version import __version__
+
+    project = dataclasses.replace(checked, source=resolve_source(source, __version__))
 
     target = directory or Path(project.distribution)
     files = render_project(project)
@@ -119,6 +135,9 @@ def new_command(
     click.echo(f"Created the {project.kind} worker {project.slug!r} in {shown}/ ({len(files)} files).")
     if overwritten:
         click.echo(f"Overwritten: {', '.join(overwritten)}")
+    click.echo(f"arkworker comes from {project.arkworker.origin}.")
+    if project.arkworker.note:
+        click.echo(f"Note: {project.arkworker.note}")
     click.echo(
         "\nNext steps:\n"
         f"  cd {shown}\n"

@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from arkworker.errors import BadInput
+from arkworker.scaffold.source import VENDOR, ArkworkerSource, index_source
 
 #: The kinds of worker a project can hold: which main handler its module registers.
 KINDS = ("element", "dataset")
@@ -98,7 +99,12 @@ def check_line(label: str, value: str) -> str:
 
 @dataclass(frozen=True)
 class Project:
-    """The values a project is rendered from; empty ones get their defaults."""
+    """The values a project is rendered from; empty ones get their defaults.
+
+    ``source`` is where the project gets arkworker from (:mod:`arkworker.scaffold.source`);
+    without one it is the package index. ``arkworker new``'s own default, the running
+    arkworker, is resolved by the command: it may build a wheel, which a value should not do.
+    """
 
     slug: str
     kind: str = "element"
@@ -107,6 +113,7 @@ class Project:
     type: str = ""
     author: str = ""
     email: str = ""
+    source: ArkworkerSource | None = None
 
     def __post_init__(self) -> None:
         check_slug(self.slug)
@@ -136,10 +143,18 @@ class Project:
         """What to give ``arkworker run``."""
         return f"{self.module}:app"
 
-    def variables(self) -> dict[str, str]:
-        """Everything the templates can use."""
+    @property
+    def arkworker(self) -> ArkworkerSource:
+        """Where the project gets arkworker from."""
+        if self.source is not None:
+            return self.source
         from arkworker.version import __version__  # read when a project is written, not by --help
 
+        return index_source(__version__)
+
+    def variables(self) -> dict[str, str | bool]:
+        """Everything the templates can use."""
+        source = self.arkworker
         return {
             "slug": self.slug,
             "kind": self.kind,
@@ -151,20 +166,15 @@ class Project:
             "distribution": self.distribution,
             "module": self.module,
             "app_reference": self.app_reference,
-            "arkworker_requirement": arkworker_requirement(__version__),
+            "arkworker_requirement": source.requirement,
+            "arkworker_origin": source.origin,
+            "arkworker_source": source.kind,
+            "arkworker_vendored": source.vendored,
+            "arkworker_vendor_dir": VENDOR,
+            "arkworker_git": source.needs_git,
         }
 
 
 def default_name(slug: str) -> str:
     """A display name from the slug: ``ocr-lines`` → ``Ocr lines``."""
     return slug.replace("-", " ").capitalize()
-
-
-def arkworker_requirement(version: str) -> str:
-    """``arkworker`` pinned to the running release's compatible range (``>=0.1.0,<0.2``)."""
-    parts = re.match(r"(\d+)\.(\d+)", version)
-    if parts is None:
-        return "arkworker"
-    major, minor = int(parts[1]), int(parts[2])
-    upper = f"{major}.{minor + 1}" if major == 0 else f"{major + 1}"
-    return f"arkworker>={version},<{upper}"

@@ -3,6 +3,7 @@
 Templates are Jinja2: the file names and the contents under ``templates/common/`` and
 ``templates/<kind>/`` are rendered with the :meth:`Project.variables`, and their ``.jinja``
 suffix dropped; a file without that suffix (the sample dataset archive) is copied as is.
+A vendored arkworker wheel (:mod:`arkworker.scaffold.source`) is added to the files.
 Jinja2 rather than ``string.Template`` or f-strings because the templates need
 conditionals (optional author, kind-specific lines) and escaping filters, and
 ``StrictUndefined`` turns a misspelt variable into an error instead of an empty string.
@@ -89,6 +90,9 @@ def render_project(project: Project, root: Path | None = None) -> dict[str, str 
                 files[target.removesuffix(SUFFIX)] = env.get_template(template_name).render(variables)
             else:
                 files[target] = source.read_bytes()
+    arkworker = project.arkworker
+    if arkworker.vendored:
+        files[arkworker.vendored] = arkworker.content
     return dict(sorted(files.items()))
 
 
