@@ -5,9 +5,9 @@ source: the wheel of this checkout, built into the project's ``vendor/``. Then, 
 environment that has nothing but pip (no arkworker, no access to this checkout), each project
 goes through exactly what its CI job says (``.gitlab-ci.yml``: install, lint, ``arkworker
 check``, tests) and runs on its sample corpus with ``arkworker run`` and with its console
-script, the command of its Docker image. A second project is made by the arkworker that the first one installed: its
-default source is the wheel pip recorded installing it from. The steps of the Dockerfile
-are played without Docker. One environment serves every project (different slugs, so that
+script, the command of its Docker image. A second project is made by the arkworker that the
+first one installed: its default source is the wheel pip recorded installing it from. The
+steps of the Dockerfile are played without Docker. One environment serves every project (different slugs, so that
 their packages and console scripts do not replace each other).
 """
 
